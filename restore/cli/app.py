@@ -1,0 +1,75 @@
+"""Entry point: the Typer app, with every RestoreError turned into its exit code.
+
+Errors are caught in the top-level click group so that they behave the same under
+`restore ...` and under typer's CliRunner in tests: a one-line message, no traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+import click
+import typer
+from typer.core import TyperGroup
+
+from restore.cli import console
+from restore.errors import EXIT_INTERRUPTED, EXIT_OPERATIONAL, Interrupted, RestoreError
+
+
+class _RestoreGroup(TyperGroup):
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except RestoreError as exc:
+            console.error(str(exc))
+            raise click.exceptions.Exit(exc.exit_code) from None
+        except KeyboardInterrupt:
+            console.error(Interrupted("interrupted; resume with --resume").args[0])
+            raise click.exceptions.Exit(EXIT_INTERRUPTED) from None
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except Exception as exc:  # the promise is: never a traceback for the user
+            if os.environ.get("RESTORE_DEBUG"):
+                raise
+            console.error(
+                f"internal error: {type(exc).__name__}: {exc} "
+                "(set RESTORE_DEBUG=1 to see the traceback, and please report it)"
+            )
+            raise click.exceptions.Exit(EXIT_OPERATIONAL) from None
+
+
+app = typer.Typer(
+    cls=_RestoreGroup,
+    name="restore",
+    help=(
+        "Bring a hospital's servers back after ransomware: in clinical priority order, "
+        "each host proven clean before it rejoins the network, every action journaled.\n\n"
+        "Start with `restore validate` and `restore plan`; rehearse with `restore rehearse "
+        "--lab`; recover with `restore run`."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _register_commands() -> None:
+    # Each command module registers its commands on the app; the list is the CLI's table of
+    # contents.
+    from restore.cli import planning
+
+    for module in (planning,):
+        module.register(app)
+
+
+_register_commands()
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
