@@ -7,10 +7,8 @@ Errors are caught in the top-level click group so that they behave the same unde
 from __future__ import annotations
 
 import os
-import sys
 from typing import Any
 
-import click
 import typer
 from typer.core import TyperGroup
 
@@ -19,16 +17,16 @@ from restore.errors import EXIT_INTERRUPTED, EXIT_OPERATIONAL, Interrupted, Rest
 
 
 class _RestoreGroup(TyperGroup):
-    def invoke(self, ctx: click.Context) -> Any:
+    def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
         except RestoreError as exc:
             console.error(str(exc))
-            raise click.exceptions.Exit(exc.exit_code) from None
+            raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt:
             console.error(Interrupted("interrupted; resume with --resume").args[0])
-            raise click.exceptions.Exit(EXIT_INTERRUPTED) from None
-        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+        except (typer.TyperException, typer.Exit, typer.Abort):
             raise
         except Exception as exc:  # the promise is: never a traceback for the user
             if os.environ.get("RESTORE_DEBUG"):
@@ -37,7 +35,7 @@ class _RestoreGroup(TyperGroup):
                 f"internal error: {type(exc).__name__}: {exc} "
                 "(set RESTORE_DEBUG=1 to see the traceback, and please report it)"
             )
-            raise click.exceptions.Exit(EXIT_OPERATIONAL) from None
+            raise typer.Exit(EXIT_OPERATIONAL) from None
 
 
 app = typer.Typer(
@@ -72,4 +70,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

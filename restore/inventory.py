@@ -1,0 +1,281 @@
+"""Ansible inventory -> Inventory of HostSpec, read by ansible-core's own machinery.
+
+Going through InventoryManager/VariableManager means INI, YAML, directories, group_vars/
+host_vars and dynamic inventory scripts behave exactly as they do for `ansible-playbook`.
+
+Secrets (passwords, vaulted values) are split from ordinary variables at load time: they live
+in HostSpec.secret_vars, are never cached, never printed, never journaled.
+
+Loading a big inventory is dominated by ansible-core itself (seconds at 10,000 hosts), so the
+resolved, secret-free inventory is cached under the state dir, keyed by the content of every
+file it was read from. A dynamic inventory (an executable or an inventory plugin config) is
+never cached: its output can change with nothing on disk changing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from restore import __version__
+from restore.errors import InputError
+from restore.models import Credential, HostSpec, Inventory, Platform
+
+# Variable names whose values are secrets. Matching by name is deliberately broad: a false
+# positive only hides a value from output, a false negative would leak a password.
+_SECRET_NAME = re.compile(r"(pass(word|wd|phrase)?|secret|token|api_?key|private_key$)", re.I)
+_NOT_SECRET = frozenset({"ansible_ssh_private_key_file", "ansible_private_key_file"})
+WINDOWS_CONNECTIONS = frozenset({"winrm", "psrp"})
+_CACHE_FORMAT = 1
+
+
+def is_secret_name(name: str) -> bool:
+    return name not in _NOT_SECRET and bool(_SECRET_NAME.search(name))
+
+
+def load_inventory(
+    source: str | Path, *, cache_dir: Path | None = None, with_secrets: bool = False
+) -> Inventory:
+    """Load an inventory. ``with_secrets`` is needed to act on hosts, never for planning.
+
+    ``cache_dir`` enables the content-keyed cache (secret-free, so only without secrets).
+    """
+    path = Path(source)
+    if not path.exists():
+        raise InputError(
+            "inventory not found", file=str(path), hint="pass an Ansible inventory with -i"
+        )
+    cache_key = None
+    if cache_dir is not None and not with_secrets:
+        cache_key = _cache_key(path)
+        if cache_key is not None:
+            cached = _read_cache(cache_dir, cache_key, str(path))
+            if cached is not None:
+                return cached
+    inventory = _load_with_ansible(path, with_secrets)
+    if cache_key is not None and cache_dir is not None:
+        _write_cache(cache_dir, cache_key, inventory)
+    return inventory
+
+
+def _load_with_ansible(path: Path, with_secrets: bool) -> Inventory:
+    # ansible-core prints its own warnings (e.g. "provided hosts list is empty"); we report
+    # problems ourselves, with the file named.
+    os.environ.setdefault("ANSIBLE_INVENTORY_UNPARSED_WARNING", "False")
+    os.environ.setdefault("ANSIBLE_LOCALHOST_WARNING", "False")
+    os.environ.setdefault("ANSIBLE_NOCOLOR", "True")
+    os.environ.setdefault("ANSIBLE_INVENTORY_ANY_UNPARSED_IS_FAILED", "True")
+    try:
+        from ansible.errors import AnsibleError
+        from ansible.inventory.manager import InventoryManager
+        from ansible.parsing.dataloader import DataLoader
+        from ansible.vars.manager import VariableManager
+    except ImportError as exc:  # pragma: no cover - broken install
+        raise InputError(f"ansible-core is not importable: {exc}") from None
+
+    loader = DataLoader()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            manager = InventoryManager(loader=loader, sources=[str(path)])
+            variables = VariableManager(loader=loader, inventory=manager)
+            hosts = []
+            for host in manager.get_hosts():
+                all_vars = variables.get_vars(host=host, include_hostvars=False)
+                hosts.append(_host_spec(host.name, all_vars, with_secrets))
+            groups = tuple(
+                (name, tuple(h.name for h in group.get_hosts()))
+                for name, group in manager.groups.items()
+                if name not in ("all", "ungrouped")
+            )
+    except AnsibleError as exc:
+        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise InputError(f"cannot parse inventory: {message}", file=str(path)) from None
+    if not hosts:
+        raise InputError(
+            "inventory has no hosts", file=str(path), hint="check the file format and groups"
+        )
+    return Inventory(source=str(path), hosts=tuple(hosts), groups=groups)
+
+
+def _plain(value: Any) -> Any:
+    """Turn ansible-core's tagged/lazy containers into plain JSON-able Python values."""
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, bool | int | float) or value is None:
+        return value
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set):
+        return [_plain(v) for v in value]
+    return str(value)
+
+
+def _is_vaulted(value: Any) -> bool:
+    return type(value).__name__ in {"AnsibleVaultEncryptedUnicode", "EncryptedString"}
+
+
+def _host_spec(name: str, all_vars: dict[str, Any], with_secrets: bool) -> HostSpec:
+    public: dict[str, Any] = {}
+    secrets: dict[str, str] = {}
+    for key, value in all_vars.items():
+        if key in {
+            "groups",
+            "group_names",
+            "inventory_hostname",
+            "inventory_hostname_short",
+            "inventory_dir",
+            "inventory_file",
+            "playbook_dir",
+            "omit",
+            "ansible_version",
+            "ansible_playbook_python",
+            "ansible_config_file",
+        }:
+            continue
+        if is_secret_name(key) or _is_vaulted(value):
+            if with_secrets:
+                try:
+                    secrets[key] = str(value)
+                except Exception:  # a vaulted value without the vault password
+                    continue
+            else:
+                secrets[key] = ""
+            continue
+        public[key] = _plain(value)
+    connection = str(public.get("ansible_connection", "ssh"))
+    restore_platform = str(public.get("restore_platform", "")).lower()
+    platform = (
+        Platform.WINDOWS
+        if connection in WINDOWS_CONNECTIONS or restore_platform == "windows"
+        else Platform.LINUX
+    )
+    groups = tuple(str(g) for g in all_vars.get("group_names", ()))
+    return HostSpec(
+        name=name,
+        platform=platform,
+        address=str(public.get("ansible_host", name)),
+        port=_port(public, platform, name),
+        user=str(public["ansible_user"]) if public.get("ansible_user") else None,
+        credential=_credential(public, secrets),
+        groups=groups,
+        connection_vars=tuple(sorted(public.items())),
+        secret_vars=tuple(sorted(secrets.items())) if with_secrets else (),
+    )
+
+
+def _port(public: dict[str, Any], platform: Platform, name: str) -> int:
+    raw = public.get("ansible_port")
+    if raw is None:
+        if platform is Platform.WINDOWS:
+            return 5985 if str(public.get("ansible_winrm_scheme", "https")) == "http" else 5986
+        return 22
+    try:
+        return int(raw)
+    except (TypeError, ValueError):
+        raise InputError(
+            f"ansible_port {raw!r} is not a number",
+            key="ansible_port",
+            service=None,
+            hint=f"host {name}",
+        ) from None
+
+
+def _credential(public: dict[str, Any], secrets: dict[str, str]) -> Credential:
+    key_file = public.get("ansible_ssh_private_key_file") or public.get("ansible_private_key_file")
+    if key_file:
+        return Credential(kind="key", reference=str(key_file))
+    for name in ("ansible_password", "ansible_ssh_pass", "ansible_winrm_password"):
+        if name in secrets:
+            return Credential(kind="password", reference=f"inventory variable {name}")
+    return Credential(kind="none")
+
+
+# --- cache -----------------------------------------------------------------------------------
+
+
+def _source_files(path: Path) -> Iterator[Path] | None:
+    """Every file the inventory is read from, or None when it is dynamic (never cached)."""
+    roots = [path]
+    base = path if path.is_dir() else path.parent
+    roots += [base / "group_vars", base / "host_vars"]
+    files: list[Path] = []
+    for root in roots:
+        if root.is_file():
+            files.append(root)
+        elif root.is_dir():
+            files.extend(p for p in sorted(root.rglob("*")) if p.is_file())
+    for file in files:
+        if os.access(file, os.X_OK) and file.suffix not in {".yml", ".yaml", ".ini", ".json"}:
+            return None
+        if file == path and file.suffix in {".yml", ".yaml"}:
+            head = file.read_text(errors="replace")[:4096]
+            if re.search(r"^plugin\s*:", head, re.M):
+                return None
+    return iter(files)
+
+
+def _cache_key(path: Path) -> str | None:
+    files = _source_files(path)
+    if files is None:
+        return None
+    digest = hashlib.sha256(f"{__version__}:{_CACHE_FORMAT}:{path.resolve()}".encode())
+    for file in files:
+        digest.update(str(file).encode() + b"\0")
+        digest.update(hashlib.sha256(file.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def _write_cache(cache_dir: Path, key: str, inventory: Inventory) -> None:
+    data = {
+        "source": inventory.source,
+        "groups": [[name, list(members)] for name, members in inventory.groups],
+        "hosts": [
+            {
+                "name": h.name,
+                "platform": h.platform.value,
+                "address": h.address,
+                "port": h.port,
+                "user": h.user,
+                "credential": [h.credential.kind, h.credential.reference],
+                "groups": list(h.groups),
+                "vars": dict(h.connection_vars),
+            }
+            for h in inventory.hosts
+        ],
+    }
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        tmp = cache_dir / f".inventory-{key}.tmp"
+        tmp.write_text(json.dumps(data, separators=(",", ":")))
+        tmp.replace(cache_dir / f"inventory-{key}.json")
+    except OSError:
+        pass  # a cache that cannot be written only costs time
+
+
+def _read_cache(cache_dir: Path, key: str, source: str) -> Inventory | None:
+    try:
+        data = json.loads((cache_dir / f"inventory-{key}.json").read_text())
+        hosts = tuple(
+            HostSpec(
+                name=h["name"],
+                platform=Platform(h["platform"]),
+                address=h["address"],
+                port=h["port"],
+                user=h["user"],
+                credential=Credential(kind=h["credential"][0], reference=h["credential"][1]),
+                groups=tuple(h["groups"]),
+                connection_vars=tuple(sorted(h["vars"].items())),
+            )
+            for h in data["hosts"]
+        )
+        groups = tuple((g[0], tuple(g[1])) for g in data["groups"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return Inventory(source=source, hosts=hosts, groups=groups)
