@@ -111,7 +111,7 @@ class _Collector:
             service = self.service_id_at(loc[1])
         if key is None:
             named = [str(p) for p in loc if isinstance(p, str)]
-            key = ".".join(named[2:] if named[:1] == ["services"] else named) or None
+            key = ".".join(named[1:] if named[:1] == ["services"] else named) or None
         self.errors.append(
             InputError(
                 message,

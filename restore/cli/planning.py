@@ -1,9 +1,203 @@
-"""`restore validate` and `restore plan` (filled in by the foundation work)."""
+"""`restore validate` and `restore plan`: read-only, never touch the network."""
 
 from __future__ import annotations
 
+import enum
+from pathlib import Path
+
 import typer
+from rich.table import Table
+
+from restore.cli import console
+from restore.cli.options import (
+    FORMAT_OPTION,
+    INVENTORY_OPTION,
+    STATE_DIR_OPTION,
+    OutputFormat,
+)
+from restore.durations import format_duration
+from restore.errors import InputError
+from restore.graph import load_graph
+from restore.inventory import load_inventory
+from restore.plan import RestorePlan, build_plan
+from restore.plan_render import to_dot, to_markdown, to_mermaid
+from restore.schedule import Simulation
+
+
+class PlanFormat(enum.StrEnum):
+    TABLE = "table"
+    JSON = "json"
+    DOT = "dot"
+    MERMAID = "mermaid"
+    MARKDOWN = "markdown"
+
+
+GRAPH_ARGUMENT = typer.Argument(..., help="Dependency graph file (YAML, version 1).")
+
+
+def parse_parallelism(text: str) -> list[int]:
+    """`--max-parallel 1,2,4` -> [1, 2, 4]."""
+    try:
+        values = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        values = []
+    if not values or any(v < 1 for v in values):
+        raise InputError(
+            f"--max-parallel {text!r} is not a list of whole numbers >= 1",
+            hint="e.g. --max-parallel 2 or --max-parallel 1,2,4,8",
+        )
+    return values
+
+
+def load_plan(
+    graph_file: Path,
+    inventory: Path,
+    state_dir: Path,
+    *,
+    only: str | None = None,
+    max_parallel: list[int] | None = None,
+) -> RestorePlan:
+    graph = load_graph(graph_file)
+    inv = load_inventory(inventory, cache_dir=state_dir / "cache")
+    return build_plan(graph, inv, only=only, max_parallel=max_parallel or [1])
 
 
 def register(app: typer.Typer) -> None:
-    """Planning commands are added here."""
+    @app.command()
+    def validate(
+        graph_file: Path = GRAPH_ARGUMENT,
+        inventory: Path = INVENTORY_OPTION,
+        output: OutputFormat = FORMAT_OPTION,
+        state_dir: Path = STATE_DIR_OPTION,
+    ) -> None:
+        """Check a graph and its inventory without touching any host.
+
+        Refuses (exit 2) unknown keys, missing ids, duplicate ids, unknown dependencies,
+        cycles, unknown hosts or groups, a host in two services, unknown step types,
+        missing playbooks and bad durations, naming the file, service, key and line.
+        """
+        plan = load_plan(graph_file, inventory, state_dir)
+        if output is OutputFormat.JSON:
+            console.emit_json(
+                {
+                    "valid": True,
+                    "graph": str(graph_file),
+                    "services": len(plan.services),
+                    "hosts": len(plan.hosts),
+                }
+            )
+        else:
+            console.out.print(
+                f"[green]valid[/]: {graph_file} — {len(plan.services)} services, "
+                f"{len(plan.hosts)} hosts, order {' → '.join(plan.order)}"
+            )
+
+    @app.command()
+    def plan(
+        graph_file: Path = GRAPH_ARGUMENT,
+        inventory: Path = INVENTORY_OPTION,
+        only: str | None = typer.Option(
+            None, "--only", help="Plan one service and everything it needs."
+        ),
+        max_parallel: str = typer.Option(
+            "1",
+            "--max-parallel",
+            help="Hosts restored at once. Several values (1,2,4) compare 'what if we had "
+            "more hands' side by side.",
+        ),
+        output: PlanFormat = typer.Option(
+            PlanFormat.TABLE,
+            "--format",
+            help="table (people), json (scripts), dot/mermaid (diagrams), markdown "
+            "(the printable paper runbook).",
+            case_sensitive=False,
+        ),
+        state_dir: Path = STATE_DIR_OPTION,
+    ) -> None:
+        """Show the restore order, waves, critical path and a simulated timeline.
+
+        The order is the contract: a service is as urgent as the most urgent service that
+        needs it; ties break on own priority, then id. Never touches the network.
+        """
+        result = load_plan(
+            graph_file,
+            inventory,
+            state_dir,
+            only=only,
+            max_parallel=parse_parallelism(max_parallel),
+        )
+        if output is PlanFormat.JSON:
+            console.emit_json(result.to_json())
+        elif output is PlanFormat.DOT:
+            typer.echo(to_dot(result), nl=False)
+        elif output is PlanFormat.MERMAID:
+            typer.echo(to_mermaid(result), nl=False)
+        elif output is PlanFormat.MARKDOWN:
+            typer.echo(to_markdown(result), nl=False)
+        else:
+            _print_plan(result)
+
+
+def _print_plan(plan: RestorePlan) -> None:
+    table = Table(title=f"Restore plan — {plan.graph.name}", title_justify="left")
+    for column in (
+        "#",
+        "service",
+        "prio",
+        "eff.",
+        "urgency from",
+        "needs",
+        "wave",
+        "hosts",
+        "time",
+    ):
+        table.add_column(column, overflow="fold")
+    for index, svc in enumerate(plan.services, 1):
+        mark = "[bold]" if svc.id in plan.critical_path else ""
+        table.add_row(
+            str(index),
+            f"{mark}{svc.id}",
+            str(svc.priority),
+            str(svc.effective_priority),
+            svc.inherited_from or "",
+            ", ".join(svc.depends_on),
+            str(svc.wave),
+            ", ".join(svc.hosts),
+            format_duration(svc.duration_s),
+        )
+    console.out.print(table)
+    console.out.print(
+        f"critical path: [bold]{' → '.join(plan.critical_path)}[/]   "
+        f"estimated duration: [bold]{format_duration(plan.estimated_duration_s)}[/]"
+    )
+    for sim in plan.simulations:
+        _print_gantt(plan, sim)
+
+
+def _print_gantt(plan: RestorePlan, sim: Simulation, width: int = 48) -> None:
+    """A terminal Gantt of services over simulated time: when each comes back."""
+    horizon = max(sim.makespan_s, 1.0)
+    spans: dict[str, tuple[float, float]] = {}
+    for entry in sim.timeline:
+        start, end = spans.get(entry.service, (entry.start_s, entry.end_s))
+        spans[entry.service] = (min(start, entry.start_s), max(end, entry.end_s))
+    table = Table(
+        title=(
+            f"Simulated timeline, {sim.max_parallel} host(s) at once: all back after "
+            f"{format_duration(sim.makespan_s)} "
+            f"(lower bound {format_duration(sim.lower_bound_s)}); "
+            f"priority 1 back after {format_duration(sim.priority1_restored_s)} "
+            f"(lower bound {format_duration(sim.priority1_lower_bound_s)})"
+        ),
+        title_justify="left",
+    )
+    table.add_column("service")
+    table.add_column("back after", justify="right")
+    table.add_column("timeline")
+    for svc in plan.services:
+        start, end = spans.get(svc.id, (0.0, 0.0))
+        left = int(start / horizon * width)
+        length = max(1, round((end - start) / horizon * width))
+        bar = " " * left + "█" * min(length, width - left)
+        table.add_row(svc.id, format_duration(end), f"[cyan]{bar}[/]")
+    console.out.print(table)

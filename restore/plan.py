@@ -1,0 +1,296 @@
+"""PURE planning: graph + inventory + options -> RestorePlan. No I/O of any kind.
+
+The order contract (DESIGN §3): a service is as urgent as the most urgent service that needs
+it, directly or transitively (`effective_priority`); services are then taken in
+`lexicographical_topological_sort` order with key (effective_priority, priority, id).
+The timeline comes from simulating the run with the engine's own scheduler.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import networkx as nx
+
+from restore.binding import BoundHost, bind
+from restore.errors import InputError
+from restore.graph import did_you_mean, to_digraph
+from restore.models import GraphSpec, Inventory, StepSpec, StepType
+from restore.schedule import SchedJob, SchedService, Simulation, simulate
+
+# Planning estimates per step type when a step gives no `estimate:`. Deliberately
+# conservative figures for a team working at night under pressure.
+DEFAULT_ESTIMATES_S: dict[StepType, float] = {
+    StepType.EVIDENCE: 15 * 60,
+    StepType.CHECK: 10 * 60,
+    StepType.REIMAGE: 30 * 60,
+    StepType.ANSIBLE: 15 * 60,
+    StepType.SSH: 5 * 60,
+    StepType.WINRM: 5 * 60,
+    StepType.HEALTH: 2 * 60,
+    StepType.APPROVE: 10 * 60,
+    StepType.RECONNECT: 5 * 60,
+    StepType.QUARANTINE: 5 * 60,
+}
+
+
+def step_estimate(step: StepSpec) -> float:
+    return step.estimate_s if step.estimate_s is not None else DEFAULT_ESTIMATES_S[step.type]
+
+
+@dataclass(frozen=True)
+class PlannedHost:
+    name: str
+    service: str
+    platform: str
+    steps: tuple[StepSpec, ...]
+    duration_s: float
+    bound: BoundHost
+
+
+@dataclass(frozen=True)
+class PlannedService:
+    id: str
+    name: str
+    priority: int
+    effective_priority: int
+    inherited_from: str | None
+    depends_on: tuple[str, ...]
+    hosts: tuple[str, ...]
+    wave: int
+    duration_s: float
+    max_parallel: int
+    rto_s: float | None
+
+
+@dataclass(frozen=True)
+class RestorePlan:
+    graph: GraphSpec
+    services: tuple[PlannedService, ...]  # in restore order
+    hosts: tuple[PlannedHost, ...]  # in restore order
+    critical_path: tuple[str, ...]
+    estimated_duration_s: float
+    simulations: tuple[Simulation, ...]
+    only: str | None = None
+
+    @property
+    def order(self) -> tuple[str, ...]:
+        return tuple(s.id for s in self.services)
+
+    @property
+    def hosts_order(self) -> tuple[str, ...]:
+        return tuple(h.name for h in self.hosts)
+
+    def service(self, service_id: str) -> PlannedService:
+        for svc in self.services:
+            if svc.id == service_id:
+                return svc
+        raise KeyError(service_id)
+
+    def host(self, name: str) -> PlannedHost:
+        for host in self.hosts:
+            if host.name == name:
+                return host
+        raise KeyError(name)
+
+    def waves(self) -> list[list[str]]:
+        result: dict[int, list[str]] = {}
+        for svc in self.services:
+            result.setdefault(svc.wave, []).append(svc.id)
+        return [result[w] for w in sorted(result)]
+
+    def to_json(self) -> dict[str, Any]:
+        sims = [s.to_json() for s in self.simulations]
+        return {
+            "graph": str(self.graph.path),
+            "name": self.graph.name,
+            "only": self.only,
+            "order": list(self.order),
+            "hosts_order": list(self.hosts_order),
+            "services": [
+                {
+                    "id": s.id,
+                    "name": s.name,
+                    "priority": s.priority,
+                    "effective_priority": s.effective_priority,
+                    "inherited_from": s.inherited_from,
+                    "depends_on": list(s.depends_on),
+                    "hosts": list(s.hosts),
+                    "wave": s.wave,
+                    "duration_s": s.duration_s,
+                    "max_parallel": s.max_parallel,
+                    "rto_s": s.rto_s,
+                }
+                for s in self.services
+            ],
+            "hosts": [
+                {
+                    "host": h.name,
+                    "service": h.service,
+                    "platform": h.platform,
+                    "duration_s": h.duration_s,
+                    "steps": [
+                        {"type": st.type.value, "label": st.label, "estimate_s": step_estimate(st)}
+                        for st in h.steps
+                    ],
+                }
+                for h in self.hosts
+            ],
+            "waves": self.waves(),
+            "critical_path": list(self.critical_path),
+            "estimated_duration_s": self.estimated_duration_s,
+            "simulation": sims[0] if len(sims) == 1 else sims,
+        }
+
+
+def effective_priorities(
+    graph: nx.DiGraph, priority: dict[str, int]
+) -> dict[str, tuple[int, str | None]]:
+    """service -> (effective priority, the dependent it is inherited from, or None).
+
+    Processed in reverse topological order so each service looks only at its direct
+    dependents' already-final values: linear in the size of the graph.
+    """
+    result: dict[str, tuple[int, str | None]] = {}
+    for node in reversed(list(nx.topological_sort(graph))):
+        best, source = priority[node], None
+        for dependent in graph.successors(node):
+            dep_eff, dep_source = result[dependent]
+            origin = dep_source or dependent
+            if (dep_eff, origin) < (best, source or "~") and dep_eff < priority[node]:
+                best, source = dep_eff, origin
+        result[node] = (best, source)
+    return result
+
+
+def restore_order(
+    graph: nx.DiGraph, priority: dict[str, int], effective: dict[str, int]
+) -> list[str]:
+    """The contract order: lexicographical topological sort on (effective, priority, id)."""
+    return list(
+        nx.lexicographical_topological_sort(graph, key=lambda s: (effective[s], priority[s], s))
+    )
+
+
+def _waves(graph: nx.DiGraph, order: Sequence[str]) -> dict[str, int]:
+    wave: dict[str, int] = {}
+    for node in nx.topological_sort(graph):
+        wave[node] = 1 + max((wave[d] for d in graph.predecessors(node)), default=0)
+    return {s: wave[s] for s in order}
+
+
+def service_duration(host_durations: Sequence[float], max_parallel: int) -> float:
+    """Shortest time a service can take alone: its hosts on `max_parallel` hands."""
+    if not host_durations:
+        return 0.0
+    return max(max(host_durations), sum(host_durations) / max_parallel)
+
+
+def _critical_path(graph: nx.DiGraph, durations: dict[str, float]) -> tuple[list[str], float]:
+    finish: dict[str, float] = {}
+    best_pred: dict[str, str | None] = {}
+    for node in nx.topological_sort(graph):
+        preds = list(graph.predecessors(node))
+        pred = max(preds, key=lambda p: (finish[p], p), default=None)
+        finish[node] = durations[node] + (finish[pred] if pred else 0.0)
+        best_pred[node] = pred
+    if not finish:
+        return [], 0.0
+    end = max(finish, key=lambda n: (finish[n], n))
+    path = [end]
+    while (prev := best_pred[path[-1]]) is not None:
+        path.append(prev)
+    return list(reversed(path)), finish[end]
+
+
+def build_plan(
+    graph: GraphSpec,
+    inventory: Inventory,
+    *,
+    only: str | None = None,
+    max_parallel: Sequence[int] = (1,),
+) -> RestorePlan:
+    """Compute the whole plan. Raises InputError for a bad binding or option."""
+    if not max_parallel or any(k < 1 for k in max_parallel):
+        raise InputError("--max-parallel takes whole numbers >= 1, e.g. 1,2,4", key="max-parallel")
+    bound = bind(graph, inventory)
+    digraph = to_digraph(graph.services)
+    if only is not None:
+        if only not in digraph:
+            raise InputError(
+                f"unknown service '{only}' for --only",
+                file=str(graph.path),
+                key="--only",
+                hint=did_you_mean(only, list(digraph)) or "use a service id from the graph",
+            )
+        keep = nx.ancestors(digraph, only) | {only}
+        digraph = digraph.subgraph(keep).copy()
+    specs = {s.id: s for s in graph.services if s.id in digraph}
+    priority = {sid: s.priority for sid, s in specs.items()}
+    inherited = effective_priorities(digraph, priority)
+    effective = {sid: value for sid, (value, _) in inherited.items()}
+    order = restore_order(digraph, priority, effective)
+    waves = _waves(digraph, order)
+
+    planned_hosts: list[PlannedHost] = []
+    host_durations: dict[str, list[float]] = {}
+    for sid in order:
+        for host in bound[sid]:
+            duration = sum(step_estimate(s) for s in host.steps)
+            host_durations.setdefault(sid, []).append(duration)
+            planned_hosts.append(
+                PlannedHost(
+                    name=host.name,
+                    service=sid,
+                    platform=host.spec.platform.value,
+                    steps=host.steps,
+                    duration_s=duration,
+                    bound=host,
+                )
+            )
+    durations = {
+        sid: service_duration(host_durations.get(sid, []), specs[sid].max_parallel) for sid in order
+    }
+    critical, critical_length = _critical_path(digraph, durations)
+    planned_services = tuple(
+        PlannedService(
+            id=sid,
+            name=specs[sid].name,
+            priority=priority[sid],
+            effective_priority=effective[sid],
+            inherited_from=inherited[sid][1],
+            depends_on=tuple(d for d in specs[sid].depends_on if d in specs),
+            hosts=tuple(h.name for h in bound[sid]),
+            wave=waves[sid],
+            duration_s=durations[sid],
+            max_parallel=specs[sid].max_parallel,
+            rto_s=specs[sid].rto_s,
+        )
+        for sid in order
+    )
+    sched_services = [
+        SchedService(
+            id=s.id,
+            priority=s.priority,
+            effective_priority=s.effective_priority,
+            depends_on=s.depends_on,
+            max_parallel=s.max_parallel,
+            hosts=s.hosts,
+        )
+        for s in planned_services
+    ]
+    jobs = [
+        SchedJob(host=h.name, service=h.service, duration_s=h.duration_s) for h in planned_hosts
+    ]
+    simulations = tuple(simulate(sched_services, jobs, k) for k in max_parallel)
+    return RestorePlan(
+        graph=graph,
+        services=planned_services,
+        hosts=tuple(planned_hosts),
+        critical_path=tuple(critical),
+        estimated_duration_s=simulations[0].makespan_s if simulations else critical_length,
+        simulations=simulations,
+        only=only,
+    )

@@ -1,0 +1,152 @@
+"""Text renderings of a RestorePlan: Graphviz dot, Mermaid, and the printable Markdown runbook.
+
+Pure functions from plan to string; the rich table lives in the CLI, which alone imports rich.
+The Markdown runbook is meant to be printed before the IT systems go down and used on paper:
+order, steps, checks to do by hand and blanks for sign-off.
+"""
+
+from __future__ import annotations
+
+from restore.durations import format_duration
+from restore.models import StepSpec, StepType
+from restore.plan import RestorePlan, step_estimate
+from restore.schedule import Simulation
+
+_MANUAL_CHECKS: dict[StepType, str] = {
+    StepType.EVIDENCE: "Disk image / memory capture taken and hashed; custody form signed",
+    StepType.CHECK: "No ransom note, no unknown admin/UID 0, no unknown scheduled task or cron",
+    StepType.REIMAGE: "Rebuilt from the golden image; new host key recorded from the console",
+    StepType.ANSIBLE: "Playbook ran to the end with failed=0",
+    StepType.SSH: "Command returned 0",
+    StepType.WINRM: "Script returned 0",
+    StepType.HEALTH: "Service answers on its port / URL",
+    StepType.APPROVE: "Business owner confirms, name and time written below",
+    StepType.RECONNECT: "Last check clean; production network re-enabled",
+    StepType.QUARANTINE: "Production network cut; management network only",
+}
+
+
+def _quote(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def to_dot(plan: RestorePlan) -> str:
+    lines = [f"digraph {_quote(plan.graph.name)} {{", "  rankdir=LR;", "  node [shape=box];"]
+    for svc in plan.services:
+        label = (
+            f"{svc.id}\\nP{svc.priority} (eff. {svc.effective_priority})\\n{len(svc.hosts)} host(s)"
+        )
+        style = ', style="bold"' if svc.id in plan.critical_path else ""
+        lines.append(f"  {_quote(svc.id)} [label={_quote(label)}{style}];")
+    for svc in plan.services:
+        for dep in svc.depends_on:
+            lines.append(f"  {_quote(dep)} -> {_quote(svc.id)};")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def _mermaid_id(service_id: str) -> str:
+    return "s_" + service_id.replace("-", "_")
+
+
+def to_mermaid(plan: RestorePlan) -> str:
+    lines = ["flowchart LR"]
+    for svc in plan.services:
+        label = f"{svc.id}<br/>P{svc.priority} eff. {svc.effective_priority}"
+        lines.append(f'  {_mermaid_id(svc.id)}["{label}"]')
+    for svc in plan.services:
+        for dep in svc.depends_on:
+            lines.append(f"  {_mermaid_id(dep)} --> {_mermaid_id(svc.id)}")
+    if plan.critical_path:
+        lines.append("  classDef critical stroke-width:3px;")
+        lines.append(
+            "  class " + ",".join(_mermaid_id(s) for s in plan.critical_path) + " critical;"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _step_line(step: StepSpec) -> str:
+    return f"{step.label} (~{format_duration(step_estimate(step))})"
+
+
+def _timeline_table(sim: Simulation) -> list[str]:
+    rows = [
+        f"Projected with {sim.max_parallel} host(s) at once: all services back after "
+        f"{format_duration(sim.makespan_s)} (lower bound {format_duration(sim.lower_bound_s)}); "
+        f"priority-1 services back after {format_duration(sim.priority1_restored_s)}.",
+        "",
+        "| Service | Back after | Lower bound |",
+        "|---|---|---|",
+    ]
+    for entry in sim.services:
+        rows.append(
+            f"| {entry.id} | {format_duration(entry.restored_s)} | "
+            f"{format_duration(entry.lower_bound_s)} |"
+        )
+    return rows
+
+
+def to_markdown(plan: RestorePlan) -> str:
+    """The paper runbook: printable, with blanks for sign-off."""
+    out = [
+        f"# Recovery runbook — {plan.graph.name}",
+        "",
+        f"Graph: `{plan.graph.path}`. Restore order (most urgent first): "
+        + " → ".join(plan.order)
+        + ".",
+        "",
+        f"Critical path: {' → '.join(plan.critical_path)}. Estimated duration: "
+        f"{format_duration(plan.estimated_duration_s)}.",
+        "",
+        "Rule: no host rejoins the production network before its last integrity check is",
+        "clean. Keep every piece of evidence; delete nothing on a compromised host.",
+        "",
+        "## Order and waves",
+        "",
+        "| # | Service | Priority | Effective | Urgency from | Needs | Wave | Hosts |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for index, svc in enumerate(plan.services, 1):
+        out.append(
+            f"| {index} | {svc.id} — {svc.name} | {svc.priority} | {svc.effective_priority} | "
+            f"{svc.inherited_from or 'own'} | {', '.join(svc.depends_on) or '—'} | {svc.wave} | "
+            f"{', '.join(svc.hosts)} |"
+        )
+    for sim in plan.simulations:
+        out += ["", "## Projected timeline", "", *_timeline_table(sim)]
+    out += ["", "## Per service", ""]
+    hosts_by_service: dict[str, list[str]] = {}
+    for host in plan.hosts:
+        hosts_by_service.setdefault(host.service, []).append(host.name)
+    for index, svc in enumerate(plan.services, 1):
+        out += [
+            f"### {index}. {svc.name} (`{svc.id}`)",
+            "",
+            f"Priority {svc.priority}"
+            + (
+                f", urgent as {svc.inherited_from} ({svc.effective_priority})"
+                if svc.inherited_from
+                else ""
+            )
+            + (f"; RTO {format_duration(svc.rto_s)}" if svc.rto_s else "")
+            + f"; start only when these are back: {', '.join(svc.depends_on) or 'nothing'}.",
+            "",
+        ]
+        for host_name in hosts_by_service.get(svc.id, []):
+            host = plan.host(host_name)
+            out += [
+                f"#### Host `{host.name}` ({host.platform})",
+                "",
+                "| # | Step | Check by hand | Done (time) | Initials |",
+                "|---|---|---|---|---|",
+            ]
+            for number, step in enumerate(host.steps, 1):
+                out.append(f"| {number} | {_step_line(step)} | {_MANUAL_CHECKS[step.type]} | | |")
+            out.append("")
+        out += [
+            "Service back on: ____/____ at ____:____   Verified by: ______________________",
+            "",
+            "Business owner sign-off: ______________________",
+            "",
+        ]
+    return "\n".join(out) + "\n"
