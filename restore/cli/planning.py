@@ -17,6 +17,7 @@ from restore.cli.options import (
 )
 from restore.durations import format_duration
 from restore.errors import InputError
+from restore.fingerprint import Staleness, staleness
 from restore.graph import load_graph
 from restore.inventory import load_inventory
 from restore.plan import RestorePlan, build_plan
@@ -126,8 +127,16 @@ def register(app: typer.Typer) -> None:
             only=only,
             max_parallel=parse_parallelism(max_parallel),
         )
+        stale = staleness(state_dir, result.graph, inventory)
+        _warn_if_stale(stale)
         if output is PlanFormat.JSON:
-            console.emit_json(result.to_json())
+            data = result.to_json()
+            data["rehearsal"] = {
+                "rehearsed_at": stale.rehearsed_at,
+                "needs_reverification": stale.needs_reverification,
+                "changed": list(stale.changed + stale.added + stale.removed),
+            }
+            console.emit_json(data)
         elif output is PlanFormat.DOT:
             typer.echo(to_dot(result), nl=False)
         elif output is PlanFormat.MERMAID:
@@ -136,6 +145,18 @@ def register(app: typer.Typer) -> None:
             typer.echo(to_markdown(result), nl=False)
         else:
             _print_plan(result)
+
+
+def _warn_if_stale(stale: Staleness) -> None:
+    if stale.rehearsed_at is None:
+        console.info("note: this plan has never been rehearsed (restore rehearse --lab)")
+        return
+    for label, files in (("changed", stale.changed), ("new", stale.added), ("gone", stale.removed)):
+        for file in files:
+            console.warn(
+                f"needs re-verification: {file} {label} since the last successful rehearsal "
+                f"({stale.rehearsed_at})"
+            )
 
 
 def _print_plan(plan: RestorePlan) -> None:
