@@ -31,7 +31,11 @@ def write_synthetic(directory: Path, hosts: int, seed: int = 1) -> tuple[Path, P
             }
         )
     graph = directory / "graph.yaml"
-    graph.write_text(yaml.safe_dump({"version": 1, "name": f"synthetic {hosts}", "services": services}, sort_keys=False))
+    graph.write_text(
+        yaml.safe_dump(
+            {"version": 1, "name": f"synthetic {hosts}", "services": services}, sort_keys=False
+        )
+    )
     windows = {h for h in host_names if rng.random() < 0.2}
     groups: dict[str, list[str]] = {"linux": [], "windows": []}
     for h in host_names:
@@ -40,7 +44,9 @@ def write_synthetic(directory: Path, hosts: int, seed: int = 1) -> tuple[Path, P
         "all": {
             "vars": {"ansible_user": "root"},
             "children": {
-                "linux": {"hosts": {h: {"ansible_host": f"{h}.example.test"} for h in groups["linux"]}},
+                "linux": {
+                    "hosts": {h: {"ansible_host": f"{h}.example.test"} for h in groups["linux"]}
+                },
                 "windows": {
                     "vars": {"ansible_connection": "winrm", "ansible_winrm_scheme": "https"},
                     "hosts": {h: {"ansible_host": f"{h}.example.test"} for h in groups["windows"]},
