@@ -19,6 +19,7 @@ from restore.durations import format_duration
 from restore.errors import InputError
 from restore.fingerprint import Staleness, staleness
 from restore.graph import load_graph
+from restore.html_page import markdown_to_html, page
 from restore.inventory import load_inventory
 from restore.plan import RestorePlan, build_plan
 from restore.plan_render import to_dot, to_markdown, to_mermaid
@@ -31,6 +32,7 @@ class PlanFormat(enum.StrEnum):
     DOT = "dot"
     MERMAID = "mermaid"
     MARKDOWN = "markdown"
+    HTML = "html"
 
 
 GRAPH_ARGUMENT = typer.Argument(..., help="Dependency graph file (YAML, version 1).")
@@ -109,8 +111,8 @@ def register(app: typer.Typer) -> None:
         output: PlanFormat = typer.Option(
             PlanFormat.TABLE,
             "--format",
-            help="table (people), json (scripts), dot/mermaid (diagrams), markdown "
-            "(the printable paper runbook).",
+            help="table (people), json (scripts), dot/mermaid (diagrams), markdown or html "
+            "(the printable paper runbook, for when the IT systems are down).",
             case_sensitive=False,
         ),
         state_dir: Path = STATE_DIR_OPTION,
@@ -143,6 +145,9 @@ def register(app: typer.Typer) -> None:
             typer.echo(to_mermaid(result), nl=False)
         elif output is PlanFormat.MARKDOWN:
             typer.echo(to_markdown(result), nl=False)
+        elif output is PlanFormat.HTML:
+            runbook = markdown_to_html(to_markdown(result))
+            typer.echo(page(f"Recovery runbook — {result.graph.name}", runbook), nl=False)
         else:
             _print_plan(result)
 
