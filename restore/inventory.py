@@ -117,10 +117,13 @@ class _VarResolver:
         from ansible.utils.vars import combine_vars
         from ansible.vars.plugins import get_vars_from_inventory_sources
 
-        self._combine = combine_vars
-        self._sort_groups = sort_groups
-        self._group_vars = get_group_vars
-        self._plugins = lambda entities: get_vars_from_inventory_sources(
+        # ansible-core is untyped: hold its helpers as Any so mypy --strict stays meaningful
+        # for our own code.
+        self._combine: Any = combine_vars
+        self._sort_groups: Any = sort_groups
+        self._group_vars: Any = get_group_vars
+        plugin_vars: Any = get_vars_from_inventory_sources
+        self._plugins: Any = lambda entities: plugin_vars(
             loader, manager._sources, entities, "task"
         )
         self._all = manager.groups["all"]
