@@ -7,12 +7,17 @@ warnings or progress are printed.
 from __future__ import annotations
 
 import json
+import os
+import sys
 from typing import Any
 
 import typer
 from rich.console import Console
 
-out = Console(highlight=False, soft_wrap=True)
+# Piped output (a file, `less`, CI logs) gets a wide fixed width instead of rich's 80 columns,
+# so that tables stay readable; COLUMNS still wins when set.
+_PIPED_WIDTH = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 160
+out = Console(highlight=False, width=_PIPED_WIDTH)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 

@@ -219,10 +219,10 @@ def _print_gantt(plan: RestorePlan, sim: Simulation, width: int = 48) -> None:
     )
     table.add_column("service")
     table.add_column("back after", justify="right")
-    table.add_column("timeline")
+    table.add_column("timeline", no_wrap=True, min_width=width)
     for svc in plan.services:
         start, end = spans.get(svc.id, (0.0, 0.0))
-        left = int(start / horizon * width)
+        left = min(int(start / horizon * width), width - 1)
         length = max(1, round((end - start) / horizon * width))
         bar = " " * left + "█" * min(length, width - left)
         table.add_row(svc.id, format_duration(end), f"[cyan]{bar}[/]")
