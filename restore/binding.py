@@ -5,11 +5,10 @@ Pure: takes the already-loaded GraphSpec and Inventory and returns values or Inp
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from restore.errors import InputError, InputErrors
 from restore.graph import did_you_mean
-from restore.models import GraphSpec, HostSpec, Inventory, Platform, ServiceSpec, StepSpec, StepType
+from restore.models import GraphSpec, Inventory, Platform, ServiceSpec, StepSpec, StepType
+from restore.plan_model import BoundHost
 
 # Without explicit steps a host is examined and rejoins the network only if clean: nothing
 # destructive (reimage, rebuild) happens unless the graph asks for it.
@@ -25,19 +24,6 @@ DEFAULT_STEPS: dict[Platform, tuple[StepSpec, ...]] = {
         StepSpec(StepType.RECONNECT),
     ),
 }
-
-
-@dataclass(frozen=True)
-class BoundHost:
-    """One host as the run will treat it: its service, platform and resolved steps."""
-
-    spec: HostSpec
-    service: str
-    steps: tuple[StepSpec, ...]
-
-    @property
-    def name(self) -> str:
-        return self.spec.name
 
 
 def expand_hosts(graph: GraphSpec, inventory: Inventory) -> dict[str, tuple[str, ...]]:

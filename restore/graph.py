@@ -484,10 +484,9 @@ def _check_references(services: list[ServiceSpec], errors: _Collector) -> None:
     if errors.errors:
         return
     graph = to_digraph(services)
-    try:
-        cycle = nx.find_cycle(graph)
-    except nx.NetworkXNoCycle:
+    if nx.is_directed_acyclic_graph(graph):  # fast path; find_cycle only to explain a cycle
         return
+    cycle = nx.find_cycle(graph)
     members = [edge[0] for edge in cycle] + [cycle[0][0]]
     errors.add(
         "dependency cycle: " + " -> ".join(members),

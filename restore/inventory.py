@@ -265,6 +265,11 @@ def _source_files(path: Path) -> Iterator[Path] | None:
     return iter(files)
 
 
+def inventory_cache_key(path: Path) -> str | None:
+    """Content key of a static inventory and its vars dirs; None for a dynamic one."""
+    return _cache_key(path)
+
+
 def _cache_key(path: Path) -> str | None:
     files = _source_files(path)
     if files is None:

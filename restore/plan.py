@@ -9,140 +9,32 @@ The timeline comes from simulating the run with the engine's own scheduler.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
 
 import networkx as nx
 
-from restore.binding import BoundHost, bind
+from restore.binding import bind
 from restore.errors import InputError
 from restore.graph import did_you_mean, to_digraph
-from restore.models import GraphSpec, Inventory, StepSpec, StepType
-from restore.schedule import SchedJob, SchedService, Simulation, simulate
+from restore.models import GraphSpec, Inventory
+from restore.plan_model import (
+    DEFAULT_ESTIMATES_S,
+    PlannedHost,
+    PlannedService,
+    RestorePlan,
+    step_estimate,
+)
+from restore.schedule import SchedJob, SchedService, simulate
 
-# Planning estimates per step type when a step gives no `estimate:`. Deliberately
-# conservative figures for a team working at night under pressure.
-DEFAULT_ESTIMATES_S: dict[StepType, float] = {
-    StepType.EVIDENCE: 15 * 60,
-    StepType.CHECK: 10 * 60,
-    StepType.REIMAGE: 30 * 60,
-    StepType.ANSIBLE: 15 * 60,
-    StepType.SSH: 5 * 60,
-    StepType.WINRM: 5 * 60,
-    StepType.HEALTH: 2 * 60,
-    StepType.APPROVE: 10 * 60,
-    StepType.RECONNECT: 5 * 60,
-    StepType.QUARANTINE: 5 * 60,
-}
-
-
-def step_estimate(step: StepSpec) -> float:
-    return step.estimate_s if step.estimate_s is not None else DEFAULT_ESTIMATES_S[step.type]
-
-
-@dataclass(frozen=True)
-class PlannedHost:
-    name: str
-    service: str
-    platform: str
-    steps: tuple[StepSpec, ...]
-    duration_s: float
-    bound: BoundHost
-
-
-@dataclass(frozen=True)
-class PlannedService:
-    id: str
-    name: str
-    priority: int
-    effective_priority: int
-    inherited_from: str | None
-    depends_on: tuple[str, ...]
-    hosts: tuple[str, ...]
-    wave: int
-    duration_s: float
-    max_parallel: int
-    rto_s: float | None
-
-
-@dataclass(frozen=True)
-class RestorePlan:
-    graph: GraphSpec
-    services: tuple[PlannedService, ...]  # in restore order
-    hosts: tuple[PlannedHost, ...]  # in restore order
-    critical_path: tuple[str, ...]
-    estimated_duration_s: float
-    simulations: tuple[Simulation, ...]
-    only: str | None = None
-
-    @property
-    def order(self) -> tuple[str, ...]:
-        return tuple(s.id for s in self.services)
-
-    @property
-    def hosts_order(self) -> tuple[str, ...]:
-        return tuple(h.name for h in self.hosts)
-
-    def service(self, service_id: str) -> PlannedService:
-        for svc in self.services:
-            if svc.id == service_id:
-                return svc
-        raise KeyError(service_id)
-
-    def host(self, name: str) -> PlannedHost:
-        for host in self.hosts:
-            if host.name == name:
-                return host
-        raise KeyError(name)
-
-    def waves(self) -> list[list[str]]:
-        result: dict[int, list[str]] = {}
-        for svc in self.services:
-            result.setdefault(svc.wave, []).append(svc.id)
-        return [result[w] for w in sorted(result)]
-
-    def to_json(self) -> dict[str, Any]:
-        sims = [s.to_json() for s in self.simulations]
-        return {
-            "graph": str(self.graph.path),
-            "name": self.graph.name,
-            "only": self.only,
-            "order": list(self.order),
-            "hosts_order": list(self.hosts_order),
-            "services": [
-                {
-                    "id": s.id,
-                    "name": s.name,
-                    "priority": s.priority,
-                    "effective_priority": s.effective_priority,
-                    "inherited_from": s.inherited_from,
-                    "depends_on": list(s.depends_on),
-                    "hosts": list(s.hosts),
-                    "wave": s.wave,
-                    "duration_s": s.duration_s,
-                    "max_parallel": s.max_parallel,
-                    "rto_s": s.rto_s,
-                }
-                for s in self.services
-            ],
-            "hosts": [
-                {
-                    "host": h.name,
-                    "service": h.service,
-                    "platform": h.platform,
-                    "duration_s": h.duration_s,
-                    "steps": [
-                        {"type": st.type.value, "label": st.label, "estimate_s": step_estimate(st)}
-                        for st in h.steps
-                    ],
-                }
-                for h in self.hosts
-            ],
-            "waves": self.waves(),
-            "critical_path": list(self.critical_path),
-            "estimated_duration_s": self.estimated_duration_s,
-            "simulation": sims[0] if len(sims) == 1 else sims,
-        }
+__all__ = [
+    "DEFAULT_ESTIMATES_S",
+    "PlannedHost",
+    "PlannedService",
+    "RestorePlan",
+    "build_plan",
+    "effective_priorities",
+    "restore_order",
+    "step_estimate",
+]
 
 
 def effective_priorities(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from restore.durations import format_duration
 from restore.models import StepSpec, StepType
-from restore.plan import RestorePlan, step_estimate
+from restore.plan_model import RestorePlan, step_estimate
 from restore.schedule import Simulation
 
 _MANUAL_CHECKS: dict[StepType, str] = {

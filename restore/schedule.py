@@ -144,7 +144,9 @@ class Scheduler:
     """Online, event-driven list scheduler (see the module docstring for the rule).
 
     Deterministic: the same events in the same order give the same decisions. Actual
-    durations may differ from estimates; only start/finish events matter.
+    durations may differ from estimates; only start/finish events matter. Each decision costs
+    O(K log S): a heap holds the services that could start a host now (dependencies restored,
+    below their own max_parallel), so 10,000-host plans simulate in well under a second.
     """
 
     def __init__(
@@ -154,29 +156,37 @@ class Scheduler:
             raise ValueError("max_parallel must be >= 1")
         self.max_parallel = max_parallel
         self._services = {s.id: s for s in services}
-        self._jobs = {j.host: j for j in jobs}
+        self._service_of = {j.host: j.service for j in jobs}
         tails = _tails(services, jobs)
-        position = {host: index for s in services for index, host in enumerate(s.hosts)}
         self._key = {
-            j.host: (
-                self._services[j.service].effective_priority,
-                self._services[j.service].priority,
-                -tails.get(j.service, 0.0),
-                j.service,
-                position.get(j.host, 0),
-                j.host,
-            )
-            for j in jobs
+            s.id: (s.effective_priority, s.priority, -tails.get(s.id, 0.0), s.id) for s in services
         }
-        self._remaining = {s.id: len([j for j in jobs if j.service == s.id]) for s in services}
-        self._running_by_service = {s.id: 0 for s in services}
-        self._running: set[str] = set()
+        listed = {s.id: {h: i for i, h in enumerate(s.hosts)} for s in services}
         self._pending: dict[str, list[str]] = {s.id: [] for s in services}
-        for job in sorted(jobs, key=lambda j: self._key[j.host]):
+        for job in jobs:
             self._pending[job.service].append(job.host)
-        self._restored: set[str] = {sid for sid, n in self._remaining.items() if n == 0}
+        for sid, hosts in self._pending.items():
+            order = listed.get(sid, {})
+            hosts.sort(key=lambda h: (order.get(h, len(order)), h))
+        self._remaining = {sid: len(hosts) for sid, hosts in self._pending.items()}
+        self._running_by_service = dict.fromkeys(self._services, 0)
+        self._running: set[str] = set()
+        self._dependents: dict[str, list[str]] = {sid: [] for sid in self._services}
+        self._unmet: dict[str, int] = {}
+        for svc in services:
+            known = [d for d in svc.depends_on if d in self._services]
+            self._unmet[svc.id] = len(known)
+            for dep in known:
+                self._dependents[dep].append(svc.id)
+        self._restored: set[str] = set()
         self._failed: set[str] = set()
         self._blocked: dict[str, str] = {}
+        self._heap: list[tuple[Any, str]] = []
+        for sid in self._services:
+            if self._remaining[sid] == 0 and self._unmet[sid] == 0:
+                self._restore(sid)
+        for sid in self._services:
+            self._offer(sid)
 
     # -- queries ------------------------------------------------------------------------------
 
@@ -195,72 +205,78 @@ class Scheduler:
     def done(self) -> bool:
         return not self._running and not any(self._pending.values())
 
-    def _deps_restored(self, svc: SchedService) -> bool:
-        return all(d in self._restored or d not in self._services for d in svc.depends_on)
+    def _startable(self, sid: str) -> bool:
+        # A service with a failed host keeps restoring its other hosts (they are independent
+        # machines); only its dependents are blocked, and their pending lists are emptied.
+        return (
+            bool(self._pending[sid])
+            and self._unmet[sid] == 0
+            and self._running_by_service[sid] < self._services[sid].max_parallel
+        )
+
+    def _offer(self, sid: str) -> None:
+        if self._startable(sid):
+            heapq.heappush(self._heap, (self._key[sid], sid))
 
     def next_to_start(self) -> list[str]:
         """Hosts to start now, best first. Call mark_started for each one you start."""
         free = self.max_parallel - len(self._running)
-        if free <= 0:
-            return []
-        candidates: list[tuple[Any, str]] = []
-        for sid, hosts in self._pending.items():
-            svc = self._services[sid]
-            if not hosts or sid in self._failed or not self._deps_restored(svc):
-                continue
-            room = svc.max_parallel - self._running_by_service[sid]
-            for host in hosts[: max(0, room)]:
-                candidates.append((self._key[host], host))
         chosen: list[str] = []
-        per_service: dict[str, int] = {}
-        for _, host in sorted(candidates):
-            sid = self._jobs[host].service
+        popped: list[tuple[Any, str]] = []
+        seen: set[str] = set()
+        while free > len(chosen) and self._heap:
+            entry = heapq.heappop(self._heap)
+            sid = entry[1]
+            if sid in seen or not self._startable(sid):
+                continue  # stale or duplicate entry
+            seen.add(sid)
+            popped.append(entry)
             room = self._services[sid].max_parallel - self._running_by_service[sid]
-            if per_service.get(sid, 0) >= room:
-                continue
-            chosen.append(host)
-            per_service[sid] = per_service.get(sid, 0) + 1
-            if len(chosen) == free:
-                break
+            chosen.extend(self._pending[sid][: min(room, free - len(chosen))])
+        for entry in popped:  # a query: leave the heap as it was
+            heapq.heappush(self._heap, entry)
         return chosen
 
     # -- events -------------------------------------------------------------------------------
 
     def mark_started(self, host: str) -> None:
-        sid = self._jobs[host].service
+        sid = self._service_of[host]
         self._pending[sid].remove(host)
         self._running.add(host)
         self._running_by_service[sid] += 1
 
-    def _finish(self, host: str) -> str:
-        sid = self._jobs[host].service
+    def _restore(self, sid: str) -> None:
+        self._restored.add(sid)
+        for dependent in self._dependents[sid]:
+            self._unmet[dependent] -= 1
+            if self._unmet[dependent] == 0:
+                if self._remaining[dependent] == 0 and dependent not in self._failed:
+                    self._restore(dependent)
+                self._offer(dependent)
+
+    def mark_finished(self, host: str, ok: bool) -> None:
+        sid = self._service_of[host]
         if host in self._running:
             self._running.discard(host)
             self._running_by_service[sid] -= 1
         elif host in self._pending[sid]:
             self._pending[sid].remove(host)
-        return sid
-
-    def mark_finished(self, host: str, ok: bool) -> None:
-        sid = self._finish(host)
-        if ok:
-            self._remaining[sid] -= 1
-            if self._remaining[sid] == 0 and sid not in self._failed:
-                self._restored.add(sid)
+        if not ok:
+            self._fail_service(sid)
             return
-        self._fail_service(sid)
+        self._remaining[sid] -= 1
+        if self._remaining[sid] == 0 and sid not in self._failed and self._unmet[sid] == 0:
+            self._restore(sid)
+        self._offer(sid)
 
     def mark_skipped(self, host: str) -> None:
         """An operator waiver: the host counts as done for its dependents."""
         self.mark_finished(host, ok=True)
 
     def _fail_service(self, failed: str) -> None:
+        """A failed host fails its service and blocks every transitive dependent."""
         self._failed.add(failed)
-        dependents: dict[str, list[str]] = {}
-        for svc in self._services.values():
-            for dep in svc.depends_on:
-                dependents.setdefault(dep, []).append(svc.id)
-        stack = list(dependents.get(failed, []))
+        stack = list(self._dependents[failed])
         while stack:
             sid = stack.pop()
             if sid in self._failed:
@@ -269,7 +285,7 @@ class Scheduler:
             for host in self._pending[sid]:
                 self._blocked.setdefault(host, failed)
             self._pending[sid] = []
-            stack.extend(dependents.get(sid, []))
+            stack.extend(self._dependents[sid])
 
 
 def simulate(

@@ -18,10 +18,9 @@ from restore.cli.options import (
 from restore.durations import format_duration
 from restore.errors import InputError
 from restore.fingerprint import Staleness, staleness
-from restore.graph import load_graph
 from restore.html_page import markdown_to_html, page
-from restore.inventory import load_inventory
-from restore.plan import RestorePlan, build_plan
+from restore.plan_cache import cached_plan
+from restore.plan_model import RestorePlan
 from restore.plan_render import to_dot, to_markdown, to_mermaid
 from restore.schedule import Simulation
 
@@ -60,9 +59,19 @@ def load_plan(
     only: str | None = None,
     max_parallel: list[int] | None = None,
 ) -> RestorePlan:
-    graph = load_graph(graph_file)
-    inv = load_inventory(inventory, cache_dir=state_dir / "cache")
-    return build_plan(graph, inv, only=only, max_parallel=max_parallel or [1])
+    parallelism = max_parallel or [1]
+
+    def compute() -> RestorePlan:
+        # Imported here: pydantic, networkx and ansible-core are not needed for a cached plan.
+        from restore.graph import load_graph
+        from restore.inventory import load_inventory
+        from restore.plan import build_plan
+
+        graph = load_graph(graph_file)
+        inv = load_inventory(inventory, cache_dir=state_dir / "cache")
+        return build_plan(graph, inv, only=only, max_parallel=parallelism)
+
+    return cached_plan(state_dir / "cache", graph_file, inventory, only, parallelism, compute)
 
 
 def register(app: typer.Typer) -> None:

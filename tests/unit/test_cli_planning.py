@@ -145,3 +145,18 @@ def test_missing_graph_file_exit_2(small: tuple[Path, Path], tmp_path: Path) -> 
     _, inv = small
     code, _, err = invoke("plan", tmp_path / "nope.yaml", "-i", inv, state=tmp_path)
     assert code == 2 and "file not found" in err
+
+
+def test_repeated_plan_uses_cache_until_an_input_changes(tmp_path: Path) -> None:
+    (tmp_path / "rebuild.yml").write_text("- hosts: all\n  tasks: []\n")
+    graph = write_graph(tmp_path, [service("a", 1, ["h1"], steps=[{"ansible": "rebuild.yml"}])])
+    inv = write_inventory(tmp_path, {"g": ["h1"]})
+    state = tmp_path / "state"
+    assert invoke("plan", graph, "-i", inv, "--format", "json", state=state)[0] == 0
+    assert len(list((state / "cache").glob("plan-*.pickle"))) == 1
+    graph.write_text(graph.read_text().replace("priority: 1", "priority: 2"))
+    code, out, _ = invoke("plan", graph, "-i", inv, "--format", "json", state=state)
+    assert code == 0 and json.loads(out)["services"][0]["priority"] == 2
+    (tmp_path / "rebuild.yml").unlink()
+    code, _, err = invoke("plan", graph, "-i", inv, state=state)
+    assert code == 2 and "rebuild.yml" in err

@@ -1,0 +1,79 @@
+"""Reuse a computed plan when nothing it was computed from has changed.
+
+The key covers the graph file's bytes, the inventory's content key (every file it was read
+from; a dynamic inventory is never cached), the options and the tool's version. Playbooks are
+only checked for existence by validation, so a cached plan is used only if every playbook it
+names still exists; otherwise the plan is recomputed and validation reports the problem.
+
+The cache is a pickle under the state dir, which holds the journal and evidence too: whoever
+can write there already controls the run, so it is trusted like the rest of it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import pickle
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from restore import __version__
+from restore.inventory import inventory_cache_key
+from restore.models import StepType
+from restore.plan_model import RestorePlan
+
+_FORMAT = 1
+
+
+def _key(
+    graph_file: Path, inventory: Path, only: str | None, max_parallel: Sequence[int]
+) -> str | None:
+    inventory_key = inventory_cache_key(inventory) if inventory.exists() else None
+    if inventory_key is None:
+        return None
+    try:
+        graph_bytes = graph_file.read_bytes()
+    except OSError:
+        return None
+    digest = hashlib.sha256(f"{__version__}:{_FORMAT}:{graph_file.resolve()}".encode())
+    digest.update(hashlib.sha256(graph_bytes).digest())
+    digest.update(f"{inventory_key}:{only}:{list(max_parallel)}".encode())
+    return digest.hexdigest()
+
+
+def _playbooks_exist(plan: RestorePlan) -> bool:
+    network = plan.graph.network
+    paths = [p for p in (network.quarantine, network.reconnect) if p is not None]
+    for svc in plan.graph.services:
+        paths += [Path(s.argument) for s in svc.steps or () if s.type is StepType.ANSIBLE]
+    return all(p.is_file() for p in paths)
+
+
+def cached_plan(
+    cache_dir: Path,
+    graph_file: Path,
+    inventory: Path,
+    only: str | None,
+    max_parallel: Sequence[int],
+    compute: Callable[[], RestorePlan],
+) -> RestorePlan:
+    key = _key(graph_file, inventory, only, max_parallel)
+    target = cache_dir / f"plan-{key}.pickle" if key else None
+    if target is not None and target.is_file():
+        try:
+            plan = pickle.loads(target.read_bytes())
+        except Exception:  # a stale or truncated cache only costs a recomputation
+            plan = None
+        if isinstance(plan, RestorePlan) and _playbooks_exist(plan):
+            return plan
+    plan = compute()
+    if target is not None:
+        try:
+            cache_dir.mkdir(parents=True, exist_ok=True)
+            for old in cache_dir.glob("plan-*.pickle"):
+                old.unlink(missing_ok=True)  # keep one plan: the cache must not grow forever
+            tmp = target.with_suffix(".tmp")
+            tmp.write_bytes(pickle.dumps(plan, protocol=pickle.HIGHEST_PROTOCOL))
+            tmp.replace(target)
+        except OSError:
+            pass
+    return plan
