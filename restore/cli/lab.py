@@ -1,0 +1,163 @@
+"""`restore lab ...`: the built-in lab of real hosts on this machine (DESIGN §7)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from restore.cli import console
+from restore.cli.options import FORMAT_OPTION, STATE_DIR_OPTION, OutputFormat
+from restore.errors import InputError
+from restore.models import Platform
+
+lab_app = typer.Typer(
+    name="lab",
+    help=(
+        "Real lab hosts on this machine, for rehearsals and CI: each Linux host is a real sshd "
+        "in its own namespaces on an overlay root, on loopback (management 127.0.11.N, "
+        "production 127.0.10.N). Needs root."
+    ),
+    no_args_is_help=True,
+)
+HOST_ARGUMENT = typer.Argument(..., help="Lab host name (see `restore lab status`).")
+
+
+def _lab(state_dir: Path):  # type: ignore[no-untyped-def]
+    from restore.lab import Lab
+
+    return Lab(state_dir)
+
+
+@lab_app.command("up")
+def up(
+    linux: int = typer.Option(0, "--linux", min=0, help="Number of Linux hosts (linux01...)."),
+    windows: int = typer.Option(0, "--windows", min=0, help="Number of Windows hosts (win01...)."),
+    from_inventory: Path | None = typer.Option(
+        None, "--from-inventory", help="Create a lab twin of every host of this inventory."
+    ),
+    rebuild_rootfs: bool = typer.Option(
+        False, "--rebuild-rootfs", help="Rebuild the golden image."
+    ),
+    state_dir: Path = STATE_DIR_OPTION,
+) -> None:
+    """Create lab hosts; print the lab inventory's path as the last line."""
+    wanted: list[tuple[str, Platform]] = [
+        (f"linux{i:02d}", Platform.LINUX) for i in range(1, linux + 1)
+    ]
+    wanted += [(f"win{i:02d}", Platform.WINDOWS) for i in range(1, windows + 1)]
+    if from_inventory is not None:
+        from restore.inventory import load_inventory
+
+        inventory = load_inventory(from_inventory)
+        wanted += [(h.name, h.platform) for h in inventory.hosts]
+    if not wanted:
+        raise InputError(
+            "nothing to create", hint="use --linux N, --windows M or --from-inventory INV"
+        )
+    console.info(
+        f"starting {len(wanted)} lab host(s) under {state_dir} (first run builds the golden image, about a minute)"
+    )
+    path = _lab(state_dir).up(wanted, rebuild_rootfs=rebuild_rootfs)
+    typer.echo(str(path))
+
+
+@lab_app.command("down")
+def down(state_dir: Path = STATE_DIR_OPTION) -> None:
+    """Stop every lab host, unmount, remove the lab's nftables table. Safe after a crash."""
+    removed = _lab(state_dir).down()
+    console.info(f"removed {len(removed)} lab host(s)")
+
+
+@lab_app.command("status")
+def status(state_dir: Path = STATE_DIR_OPTION, output: OutputFormat = FORMAT_OPTION) -> None:
+    """List lab hosts: addresses, running, quarantined, faults."""
+    rows = _lab(state_dir).status()
+    if output is OutputFormat.JSON:
+        console.emit_json({"hosts": rows})
+        return
+    table = Table(title=f"Lab under {state_dir}")
+    for column in (
+        "host",
+        "platform",
+        "management",
+        "production",
+        "running",
+        "quarantined",
+        "faults",
+    ):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(
+            row["host"],
+            row["platform"],
+            row["management"],
+            row["production"],
+            "yes" if row["running"] else "[red]no[/]",
+            "yes" if row["quarantined"] else "",
+            ", ".join(row["faults"]),
+        )
+    console.out.print(table)
+
+
+@lab_app.command("quarantine")
+def quarantine(host: str = HOST_ARGUMENT, state_dir: Path = STATE_DIR_OPTION) -> None:
+    """Cut the host's production address (management stays reachable)."""
+    _lab(state_dir).quarantine(host, True)
+
+
+@lab_app.command("reconnect")
+def reconnect(host: str = HOST_ARGUMENT, state_dir: Path = STATE_DIR_OPTION) -> None:
+    """Reopen the host's production address."""
+    _lab(state_dir).quarantine(host, False)
+
+
+@lab_app.command("fault")
+def fault(
+    host: str = HOST_ARGUMENT,
+    unreachable: bool = typer.Option(False, "--unreachable", help="Drop both addresses."),
+    hang: bool = typer.Option(False, "--hang", help="Accept connections, never answer."),
+    deny_auth: bool = typer.Option(False, "--deny-auth", help="Refuse the lab's credentials."),
+    clear: bool = typer.Option(False, "--clear", help="Remove every fault."),
+    state_dir: Path = STATE_DIR_OPTION,
+) -> None:
+    """Inject a fault for tests, or clear them."""
+    chosen = [
+        name
+        for name, on in (
+            ("unreachable", unreachable),
+            ("hang", hang),
+            ("deny-auth", deny_auth),
+            ("clear", clear),
+        )
+        if on
+    ]
+    if len(chosen) != 1:
+        raise InputError("give exactly one of --unreachable, --hang, --deny-auth, --clear")
+    _lab(state_dir).fault(host, None if chosen[0] == "clear" else chosen[0])
+
+
+@lab_app.command("reset")
+def reset(host: str = HOST_ARGUMENT, state_dir: Path = STATE_DIR_OPTION) -> None:
+    """Reimage from the golden image; the new host key goes to the lab's known_hosts."""
+    key = _lab(state_dir).reset(host)
+    console.info(f"{host} reimaged; new host key {key.split()[0]} {key.split()[-1][:16]}...")
+
+
+@lab_app.command("infect")
+def infect(
+    host: str = HOST_ARGUMENT,
+    scenario: str = typer.Option(
+        "ransomware",
+        "--scenario",
+        help="ransom-notes, cron-persistence, backdoor-account, modified-binary, ld-preload, ransomware (all); Windows: see docs/lab-windows.md",
+    ),
+    state_dir: Path = STATE_DIR_OPTION,
+) -> None:
+    """Plant what a real attack leaves on a host."""
+    _lab(state_dir).infect(host, scenario)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(lab_app)

@@ -1,0 +1,401 @@
+"""The built-in lab: real hosts on one machine, for rehearsals, CI and our own tests.
+
+State lives in `<state dir>/lab/lab.json`: every host's number, addresses, holder PID and
+faults, so that `restore lab down` cleans up from recorded PIDs even after a crash.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import shutil
+import signal
+import subprocess
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from restore.errors import InputError, OperationalError
+from restore.lab import alloc, netfilter, runtime
+from restore.lab.app import APP_SOURCE
+from restore.lab.rootfs import ensure_rootfs
+from restore.lab.scenarios import LINUX_SCENARIOS
+from restore.models import Platform
+
+SSH_PORT = 22
+APP_PORT = 8443
+FAULTS = ("unreachable", "hang", "deny-auth")
+
+SSHD_CONFIG = """ListenAddress {mgmt}:22
+ListenAddress {prod}:22
+HostKey /etc/ssh/ssh_host_ed25519_key
+PermitRootLogin prohibit-password
+PubkeyAuthentication yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+AuthorizedKeysFile .ssh/authorized_keys
+PidFile /run/sshd.pid
+Subsystem sftp /usr/lib/openssh/sftp-server
+"""
+
+
+@dataclass
+class LabHost:
+    name: str
+    platform: str
+    number: int
+    management: str
+    production: str
+    holder_pid: int | None = None
+    quarantined: bool = False
+    faults: list[str] = field(default_factory=list)
+
+
+class Lab:
+    """A lab under one state dir. Every method is safe to call again after a crash."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self.state_dir = state_dir.resolve()
+        self.dir = self.state_dir / "lab"
+        self.state_file = self.dir / "lab.json"
+        self.key_file = self.dir / "id_ed25519"
+        self.known_hosts = self.dir / "known_hosts"
+        self.inventory_file = self.dir / "inventory.yml"
+        self.lab_id = ""
+        self.rootfs: Path | None = None
+        self.hosts: dict[str, LabHost] = {}
+        self._load()
+
+    # -- state --------------------------------------------------------------------------------
+
+    def _load(self) -> None:
+        try:
+            data = json.loads(self.state_file.read_text())
+        except (OSError, ValueError):
+            return
+        self.lab_id = data.get("id", "")
+        self.rootfs = Path(data["rootfs"]) if data.get("rootfs") else None
+        self.hosts = {h["name"]: LabHost(**h) for h in data.get("hosts", [])}
+
+    def _save(self) -> None:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        data = {
+            "id": self.lab_id,
+            "rootfs": str(self.rootfs) if self.rootfs else None,
+            "hosts": [asdict(h) for h in self.hosts.values()],
+        }
+        tmp = self.state_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(data, indent=2))
+        tmp.replace(self.state_file)
+
+    @property
+    def exists(self) -> bool:
+        return self.state_file.exists()
+
+    def host(self, name: str) -> LabHost:
+        try:
+            return self.hosts[name]
+        except KeyError:
+            from restore.graph import did_you_mean
+
+            raise InputError(
+                f"no lab host '{name}' in {self.state_dir}",
+                hint=did_you_mean(name, self.hosts) or "see `restore lab status`",
+            ) from None
+
+    def _host_dir(self, name: str) -> Path:
+        return self.dir / "hosts" / name
+
+    # -- up / down ----------------------------------------------------------------------------
+
+    def up(self, wanted: list[tuple[str, Platform]], rebuild_rootfs: bool = False) -> Path:
+        """Create the hosts that are not running yet; return the lab inventory's path."""
+        from restore.lab.prereq import require_lab_tools
+
+        require_lab_tools()
+        names = [n for n, _ in wanted]
+        if len(set(names)) != len(names):
+            raise InputError("duplicate host names for the lab")
+        self.dir.mkdir(parents=True, exist_ok=True)
+        if not self.lab_id:
+            self.lab_id = secrets.token_hex(3)
+        self._save()  # the number registry reclaims numbers of labs without a state file
+        self.rootfs = ensure_rootfs(rebuild=rebuild_rootfs)
+        if not self.key_file.exists():
+            subprocess.run(
+                [
+                    "ssh-keygen",
+                    "-q",
+                    "-t",
+                    "ed25519",
+                    "-N",
+                    "",
+                    "-C",
+                    f"restore-lab-{self.lab_id}",
+                    "-f",
+                    str(self.key_file),
+                ],
+                check=True,
+            )
+        new = [(n, p) for n, p in wanted if n not in self.hosts]
+        numbers = alloc.allocate(self.state_dir, len(new))
+        for (name, platform), number in zip(new, numbers, strict=True):
+            self.hosts[name] = LabHost(
+                name=name,
+                platform=platform.value,
+                number=number,
+                management=alloc.management_address(number),
+                production=alloc.production_address(number),
+            )
+        self._save()
+        try:
+            for name in names:
+                host = self.hosts[name]
+                if not runtime.alive(host.holder_pid):
+                    self._boot(host, fresh=True)
+                    self._save()
+        finally:
+            self._apply_network()
+            self._write_known_hosts()
+            self.write_inventory()
+        return self.inventory_file
+
+    def down(self) -> list[str]:
+        """Tear everything down from recorded PIDs; returns what was removed."""
+        removed = []
+        for host in self.hosts.values():
+            runtime.kill(host.holder_pid)
+            runtime.unmount(self._host_dir(host.name) / "rw")
+            removed.append(host.name)
+        if self.lab_id:
+            netfilter.remove(self.lab_id)
+        # anything still mounted under the lab dir (a crashed boot) goes too
+        for line in Path("/proc/self/mounts").read_text().splitlines():
+            mount_point = line.split()[1]
+            if mount_point.startswith(str(self.dir) + "/"):
+                runtime.unmount(Path(mount_point))
+        alloc.release([h.number for h in self.hosts.values()])
+        shutil.rmtree(self.dir / "hosts", ignore_errors=True)
+        self.state_file.unlink(missing_ok=True)
+        for path in (self.inventory_file, self.known_hosts):
+            path.unlink(missing_ok=True)
+        self.hosts = {}
+        return removed
+
+    # -- one host -----------------------------------------------------------------------------
+
+    def _boot(self, host: LabHost, fresh: bool) -> None:
+        assert self.rootfs is not None
+        host_dir = self._host_dir(host.name)
+        rw = host_dir / "rw"
+        runtime.mount_tmpfs(rw)
+        if fresh:
+            for sub in ("upper", "work"):
+                shutil.rmtree(rw / sub, ignore_errors=True)
+            (rw / "upper").mkdir()
+            (rw / "work").mkdir()
+            self._seed(host, rw / "upper")
+        if host.platform == Platform.WINDOWS.value:
+            from restore.lab.windows import boot_commands
+
+            daemons, wait_port = boot_commands(self, host, rw / "upper", fresh)
+        else:
+            daemons, wait_port = runtime.LINUX_DAEMONS, SSH_PORT
+        host.holder_pid = runtime.start(
+            host_dir, self.rootfs, host.name, daemons, (host.management, wait_port)
+        )
+        host.faults = [f for f in host.faults if f == "unreachable"]
+
+    def _seed(self, host: LabHost, upper: Path) -> None:
+        """Write the host's identity into its fresh upper dir before it boots."""
+        etc_ssh = upper / "etc" / "ssh"
+        etc_ssh.mkdir(parents=True)
+        key = etc_ssh / "ssh_host_ed25519_key"
+        # a new host key at every (re)image, generated here: the lab is the trusted path
+        subprocess.run(
+            ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", host.name, "-f", str(key)],
+            check=True,
+        )
+        (etc_ssh / "restore_sshd_config").write_text(
+            SSHD_CONFIG.format(mgmt=host.management, prod=host.production)
+        )
+        root_ssh = upper / "root" / ".ssh"
+        root_ssh.mkdir(parents=True, mode=0o700)
+        (upper / "root").chmod(0o700)
+        authorized = root_ssh / "authorized_keys"
+        authorized.write_text(self.key_file.with_suffix(".pub").read_text())
+        authorized.chmod(0o600)
+        (upper / "etc" / "hostname").write_text(host.name + "\n")
+        app = upper / "usr" / "local" / "bin" / "restore-lab-app"
+        app.parent.mkdir(parents=True)
+        app.write_text(APP_SOURCE)
+        app.chmod(0o755)
+        (upper / "etc" / "restore-lab-app.json").write_text(
+            json.dumps({"port": APP_PORT, "addresses": [host.management, host.production]})
+        )
+        (upper / "var" / "log").mkdir(parents=True)
+        (upper / "srv" / "data").mkdir(parents=True)
+
+    def host_public_key(self, name: str) -> str:
+        """The host's current public key, as the lab (trusted path) generated it."""
+        pub = self._host_dir(name) / "rw" / "upper" / "etc" / "ssh" / "ssh_host_ed25519_key.pub"
+        if pub.exists():
+            return " ".join(pub.read_text().split()[:2])
+        from restore.lab.windows import ssh_less_marker
+
+        return ssh_less_marker(name)
+
+    def _write_known_hosts(self) -> None:
+        lines = []
+        for host in self.hosts.values():
+            if host.platform != Platform.LINUX.value:
+                continue
+            key = self.host_public_key(host.name)
+            lines.append(f"{host.management},{host.production} {key}")
+        self.known_hosts.write_text("\n".join(lines) + ("\n" if lines else ""))
+
+    def _apply_network(self) -> None:
+        cut: list[str] = []
+        for host in self.hosts.values():
+            if host.quarantined or "unreachable" in host.faults:
+                cut.append(host.production)
+            if "unreachable" in host.faults:
+                cut.append(host.management)
+        netfilter.apply(self.lab_id, cut)
+
+    def reset(self, name: str) -> str:
+        """Reimage from the golden image: wipe the upper dir, keep identity, new host key.
+
+        Returns the new public host key, already written to the lab's known_hosts.
+        """
+        host = self.host(name)
+        runtime.kill(host.holder_pid)
+        host.holder_pid = None
+        host.faults = [f for f in host.faults if f == "unreachable"]
+        self._boot(host, fresh=True)
+        self._save()
+        self._write_known_hosts()
+        return self.host_public_key(name)
+
+    def quarantine(self, name: str, on: bool = True) -> None:
+        self.host(name).quarantined = on
+        self._save()
+        self._apply_network()
+
+    def fault(self, name: str, fault: str | None) -> None:
+        """Inject `fault` (unreachable, hang, deny-auth) or clear all with None."""
+        host = self.host(name)
+        merged = self._host_dir(name) / "merged"
+        if fault is None:
+            if "hang" in host.faults and host.holder_pid:
+                runtime.signal_host(host.holder_pid, signal.SIGCONT)
+            if "deny-auth" in host.faults:
+                self._set_auth(host, merged, allow=True)
+            host.faults = []
+        elif fault not in FAULTS:
+            raise InputError(f"unknown fault '{fault}'", hint=f"one of {', '.join(FAULTS)}")
+        else:
+            if fault == "hang" and host.holder_pid:
+                runtime.signal_host(host.holder_pid, signal.SIGSTOP)
+            if fault == "deny-auth":
+                self._set_auth(host, merged, allow=False)
+            if fault not in host.faults:
+                host.faults.append(fault)
+        self._save()
+        self._apply_network()
+
+    def _set_auth(self, host: LabHost, merged: Path, allow: bool) -> None:
+        if host.platform == Platform.WINDOWS.value:
+            from restore.lab.windows import set_auth
+
+            set_auth(self, host, allow)
+            return
+        key = self.key_file.with_suffix(".pub").read_text().strip() if allow else ""
+        self._inside(host, f"printf '%s\\n' '{key}' > /root/.ssh/authorized_keys")
+
+    def _inside(self, host: LabHost, script: str) -> str:
+        if not runtime.alive(host.holder_pid):
+            raise OperationalError(f"lab host {host.name} is not running (restore lab up)")
+        assert host.holder_pid is not None
+        result = runtime.run_inside(host.holder_pid, self._host_dir(host.name) / "merged", script)
+        if result.returncode != 0:
+            raise OperationalError(
+                f"on lab host {host.name}: {result.stderr.strip() or result.stdout}"
+            )
+        return result.stdout
+
+    def infect(self, name: str, scenario: str) -> None:
+        host = self.host(name)
+        if host.platform == Platform.WINDOWS.value:
+            from restore.lab.windows import infect
+
+            infect(self, host, scenario)
+            return
+        if scenario not in LINUX_SCENARIOS:
+            from restore.graph import did_you_mean
+
+            raise InputError(
+                f"unknown Linux scenario '{scenario}'",
+                hint=did_you_mean(scenario, LINUX_SCENARIOS)
+                or f"one of {', '.join(LINUX_SCENARIOS)}",
+            )
+        self._inside(host, "set -e\n" + LINUX_SCENARIOS[scenario])
+
+    def run_on(self, name: str, script: str) -> str:
+        """Run a script inside a lab host through the lab (for tests and seeding)."""
+        return self._inside(self.host(name), script)
+
+    def status(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "host": h.name,
+                "platform": h.platform,
+                "management": h.management,
+                "production": h.production,
+                "running": runtime.alive(h.holder_pid),
+                "pid": h.holder_pid,
+                "quarantined": h.quarantined,
+                "faults": list(h.faults),
+            }
+            for h in self.hosts.values()
+        ]
+
+    # -- inventory ----------------------------------------------------------------------------
+
+    def write_inventory(self) -> Path:
+        linux: dict[str, Any] = {}
+        windows: dict[str, Any] = {}
+        for host in self.hosts.values():
+            common = {
+                "ansible_host": host.management,
+                "restore_production_address": host.production,
+                "restore_lab": str(self.state_dir),
+            }
+            if host.platform == Platform.WINDOWS.value:
+                from restore.lab.windows import inventory_vars
+
+                windows[host.name] = {**common, **inventory_vars(self, host)}
+            else:
+                linux[host.name] = {
+                    **common,
+                    "ansible_port": SSH_PORT,
+                    "ansible_user": "root",
+                    "ansible_ssh_private_key_file": str(self.key_file),
+                    "ansible_ssh_common_args": (
+                        f"-o UserKnownHostsFile={self.known_hosts} -o StrictHostKeyChecking=yes"
+                    ),
+                    "ansible_python_interpreter": "/usr/bin/python3",
+                }
+        children: dict[str, Any] = {}
+        if linux:
+            children["linux"] = {"hosts": linux}
+        if windows:
+            children["windows"] = {"hosts": windows}
+        self.inventory_file.write_text(
+            "# Written by `restore lab up`: the lab's hosts on loopback. Do not edit.\n"
+            + yaml.safe_dump({"all": {"children": children}}, sort_keys=False)
+        )
+        return self.inventory_file
