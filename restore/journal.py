@@ -1,0 +1,467 @@
+"""The run journal: every state change in SQLite, hash-chained, safe for several processes.
+
+Why this shape (DESIGN §6):
+- One `events` table, one global chain: each row's ``hash = sha256(prev_hash + canonical JSON
+  of the row)``, so editing or dropping a row breaks `verify()`.
+- The latest hash is also written to a head file *outside* the database, so cutting off the
+  tail (which leaves a perfectly valid shorter chain) is detected too.
+- WAL mode, ``BEGIN IMMEDIATE`` and a busy timeout: the operator's second terminal
+  (`restore approve`) appends while a run appends, and neither corrupts the chain because the
+  previous hash is read under the write lock.
+- ``synchronous=FULL``: a forensic record that a power cut can lose is not one.
+- Nothing secret enters `detail`: `redact()` runs on every append.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import sqlite3
+import threading
+import uuid
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+GENESIS_HASH = "0" * 64
+DB_NAME = "journal.sqlite"
+HEAD_NAME = "journal.head"
+REDACTED = "***"
+
+# Keys whose values are secrets whatever they hold. `*_file` / `*_path` keys name where a
+# secret lives (a key file path), which is safe and useful to investigators.
+_SECRET_KEY = re.compile(
+    r"(pass(word|wd|phrase)?|secret|token|api[_-]?key|private[_-]?key|credential|"
+    r"authorization|cookie|become_pass|vault)",
+    re.IGNORECASE,
+)
+_SAFE_KEY_SUFFIX = re.compile(r"(_file|_path|_reference|_kind)$", re.IGNORECASE)
+_PEM_BLOCK = re.compile(
+    r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----.*?(-----END [A-Z0-9 ]*PRIVATE KEY-----|\Z)",
+    re.DOTALL,
+)
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY,
+    run_id TEXT NOT NULL,
+    ts TEXT NOT NULL,
+    host TEXT,
+    service TEXT,
+    step TEXT,
+    event TEXT NOT NULL,
+    detail TEXT NOT NULL,
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_run ON events (run_id, seq);
+CREATE TABLE IF NOT EXISTS runs (
+    run_id TEXT PRIMARY KEY,
+    created TEXT NOT NULL,
+    updated TEXT NOT NULL,
+    graph_path TEXT NOT NULL,
+    graph_hash TEXT NOT NULL,
+    inventory TEXT NOT NULL,
+    options TEXT NOT NULL,
+    state TEXT NOT NULL
+);
+"""
+
+
+def redact(value: Any, secrets: Iterable[str] = ()) -> Any:
+    """A copy of `value` with secrets replaced by ``***``.
+
+    Three nets, because one is never enough: values under secret-looking keys, known secret
+    values (from the inventory) wherever they appear inside strings, and PEM private keys.
+    """
+    known = sorted({s for s in secrets if s and len(s) >= 3}, key=len, reverse=True)
+    return _redact(value, known)
+
+
+def _redact(value: Any, known: list[str]) -> Any:
+    if isinstance(value, Mapping):
+        result: dict[str, Any] = {}
+        for key, item in value.items():
+            name = str(key)
+            if _SECRET_KEY.search(name) and not _SAFE_KEY_SUFFIX.search(name) and item:
+                result[name] = REDACTED
+            else:
+                result[name] = _redact(item, known)
+        return result
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_redact(item, known) for item in value]
+    if isinstance(value, str):
+        return redact_text(value, known)
+    return value
+
+
+def redact_text(text: str, secrets: Iterable[str]) -> str:
+    for secret in secrets:
+        if secret and len(secret) >= 3 and secret in text:
+            text = text.replace(secret, REDACTED)
+    return _PEM_BLOCK.sub(REDACTED, text)
+
+
+def canonical(row: Mapping[str, Any]) -> str:
+    """The exact bytes a row's hash covers: sorted keys, no whitespace, UTF-8."""
+    return json.dumps(row, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def row_hash(prev_hash: str, row: Mapping[str, Any]) -> str:
+    hashed = {k: row[k] for k in ("seq", "run_id", "ts", "host", "service", "step", "event")}
+    hashed["detail"] = row["detail"]
+    return hashlib.sha256((prev_hash + canonical(hashed)).encode()).hexdigest()
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+def new_run_id() -> str:
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
+
+
+@dataclass(frozen=True)
+class Event:
+    seq: int
+    run_id: str
+    ts: str
+    host: str | None
+    service: str | None
+    step: str | None
+    event: str
+    detail: dict[str, Any]
+    prev_hash: str
+    hash: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "seq": self.seq,
+            "run_id": self.run_id,
+            "ts": self.ts,
+            "host": self.host,
+            "service": self.service,
+            "step": self.step,
+            "event": self.event,
+            "detail": self.detail,
+            "prev_hash": self.prev_hash,
+            "hash": self.hash,
+        }
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    run_id: str
+    created: str
+    updated: str
+    graph_path: str
+    graph_hash: str
+    inventory: str
+    options: dict[str, Any]
+    state: str
+
+
+@dataclass(frozen=True)
+class ChainBreak:
+    """One place where the chain does not hold, explained for an investigator."""
+
+    seq: int | None
+    kind: str  # edited | dropped_or_inserted | seq_gap | truncated | head_missing | unreadable
+    message: str
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    events: int
+    head_hash: str
+    head_file_hash: str | None
+    breaks: tuple[ChainBreak, ...] = field(default=())
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def ok(self) -> bool:
+        return not self.breaks
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "events": self.events,
+            "head_hash": self.head_hash,
+            "head_file_hash": self.head_file_hash,
+            "breaks": [{"seq": b.seq, "kind": b.kind, "message": b.message} for b in self.breaks],
+            "notes": list(self.notes),
+        }
+
+
+class Journal:
+    """The journal under one state dir. One instance per process; thread-safe."""
+
+    def __init__(self, state_dir: Path, secrets: Iterable[str] = ()) -> None:
+        self.state_dir = Path(state_dir)
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.path = self.state_dir / DB_NAME
+        self.head_path = self.state_dir / HEAD_NAME
+        self._secrets: set[str] = {s for s in secrets if s}
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(
+            self.path, timeout=30.0, isolation_level=None, check_same_thread=False
+        )
+        self._db.execute("PRAGMA busy_timeout = 30000")
+        self._db.execute("PRAGMA journal_mode = WAL")
+        self._db.execute("PRAGMA synchronous = FULL")
+        # CREATE ... IF NOT EXISTS is idempotent; the busy timeout covers a concurrent opener.
+        self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def add_secrets(self, values: Iterable[str]) -> None:
+        """Values that must never be written (inventory passwords...), redacted on append."""
+        self._secrets.update(v for v in values if v)
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    # -- events -------------------------------------------------------------------------------
+
+    def append(
+        self,
+        run_id: str,
+        event: str,
+        *,
+        host: str | None = None,
+        service: str | None = None,
+        step: str | None = None,
+        detail: Mapping[str, Any] | None = None,
+    ) -> Event:
+        clean = redact(dict(detail or {}), self._secrets)
+        # Round-trip through JSON now so the stored detail is exactly what was hashed.
+        clean = json.loads(canonical(clean))
+        with self._write() as db:
+            last = db.execute("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1").fetchone()
+            seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS_HASH)
+            row: dict[str, Any] = {
+                "seq": seq,
+                "run_id": run_id,
+                "ts": now_iso(),
+                "host": host,
+                "service": service,
+                "step": step,
+                "event": event,
+                "detail": clean,
+            }
+            digest = row_hash(prev, row)
+            db.execute(
+                "INSERT INTO events VALUES (?,?,?,?,?,?,?,?,?,?)",
+                (
+                    seq,
+                    run_id,
+                    row["ts"],
+                    host,
+                    service,
+                    step,
+                    event,
+                    canonical(clean),
+                    prev,
+                    digest,
+                ),
+            )
+            # Written under the write lock, before COMMIT, so concurrent writers never leave
+            # an older head behind a newer one. If we die between this and COMMIT, the head
+            # names a row that never landed; it also names its parent, which `verify` uses to
+            # tell that crash from a truncation.
+            self._write_head(seq, digest, prev)
+        return Event(seq, run_id, row["ts"], host, service, step, event, clean, prev, digest)
+
+    def _write_head(self, seq: int, digest: str, prev: str) -> None:
+        tmp = self.head_path.with_name(f".{HEAD_NAME}.{os.getpid()}.{threading.get_ident()}")
+        tmp.write_text(f"{seq} {digest} {prev}\n")
+        tmp.replace(self.head_path)
+
+    def read_head(self) -> tuple[int, str, str] | None:
+        try:
+            seq, digest, prev = self.head_path.read_text().split()
+            return int(seq), digest, prev
+        except (OSError, ValueError):
+            return None
+
+    def events(self, run_id: str | None = None, after_seq: int = 0) -> list[Event]:
+        query = "SELECT * FROM events WHERE seq > ?"
+        args: list[Any] = [after_seq]
+        if run_id is not None:
+            query += " AND run_id = ?"
+            args.append(run_id)
+        with self._lock:
+            rows = self._db.execute(query + " ORDER BY seq", args).fetchall()
+        return [_event(r) for r in rows]
+
+    def head_hash(self) -> str:
+        with self._lock:
+            last = self._db.execute("SELECT hash FROM events ORDER BY seq DESC LIMIT 1").fetchone()
+        return str(last[0]) if last else GENESIS_HASH
+
+    # -- runs ---------------------------------------------------------------------------------
+
+    def create_run(
+        self,
+        *,
+        graph_path: str,
+        graph_hash: str,
+        inventory: str,
+        options: Mapping[str, Any],
+        run_id: str | None = None,
+    ) -> str:
+        run_id = run_id or new_run_id()
+        stamp = now_iso()
+        with self._write() as db:
+            db.execute(
+                "INSERT INTO runs VALUES (?,?,?,?,?,?,?,?)",
+                (
+                    run_id,
+                    stamp,
+                    stamp,
+                    graph_path,
+                    graph_hash,
+                    inventory,
+                    canonical(redact(dict(options), self._secrets)),
+                    "running",
+                ),
+            )
+        return run_id
+
+    def set_run_state(self, run_id: str, state: str) -> None:
+        with self._write() as db:
+            db.execute(
+                "UPDATE runs SET state = ?, updated = ? WHERE run_id = ?",
+                (state, now_iso(), run_id),
+            )
+
+    def run(self, run_id: str | None = None) -> RunRecord | None:
+        """The named run, or the latest one."""
+        with self._lock:
+            if run_id is None:
+                row = self._db.execute(
+                    "SELECT * FROM runs ORDER BY created DESC, rowid DESC LIMIT 1"
+                ).fetchone()
+            else:
+                row = self._db.execute("SELECT * FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+        if row is None:
+            return None
+        return RunRecord(
+            run_id=row[0],
+            created=row[1],
+            updated=row[2],
+            graph_path=row[3],
+            graph_hash=row[4],
+            inventory=row[5],
+            options=json.loads(row[6]),
+            state=row[7],
+        )
+
+    # -- verification -------------------------------------------------------------------------
+
+    def verify(self) -> VerifyResult:
+        """Walk the whole chain; return every break found (an empty tuple means intact)."""
+        breaks: list[ChainBreak] = []
+        notes: list[str] = []
+        with self._lock:
+            rows = self._db.execute("SELECT * FROM events ORDER BY seq").fetchall()
+        prev = GENESIS_HASH
+        expected_seq = 1
+        hashes: dict[str, int] = {}
+        for raw in rows:
+            seq = int(raw[0])
+            if seq != expected_seq:
+                breaks.append(
+                    ChainBreak(seq, "seq_gap", f"rows {expected_seq}..{seq - 1} are missing")
+                )
+            try:
+                detail = json.loads(raw[7])
+            except ValueError:
+                breaks.append(ChainBreak(seq, "unreadable", "detail is not valid JSON"))
+                detail = raw[7]
+            row = {
+                "seq": seq,
+                "run_id": raw[1],
+                "ts": raw[2],
+                "host": raw[3],
+                "service": raw[4],
+                "step": raw[5],
+                "event": raw[6],
+                "detail": detail,
+            }
+            if raw[8] != prev:
+                breaks.append(
+                    ChainBreak(
+                        seq,
+                        "dropped_or_inserted",
+                        f"row {seq} does not follow the row before it (prev_hash differs)",
+                    )
+                )
+            if row_hash(raw[8], row) != raw[9]:
+                breaks.append(
+                    ChainBreak(seq, "edited", f"row {seq} was changed after it was written")
+                )
+            prev = raw[9]
+            hashes[raw[9]] = seq
+            expected_seq = seq + 1
+        head = self.read_head()
+        last_seq = int(rows[-1][0]) if rows else 0
+        if head is None:
+            if rows:
+                breaks.append(
+                    ChainBreak(None, "head_missing", f"head file {self.head_path} is missing")
+                )
+        else:
+            head_seq, head_digest, head_prev = head
+            if head_digest in hashes:
+                if hashes[head_digest] != last_seq:
+                    notes.append(
+                        f"{last_seq - hashes[head_digest]} row(s) after the head file's row"
+                    )
+            elif head_seq == last_seq + 1 and head_prev == prev:
+                notes.append(f"row {head_seq} was being written when a process died; not kept")
+            else:
+                breaks.append(
+                    ChainBreak(
+                        head_seq,
+                        "truncated",
+                        f"the head file names row {head_seq} ({head_digest[:12]}...), which "
+                        f"is not in the journal (last row: {last_seq}): rows were cut off",
+                    )
+                )
+        return VerifyResult(
+            events=len(rows),
+            head_hash=prev,
+            head_file_hash=head[1] if head else None,
+            breaks=tuple(breaks),
+            notes=tuple(notes),
+        )
+
+
+def _event(raw: tuple[Any, ...]) -> Event:
+    return Event(
+        seq=int(raw[0]),
+        run_id=str(raw[1]),
+        ts=str(raw[2]),
+        host=raw[3],
+        service=raw[4],
+        step=raw[5],
+        event=str(raw[6]),
+        detail=json.loads(raw[7]),
+        prev_hash=str(raw[8]),
+        hash=str(raw[9]),
+    )
