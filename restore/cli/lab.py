@@ -57,7 +57,8 @@ def up(
             "nothing to create", hint="use --linux N, --windows M or --from-inventory INV"
         )
     console.info(
-        f"starting {len(wanted)} lab host(s) under {state_dir} (first run builds the golden image, about a minute)"
+        f"starting {len(wanted)} lab host(s) under {state_dir} "
+        "(the first run builds the golden image, about a minute)"
     )
     path = _lab(state_dir).up(wanted, rebuild_rootfs=rebuild_rootfs)
     typer.echo(str(path))
@@ -151,7 +152,9 @@ def infect(
     scenario: str = typer.Option(
         "ransomware",
         "--scenario",
-        help="ransom-notes, cron-persistence, backdoor-account, modified-binary, ld-preload, ransomware (all); Windows: see docs/lab-windows.md",
+        help="Linux: ransom-notes, cron-persistence, backdoor-account, modified-binary, "
+        "ld-preload; Windows: scheduled-task, local-admin, defender-disabled, ransom-notes, "
+        "log-cleared, shadow-copies-deleted; both: ransomware (all of them).",
     ),
     state_dir: Path = STATE_DIR_OPTION,
 ) -> None:

@@ -37,9 +37,9 @@ def _registry() -> Iterator[dict[str, str]]:
 
 def allocate(owner: Path, count: int) -> list[int]:
     with _registry() as data:
-        for number, holder in list(data.items()):
+        for slot, holder in list(data.items()):
             if not (Path(holder) / "lab" / "lab.json").exists():
-                del data[number]  # its lab is gone
+                del data[slot]  # its lab is gone
         free = [n for n in range(1, MAX_HOSTS + 1) if str(n) not in data]
         if len(free) < count:
             raise OperationalError(
