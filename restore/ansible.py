@@ -1,0 +1,211 @@
+"""The ansible-runner adapter: the only module that imports ansible_runner.
+
+Why an adapter: a step needs one call that runs a playbook on exactly one host, in check mode
+for a dry run, with a hard deadline, reporting progress from the event stream and deciding
+success from status/rc/stats (never by reading stdout), and that leaves no secret behind in
+ansible-runner's artifacts directory. ansible-runner writes extravars to `env/extravars`
+and echoes task results into `job_events/`; both are scrubbed after every run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import ansible_runner
+
+from restore.journal import REDACTED, redact, redact_text
+
+ProgressFn = Callable[[str], None]
+
+# ansible-runner sets ANSIBLE_HOST_KEY_CHECKING=False unless told otherwise: a recovery tool
+# that skips host-key checks would hand a rebuilt host's credentials to an impostor.
+_ENV = {
+    "ANSIBLE_HOST_KEY_CHECKING": "True",
+    "ANSIBLE_RETRY_FILES_ENABLED": "False",
+    "ANSIBLE_NOCOLOR": "True",
+    "ANSIBLE_DEPRECATION_WARNINGS": "False",
+    "ANSIBLE_LOCALHOST_WARNING": "False",
+}
+
+
+@dataclass(frozen=True)
+class PlaybookResult:
+    """What a playbook run did, decided from runner status, rc and per-host stats."""
+
+    status: str  # successful | failed | timeout | canceled | error
+    rc: int | None
+    host: str
+    stats: dict[str, int] = field(default_factory=dict)
+    failed_tasks: tuple[str, ...] = ()
+    duration_s: float = 0.0
+    artifacts: str = ""
+    message: str = ""
+
+    @property
+    def ok(self) -> bool:
+        # The host must also appear in the stats: a --limit that matched nothing exits 0.
+        return (
+            self.status == "successful"
+            and self.rc == 0
+            and self.stats.get("failures", 0) == 0
+            and self.stats.get("dark", 0) == 0
+            and bool(self.stats)
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "rc": self.rc,
+            "stats": self.stats,
+            "failed_tasks": list(self.failed_tasks),
+            "duration_s": round(self.duration_s, 3),
+            "artifacts": self.artifacts,
+            "message": self.message,
+        }
+
+
+def run_playbook(
+    *,
+    playbook: Path,
+    inventory: str,
+    host: str,
+    work_dir: Path,
+    extravars: Mapping[str, Any] | None = None,
+    secret_extravars: Mapping[str, Any] | None = None,
+    secrets: Iterable[str] = (),
+    check: bool = False,
+    timeout_s: float | None = None,
+    cancel: threading.Event | None = None,
+    progress: ProgressFn | None = None,
+) -> PlaybookResult:
+    """Run `playbook` limited to `host`; never raises for a failed play (that is data)."""
+    work_dir.mkdir(parents=True, exist_ok=True)
+    known_secrets = [*secrets, *(str(v) for v in (secret_extravars or {}).values() if v)]
+    failed_tasks: list[str] = []
+    started = time.monotonic()
+
+    def on_event(event: Mapping[str, Any]) -> bool:
+        data = event.get("event_data") or {}
+        kind = str(event.get("event", ""))
+        if kind == "runner_on_failed" and not data.get("ignore_errors"):
+            failed_tasks.append(str(data.get("task", "?")))
+        if kind == "runner_on_unreachable":
+            failed_tasks.append(f"unreachable: {data.get('task', '?')}")
+        if progress is not None and kind in {"playbook_on_task_start", "runner_on_failed"}:
+            progress(str(data.get("task", kind)))
+        return True  # keep the event in job_events (scrubbed below)
+
+    def cancelled() -> bool:
+        overdue = timeout_s is not None and time.monotonic() - started > timeout_s
+        return overdue or (cancel is not None and cancel.is_set())
+
+    cmdline = "--check --diff" if check else None
+    try:
+        runner = ansible_runner.run(
+            private_data_dir=str(work_dir),
+            playbook=str(Path(playbook).resolve()),
+            inventory=inventory,
+            limit=host,
+            extravars={**(extravars or {}), **(secret_extravars or {})},
+            cmdline=cmdline,
+            envvars=_environment(),
+            quiet=True,
+            event_handler=on_event,
+            cancel_callback=cancelled,
+            timeout=int(timeout_s) + 1 if timeout_s else None,
+            suppress_env_files=False,
+        )
+    except Exception as exc:  # ansible-runner raises for a missing playbook dir and the like
+        scrub_artifacts(work_dir, known_secrets)
+        return PlaybookResult(
+            "error", None, host, duration_s=time.monotonic() - started, message=str(exc)
+        )
+    status = str(runner.status)
+    if status == "canceled" and timeout_s is not None and time.monotonic() - started > timeout_s:
+        status = "timeout"
+    stats = _host_stats(runner.stats, host)
+    artifacts = str(getattr(runner.config, "artifact_dir", work_dir))
+    scrub_artifacts(work_dir, known_secrets)
+    return PlaybookResult(
+        status=status,
+        rc=runner.rc,
+        host=host,
+        stats=stats,
+        failed_tasks=tuple(failed_tasks),
+        duration_s=time.monotonic() - started,
+        artifacts=artifacts,
+        message=redact_text(
+            f"{status}, rc={runner.rc}" + (f": {failed_tasks[0]}" if failed_tasks else ""),
+            known_secrets,
+        ),
+    )
+
+
+def _environment() -> dict[str, str]:
+    # ansible-playbook lives next to this interpreter (the venv), which may not be on PATH.
+    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    return {**_ENV, "PATH": path}
+
+
+def _host_stats(stats: Mapping[str, Any] | None, host: str) -> dict[str, int]:
+    """Per-host counters from the playbook_on_stats event: ok, changed, failures, dark..."""
+    if not stats:
+        return {}
+    result: dict[str, int] = {}
+    for key in ("ok", "changed", "failures", "dark", "skipped", "rescued", "ignored"):
+        per_host = stats.get(key) or {}
+        if host in per_host:
+            result[key] = int(per_host[host])
+    if result:
+        for key in ("ok", "changed", "failures", "dark", "skipped"):
+            result.setdefault(key, 0)
+    return result
+
+
+def scrub_artifacts(work_dir: Path, secrets: Iterable[str]) -> None:
+    """Remove every file that may hold a secret and redact known secret values in the rest.
+
+    `env/` holds extravars, passwords, ssh_key and envvars as ansible-runner was given them;
+    nobody needs them after the run. Event files and stdout keep their value for an
+    investigator once secrets are replaced by ``***``.
+    """
+    known = [s for s in secrets if s]
+    env = work_dir / "env"
+    if env.exists():
+        shutil.rmtree(env, ignore_errors=True)
+    for path in work_dir.rglob("*"):
+        if not path.is_file() or path.is_symlink():
+            continue
+        if path.name in {"ssh_key_data", "passwords", "ssh_key"}:
+            path.unlink(missing_ok=True)
+            continue
+        try:
+            text = path.read_text()
+        except (UnicodeDecodeError, OSError):
+            continue
+        cleaned = _scrub_text(path, text, known)
+        if cleaned != text:
+            path.write_text(cleaned)
+
+
+def _scrub_text(path: Path, text: str, secrets: list[str]) -> str:
+    if path.suffix == ".json":
+        try:
+            data = json.loads(text)
+        except ValueError:
+            return redact_text(text, secrets)
+        cleaned = redact(data, secrets)
+        return text if cleaned == data else json.dumps(cleaned)
+    return redact_text(text, secrets)
+
+
+__all__ = ["REDACTED", "PlaybookResult", "run_playbook", "scrub_artifacts"]
