@@ -1,0 +1,225 @@
+"""SSH through paramiko, with host keys verified exactly as Ansible would verify them.
+
+Host keys come from the files named by ``-o UserKnownHostsFile=`` in the inventory's
+``ansible_ssh_common_args`` / ``ansible_ssh_extra_args`` (or ANSIBLE_SSH_ARGS), then from
+``~/.ssh/known_hosts`` and ``/etc/ssh/ssh_known_hosts``. An unknown or changed key is refused
+(RejectPolicy): after a ransomware attack a changed key is exactly what an attacker in the
+middle looks like, and a reimaged host's new key arrives through the reimage provider.
+
+One connection per host is reused for every command. Each command is bounded twice: by a
+local deadline on the channel (a hung host cannot stall the caller), and by ``timeout`` on the
+host itself, so a command abandoned here does not run on there forever.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import shlex
+import socket
+import time
+from pathlib import Path
+
+import paramiko
+
+from restore.models import CommandOutput, HostSpec
+from restore.transports.base import (
+    DEFAULT_COMMAND_TIMEOUT_S,
+    DEFAULT_CONNECT_TIMEOUT_S,
+    HostKeyError,
+    TransportError,
+)
+
+_SYSTEM_KNOWN_HOSTS = (Path("~/.ssh/known_hosts"), Path("/etc/ssh/ssh_known_hosts"))
+
+
+def ssh_options(host: HostSpec) -> dict[str, list[str]]:
+    """``-o Key=Value`` options from the inventory's ssh args, keys lower-cased."""
+    raw = " ".join(
+        str(host.var(name) or "")
+        for name in ("ansible_ssh_common_args", "ansible_ssh_extra_args", "ansible_ssh_args")
+    )
+    raw += " " + os.environ.get("ANSIBLE_SSH_ARGS", "")
+    options: dict[str, list[str]] = {}
+    words = shlex.split(raw)
+    for i, word in enumerate(words):
+        option = None
+        if word == "-o" and i + 1 < len(words):
+            option = words[i + 1]
+        elif word.startswith("-o") and len(word) > 2:
+            option = word[2:]
+        if option is None:
+            continue
+        key, _, value = option.replace("=", " ", 1).partition(" ")
+        options.setdefault(key.strip().lower(), []).append(value.strip())
+    return options
+
+
+def known_hosts_files(host: HostSpec) -> list[Path]:
+    files: list[Path] = []
+    for value in ssh_options(host).get("userknownhostsfile", []):
+        files += [Path(p).expanduser() for p in value.split()]
+    files += [p.expanduser() for p in _SYSTEM_KNOWN_HOSTS]
+    return [p for p in files if p.is_file()]
+
+
+class SshTransport:
+    def __init__(self, host: HostSpec) -> None:
+        self.host = host.name
+        self._spec = host
+        self._client: paramiko.SSHClient | None = None
+
+    # -- connection ---------------------------------------------------------------------------
+
+    def connect(self, timeout: float = DEFAULT_CONNECT_TIMEOUT_S) -> None:
+        if self._client is not None and self._alive():
+            return
+        spec = self._spec
+        client = paramiko.SSHClient()
+        files = known_hosts_files(spec)
+        for path in files:
+            try:
+                client.load_host_keys(str(path))
+            except (OSError, paramiko.SSHException) as exc:
+                raise TransportError(
+                    f"{spec.name}: cannot read known_hosts {path}: {exc}"
+                ) from None
+        client.set_missing_host_key_policy(paramiko.RejectPolicy())
+        key_file = spec.var("ansible_ssh_private_key_file") or spec.var("ansible_private_key_file")
+        password = spec.secret("ansible_password") or spec.secret("ansible_ssh_pass")
+        try:
+            sock = socket.create_connection((spec.address, spec.port), timeout=timeout)
+        except OSError as exc:
+            raise TransportError(
+                f"{spec.name}: cannot connect to {spec.address}:{spec.port}: {exc}"
+            ) from None
+        try:
+            client.connect(
+                spec.address,
+                port=spec.port,
+                username=spec.user or "root",
+                key_filename=str(Path(key_file).expanduser()) if key_file else None,
+                password=password or None,
+                sock=sock,
+                timeout=timeout,
+                banner_timeout=timeout,
+                auth_timeout=timeout,
+                channel_timeout=timeout,
+                allow_agent=False,
+                look_for_keys=key_file is None and not password,
+            )
+        except paramiko.BadHostKeyException as exc:
+            sock.close()
+            raise HostKeyError(
+                f"{spec.name}: host key for {spec.address} differs from known_hosts "
+                f"({exc.key.get_name()}); refusing to connect"
+            ) from None
+        except paramiko.SSHException as exc:
+            sock.close()
+            if "not found in known_hosts" in str(exc):
+                searched = ", ".join(str(p) for p in files) or "no known_hosts file found"
+                raise HostKeyError(
+                    f"{spec.name}: host key of {spec.address} is unknown (searched: {searched}); "
+                    "add it through a trusted path, never by trust-on-first-use"
+                ) from None
+            raise TransportError(f"{spec.name}: ssh: {exc}") from None
+        except (OSError, EOFError) as exc:
+            sock.close()
+            raise TransportError(f"{spec.name}: ssh: {exc or type(exc).__name__}") from None
+        transport = client.get_transport()
+        if transport is not None:
+            transport.set_keepalive(15)
+        self._client = client
+
+    def _alive(self) -> bool:
+        transport = self._client.get_transport() if self._client else None
+        return transport is not None and transport.is_active()
+
+    def close(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            client.close()
+
+    # -- commands -----------------------------------------------------------------------------
+
+    def run(self, command: str, timeout: float = DEFAULT_COMMAND_TIMEOUT_S) -> CommandOutput:
+        rc, out, err, duration, timed_out = self._exec(command, timeout)
+        return CommandOutput(
+            rc=rc,
+            stdout=out.decode("utf-8", "replace"),
+            stderr=err.decode("utf-8", "replace"),
+            duration_s=duration,
+            timed_out=timed_out,
+        )
+
+    def get(self, remote: str, local: Path, max_bytes: int, timeout: float) -> int:
+        # A plain `head -c` over the exec channel: needs no sftp subsystem on the host, and the
+        # bound is applied on the host, so a huge file never crosses the wire.
+        rc, out, err, _, timed_out = self._exec(
+            f"head -c {int(max_bytes)} -- {shlex.quote(remote)}", timeout
+        )
+        if timed_out or rc != 0:
+            reason = "timed out" if timed_out else err.decode("utf-8", "replace").strip()
+            raise TransportError(f"{self.host}: cannot read {remote}: {reason}")
+        local.write_bytes(out)
+        return len(out)
+
+    def put(self, local: Path, remote: str, timeout: float) -> None:
+        rc, _, err, _, timed_out = self._exec(
+            f"cat > {shlex.quote(remote)}", timeout, stdin=local.read_bytes()
+        )
+        if timed_out or rc != 0:
+            reason = "timed out" if timed_out else err.decode("utf-8", "replace").strip()
+            raise TransportError(f"{self.host}: cannot write {remote}: {reason}")
+
+    def _exec(
+        self, command: str, timeout: float, stdin: bytes | None = None
+    ) -> tuple[int, bytes, bytes, float, bool]:
+        if self._client is None:
+            self.connect()
+        client = self._client
+        transport = client.get_transport() if client else None
+        if transport is None or not transport.is_active():
+            raise TransportError(f"{self.host}: ssh connection lost")
+        started = time.monotonic()
+        deadline = started + timeout
+        # The host kills the command a little after our own deadline, so nothing lingers there.
+        remote_limit = max(1, int(timeout) + 5)
+        remote = f"timeout -s KILL {remote_limit} /bin/sh -c {shlex.quote(command)}"
+        try:
+            channel = transport.open_session(timeout=max(0.1, deadline - time.monotonic()))
+            channel.exec_command(remote)
+            if stdin is not None:
+                channel.sendall(stdin)
+                channel.shutdown_write()
+        except (paramiko.SSHException, OSError, EOFError) as exc:
+            raise TransportError(f"{self.host}: ssh channel failed: {exc}") from None
+        out: list[bytes] = []
+        err: list[bytes] = []
+        timed_out = False
+        try:
+            while True:
+                while channel.recv_ready():
+                    out.append(channel.recv(1 << 16))
+                while channel.recv_stderr_ready():
+                    err.append(channel.recv_stderr(1 << 16))
+                if (
+                    channel.exit_status_ready()
+                    and channel.eof_received
+                    and not channel.recv_ready()
+                    and not channel.recv_stderr_ready()
+                ):
+                    break
+                if channel.closed and not channel.recv_ready():
+                    break
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    timed_out = True
+                    break
+                select.select([channel], [], [], min(remaining, 1.0))
+        finally:
+            channel.close()
+        rc = -1 if timed_out or not channel.exit_status_ready() else channel.recv_exit_status()
+        if rc == 137 and time.monotonic() - started >= timeout:  # killed by the host's bound
+            timed_out = True
+        return rc, b"".join(out), b"".join(err), time.monotonic() - started, timed_out

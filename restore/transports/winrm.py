@@ -1,0 +1,204 @@
+"""WinRM through pywinrm, certificates validated unless the operator opts out on the CLI.
+
+Settings follow Ansible's own WinRM variables, so one inventory drives both Ansible and
+``restore``: ``ansible_winrm_scheme`` (https by default), ``ansible_port``,
+``ansible_winrm_path``, ``ansible_winrm_transport`` (basic, ntlm, kerberos...),
+``ansible_winrm_ca_trust_path``, ``ansible_winrm_operation_timeout_sec`` and
+``ansible_winrm_read_timeout_sec``. ``ansible_winrm_server_cert_validation: ignore`` in an
+inventory is deliberately NOT honoured: skipping validation is a decision for the person at
+the keyboard (``--winrm-insecure``), not for a file an attacker may have edited.
+
+Each command's deadline is hard: before every WS-Man request the HTTP read timeout and the
+WS-Man OperationTimeout are cut down to the time left, so a hung endpoint costs at most the
+deadline (plus a second), never pywinrm's silent infinite Receive retry.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from restore.models import CommandOutput, HostSpec
+from restore.transports.base import (
+    DEFAULT_COMMAND_TIMEOUT_S,
+    DEFAULT_CONNECT_TIMEOUT_S,
+    TransportError,
+)
+
+_TRANSPORTS = {"basic", "ntlm", "kerberos", "credssp", "certificate", "plaintext", "ssl"}
+
+
+def encode_powershell(script: str) -> str:
+    """The command line pywinrm's run_ps sends: powershell -encodedcommand <UTF-16LE b64>."""
+    encoded = base64.b64encode(script.encode("utf-16-le")).decode("ascii")
+    return f"powershell -encodedcommand {encoded}"
+
+
+def winrm_settings(host: HostSpec, insecure: bool = False) -> dict[str, Any]:
+    """Keyword arguments for winrm.protocol.Protocol, secrets excluded (safe to log)."""
+    scheme = str(host.var("ansible_winrm_scheme", "https")).lower()
+    path = str(host.var("ansible_winrm_path", "/wsman"))
+    transport = host.var("ansible_winrm_transport", "ntlm")
+    if isinstance(transport, list):  # Ansible accepts a list; use the first we support
+        transport = next((t for t in transport if str(t) in _TRANSPORTS), "ntlm")
+    transport = str(transport).split(",")[0].strip().lower()
+    if scheme == "http" and transport == "basic":
+        transport = "plaintext"  # pywinrm's name for basic auth over http
+    settings: dict[str, Any] = {
+        "endpoint": f"{scheme}://{host.address}:{host.port}{path}",
+        "transport": transport,
+        "username": host.user,
+        "server_cert_validation": "ignore" if insecure else "validate",
+        "proxy": None,  # never through a proxy: the endpoint is the host itself
+    }
+    ca = host.var("ansible_winrm_ca_trust_path")
+    if ca:
+        settings["ca_trust_path"] = str(Path(str(ca)).expanduser())
+    return settings
+
+
+class WinrmTransport:
+    def __init__(self, host: HostSpec, insecure: bool = False) -> None:
+        self.host = host.name
+        self._spec = host
+        self._insecure = insecure
+        self._protocol: Any = None
+        self._shell: str | None = None
+
+    def connect(self, timeout: float = DEFAULT_CONNECT_TIMEOUT_S) -> None:
+        if self._shell is not None:
+            return
+        from winrm.protocol import Protocol
+
+        spec = self._spec
+        password = (
+            spec.secret("ansible_password")
+            or spec.secret("ansible_winrm_password")
+            or spec.secret("ansible_pass")
+        )
+        settings = winrm_settings(spec, self._insecure)
+        op = int(spec.var("ansible_winrm_operation_timeout_sec", 20))
+        read = int(spec.var("ansible_winrm_read_timeout_sec", op + 10))
+        try:
+            self._protocol = Protocol(
+                password=password,
+                operation_timeout_sec=op,
+                read_timeout_sec=max(read, op + 1),
+                **settings,
+            )
+            self._bound(timeout)
+            self._shell = self._protocol.open_shell(codepage=65001)
+        except Exception as exc:  # requests/pywinrm raise many types: all mean "unreachable"
+            self._protocol = None
+            raise TransportError(
+                f"{spec.name}: winrm {settings['endpoint']}: {_reason(exc)}"
+            ) from None
+
+    def _bound(self, remaining: float) -> None:
+        """Cut this request's timeouts to the time left (pywinrm requires read > operation)."""
+        proto = self._protocol
+        read = max(2, int(remaining) + 1)
+        proto.operation_timeout_sec = max(1, min(int(proto.operation_timeout_sec), read - 1))
+        proto.read_timeout_sec = read
+        proto.transport.read_timeout_sec = read
+
+    def run(self, command: str, timeout: float = DEFAULT_COMMAND_TIMEOUT_S) -> CommandOutput:
+        """Run a PowerShell script (encoded as pywinrm's run_ps does)."""
+        from winrm.exceptions import WinRMOperationTimeoutError
+
+        started = time.monotonic()
+        deadline = started + timeout
+        self.connect(timeout)
+        proto = self._protocol
+        out: list[bytes] = []
+        err: list[bytes] = []
+        rc = -1
+        command_id = None
+        try:
+            self._bound(deadline - time.monotonic())
+            command_id = proto.run_command(self._shell, encode_powershell(command))
+            done = False
+            while not done:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                self._bound(remaining)
+                try:
+                    stdout, stderr, rc, done = proto.get_command_output_raw(self._shell, command_id)
+                except WinRMOperationTimeoutError:
+                    continue  # no output yet: ask again while the deadline allows
+                out.append(stdout)
+                err.append(stderr)
+        except Exception as exc:
+            if time.monotonic() < deadline:
+                self.close()
+                raise TransportError(f"{self.host}: winrm: {_reason(exc)}") from None
+            done = False  # the read timed out at the deadline: a timeout, not a dead host
+        timed_out = not done
+        if command_id is not None:
+            try:
+                self._bound(2)
+                proto.cleanup_command(self._shell, command_id)
+            except Exception:
+                if timed_out:  # the endpoint is stuck; start afresh next time
+                    self.close()
+        return CommandOutput(
+            rc=-1 if timed_out else rc,
+            stdout=b"".join(out).decode("utf-8", "replace"),
+            stderr=b"".join(err).decode("utf-8", "replace"),
+            duration_s=time.monotonic() - started,
+            timed_out=timed_out,
+        )
+
+    def get(self, remote: str, local: Path, max_bytes: int, timeout: float) -> int:
+        script = (
+            "# restore:read_file\n"
+            f"$path = {_ps_string(remote)}; $max = {int(max_bytes)}\n"
+            "$f = [IO.File]::OpenRead($path)\n"
+            "$buf = New-Object byte[] ([Math]::Min($max, $f.Length))\n"
+            "$n = $f.Read($buf, 0, $buf.Length); $f.Close()\n"
+            "$b64 = [Convert]::ToBase64String($buf, 0, $n)\n"
+            "@{path=$path; length=$n; base64=$b64} | ConvertTo-Json -Compress\n"
+        )
+        result = self.run(script, timeout)
+        try:
+            data = base64.b64decode(json.loads(result.stdout)["base64"])
+        except (ValueError, KeyError, TypeError):
+            reason = "timed out" if result.timed_out else (result.stderr.strip() or "no data")
+            raise TransportError(f"{self.host}: cannot read {remote}: {reason[:200]}") from None
+        data = data[:max_bytes]
+        local.write_bytes(data)
+        return len(data)
+
+    def put(self, local: Path, remote: str, timeout: float) -> None:
+        encoded = base64.b64encode(local.read_bytes()).decode("ascii")
+        script = (
+            "# restore:write_file\n"
+            f"$path = {_ps_string(remote)}\n"
+            f"[IO.File]::WriteAllBytes($path, [Convert]::FromBase64String('{encoded}'))\n"
+        )
+        result = self.run(script, timeout)
+        if result.rc != 0:
+            raise TransportError(f"{self.host}: cannot write {remote}: rc {result.rc}")
+
+    def close(self) -> None:
+        proto, shell = self._protocol, self._shell
+        self._shell = None
+        if proto is not None and shell is not None:
+            try:
+                self._bound(2)
+                proto.close_shell(shell)
+            except Exception:  # closing is best effort: the host may be gone
+                pass
+
+
+def _ps_string(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    return text.splitlines()[0][:300]
