@@ -65,10 +65,18 @@ def up(
 
 
 @lab_app.command("down")
-def down(state_dir: Path = STATE_DIR_OPTION) -> None:
+def down(
+    state_dir: Path = STATE_DIR_OPTION,
+    all_labs: bool = typer.Option(
+        False, "--all", help="Every lab registered on this machine (CI cleanup after a crash)."
+    ),
+) -> None:
     """Stop every lab host, unmount, remove the lab's nftables table. Safe after a crash."""
-    removed = _lab(state_dir).down()
-    console.info(f"removed {len(removed)} lab host(s)")
+    from restore.lab.alloc import owners
+
+    targets = owners() if all_labs else [state_dir]
+    removed = sum(len(_lab(target).down()) for target in targets)
+    console.info(f"removed {removed} lab host(s)")
 
 
 @lab_app.command("status")

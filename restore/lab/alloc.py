@@ -58,6 +58,12 @@ def release(numbers: list[int]) -> None:
             data.pop(str(number), None)
 
 
+def owners() -> list[Path]:
+    """State dirs of every lab registered on this machine (for `restore lab down --all`)."""
+    with _registry() as data:
+        return sorted({Path(holder) for holder in data.values()})
+
+
 def management_address(number: int) -> str:
     return f"127.0.11.{number}"
 
