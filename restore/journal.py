@@ -59,6 +59,7 @@ CREATE TABLE IF NOT EXISTS events (
     hash TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS events_run ON events (run_id, seq);
+CREATE INDEX IF NOT EXISTS events_host ON events (run_id, host, seq);
 CREATE TABLE IF NOT EXISTS runs (
     run_id TEXT PRIMARY KEY,
     created TEXT NOT NULL,
@@ -298,12 +299,17 @@ class Journal:
         except (OSError, ValueError):
             return None
 
-    def events(self, run_id: str | None = None, after_seq: int = 0) -> list[Event]:
+    def events(
+        self, run_id: str | None = None, after_seq: int = 0, host: str | None = None
+    ) -> list[Event]:
         query = "SELECT * FROM events WHERE seq > ?"
         args: list[Any] = [after_seq]
         if run_id is not None:
             query += " AND run_id = ?"
             args.append(run_id)
+        if host is not None:
+            query += " AND host = ?"
+            args.append(host)
         with self._lock:
             rows = self._db.execute(query + " ORDER BY seq", args).fetchall()
         return [_event(r) for r in rows]

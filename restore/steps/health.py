@@ -1,0 +1,63 @@
+"""`health: {tcp: PORT} | {http: URL} | {command: CMD}`: is the service answering?
+
+Probes retry until they pass or the step's deadline: a service that was just rebuilt takes a
+moment to listen. Probes read only, so they run in a dry run too. TCP and HTTP probes go to
+the host's management address (`ansible_host`): the production address is cut while the host
+is quarantined, and a health check must pass *before* reconnecting.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from typing import Any
+
+from restore.steps.base import StepContext, StepOutcome, failed, succeeded
+
+_PAUSE_S = 1.0
+
+
+def _probe(ctx: StepContext, spec: dict[str, Any], budget: float) -> tuple[bool, str]:
+    if "tcp" in spec:
+        port = int(spec["tcp"])
+        try:
+            with socket.create_connection((ctx.host.address, port), timeout=min(budget, 5.0)):
+                return True, f"tcp {ctx.host.address}:{port} open"
+        except OSError as exc:
+            return False, f"tcp {ctx.host.address}:{port}: {exc}"
+    if "http" in spec:
+        url = str(spec["http"]).format(host=ctx.host.address, name=ctx.host.name)
+        try:
+            with urllib.request.urlopen(url, timeout=min(budget, 10.0)) as response:
+                return response.status < 400, f"GET {url}: {response.status}"
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            return False, f"GET {url}: {exc}"
+    if "command" in spec:
+        command = str(spec["command"]).format(host=ctx.host.address, name=ctx.host.name)
+        try:
+            done = subprocess.run(
+                command, shell=True, capture_output=True, timeout=budget, check=False
+            )
+        except subprocess.TimeoutExpired:
+            return False, f"{command}: timed out"
+        return done.returncode == 0, f"{command}: exit {done.returncode}"
+    return False, f"unknown health probe {sorted(spec)}"
+
+
+def run(ctx: StepContext) -> StepOutcome:
+    spec = ctx.step.argument if isinstance(ctx.step.argument, dict) else {}
+    deadline = time.monotonic() + ctx.timeout_s
+    attempts = 0
+    while True:
+        attempts += 1
+        budget = max(0.5, deadline - time.monotonic())
+        ok, message = _probe(ctx, spec, budget)
+        if ok:
+            return succeeded(message, attempts=attempts)
+        if ctx.cancel.is_set() or time.monotonic() + _PAUSE_S >= deadline:
+            return failed(message, attempts=attempts)
+        ctx.progress(f"health: {message}; retrying")
+        ctx.cancel.wait(_PAUSE_S)

@@ -1,0 +1,60 @@
+"""`quarantine` and `reconnect`: cut or restore a host's production network.
+
+Through the lab (a lab inventory host has `restore_lab`), else through the graph's `network`
+playbooks run with ``-e target_host=HOST``. Gate (DESIGN §5): reconnect refuses a host whose
+most recent check verdict is not clean; a reimage resets the verdict, so a rebuilt host
+rejoins only after a clean re-check.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from restore.ansible import run_playbook
+from restore.models import StepType, Verdict
+from restore.steps.base import StepContext, StepOutcome, dry, failed, refused, succeeded
+
+_LAB_LOCK = threading.Lock()
+
+
+def run(ctx: StepContext) -> StepOutcome:
+    reconnect = ctx.step.type is StepType.RECONNECT
+    if reconnect and ctx.facts.verdict is not Verdict.CLEAN:
+        seen = ctx.facts.verdict.value if ctx.facts.verdict else "none since the last change"
+        return refused(
+            f"refusing to reconnect {ctx.host.name}: its most recent check verdict is {seen}, "
+            "not clean; it stays quarantined",
+            verdict=ctx.facts.verdict.value if ctx.facts.verdict else None,
+        )
+    action = "reconnect" if reconnect else "quarantine"
+    lab = ctx.host.var("restore_lab")
+    playbook = ctx.graph.network.reconnect if reconnect else ctx.graph.network.quarantine
+    if lab:
+        if ctx.dry_run:
+            return dry(f"would {action} through the lab", via="lab")
+        from restore.lab import Lab
+
+        with _LAB_LOCK:
+            Lab(Path(str(lab))).quarantine(ctx.host.name, on=not reconnect)
+        return succeeded(f"{action}ed through the lab", via="lab")
+    if playbook is None:
+        return failed(
+            f"no way to {action} {ctx.host.name}: the graph has no network.{action} playbook"
+        )
+    result = run_playbook(
+        playbook=playbook,
+        inventory=ctx.inventory_path,
+        host=ctx.host.name,
+        work_dir=ctx.work_dir(),
+        extravars={"target_host": ctx.host.name},
+        secrets=ctx.secrets,
+        check=ctx.dry_run,
+        timeout_s=ctx.timeout_s,
+        cancel=ctx.cancel,
+        progress=ctx.progress,
+    )
+    detail = {"via": str(playbook), "ansible": result.to_json()}
+    if result.ok:
+        return succeeded(f"{action}ed", **detail)
+    return failed(f"{action} playbook: {result.message}", **detail)

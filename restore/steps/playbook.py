@@ -1,0 +1,38 @@
+"""`ansible: PLAYBOOK`: rebuild or restore through ansible-runner, limited to the host.
+
+Check mode in a dry run. The step's `vars` become extra vars; values of variables whose
+names look secret are passed but scrubbed from the artifacts and never journaled.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from restore.ansible import run_playbook
+from restore.journal import redact
+from restore.steps.base import StepContext, StepOutcome, failed, succeeded
+
+
+def run(ctx: StepContext) -> StepOutcome:
+    playbook = Path(str(ctx.step.argument))
+    extravars = dict(ctx.step.vars)
+    safe = redact(extravars, ctx.secrets)
+    secret = {k: v for k, v in extravars.items() if safe.get(k) != v}
+    public = {k: v for k, v in extravars.items() if k not in secret}
+    result = run_playbook(
+        playbook=playbook,
+        inventory=ctx.inventory_path,
+        host=ctx.host.name,
+        work_dir=ctx.work_dir(),
+        extravars=public,
+        secret_extravars=secret,
+        secrets=ctx.secrets,
+        check=ctx.dry_run,
+        timeout_s=ctx.timeout_s,
+        cancel=ctx.cancel,
+        progress=ctx.progress,
+    )
+    detail = {"playbook": str(playbook), "check_mode": ctx.dry_run, "ansible": result.to_json()}
+    if result.ok:
+        return succeeded(result.message, **detail)
+    return failed(f"playbook {playbook.name}: {result.message}", **detail)
