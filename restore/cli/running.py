@@ -136,7 +136,7 @@ def run_command(
     from restore.plan import build_plan
 
     spec = load_graph(graph)
-    hosts = load_inventory(inventory)
+    hosts = load_inventory(inventory, with_secrets=True)
     plan = build_plan(spec, hosts, max_parallel=(max_parallel,))
     journal = _open_journal(state_dir)
     progress = LiveProgress(quiet=output_format is OutputFormat.JSON and not sys.stderr.isatty())
