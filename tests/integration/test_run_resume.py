@@ -1,0 +1,174 @@
+"""kill -9 of a real `restore run` process at several points, then --resume.
+
+Hosts are reached through the local transport (ansible_connection: local), so this runs
+without lab hosts; what is under test is the orchestrator dying and its journal.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import yaml
+
+from restore.journal import Journal
+
+
+def _setup(tmp: Path, services: list[dict[str, object]], hosts: list[str]) -> tuple[Path, Path]:
+    graph = tmp / "graph.yaml"
+    graph.write_text(
+        yaml.safe_dump({"version": 1, "name": "resume", "services": services}, sort_keys=False)
+    )
+    inventory = tmp / "inventory.yml"
+    inventory.write_text(
+        yaml.safe_dump(
+            {
+                "all": {
+                    "vars": {"ansible_connection": "local"},
+                    "hosts": {h: {"ansible_host": "127.0.0.1"} for h in hosts},
+                }
+            }
+        )
+    )
+    return graph, inventory
+
+
+def _restore(*args: str, state: Path) -> list[str]:
+    return [sys.executable, "-m", "restore", *args, "--state-dir", str(state)]
+
+
+def _started(state: Path) -> int:
+    if not (state / "journal.sqlite").exists():
+        return 0
+    journal = Journal(state)
+    try:
+        return sum(1 for e in journal.events() if e.event == "started")
+    finally:
+        journal.close()
+
+
+def _run_and_kill(cmd: list[str], state: Path, after_started: int) -> None:
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and proc.poll() is None:
+            if _started(state) >= after_started:
+                break
+            time.sleep(0.05)
+        assert proc.poll() is None, "the run finished before the kill point"
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait(10)
+
+
+def _step(cmd: str, **extra: object) -> dict[str, object]:
+    return {"ssh": cmd, **extra}
+
+
+def test_kill_9_at_several_points_then_resume(tmp_path: Path) -> None:
+    log = tmp_path / "log"
+    hosts = ["a1", "a2", "b1", "c1"]
+
+    def steps(host: str) -> list[dict[str, object]]:
+        return [_step(f"sleep 0.3; echo {host}-{i} >> {log}", name=f"s{i}") for i in range(3)]
+
+    services = [
+        {"id": "a", "priority": 1, "hosts": ["a1", "a2"], "steps": steps("a"), "max_parallel": 2},
+        {"id": "b", "priority": 2, "hosts": ["b1"], "steps": steps("b"), "depends_on": ["a"]},
+        {"id": "c", "priority": 3, "hosts": ["c1"], "steps": steps("c")},
+    ]
+    graph, inventory = _setup(tmp_path, services, hosts)
+    state = tmp_path / "state"
+    base = ["run", str(graph), "-i", str(inventory), "--max-parallel", "2"]
+    _run_and_kill(_restore(*base, state=state), state, after_started=2)
+    _run_and_kill(_restore(*base, "--resume", state=state), state, after_started=6)
+    _run_and_kill(_restore(*base, "--resume", state=state), state, after_started=9)
+    done = subprocess.run(
+        _restore(*base, "--resume", "--format", "json", state=state),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["state"] == "succeeded"
+
+    journal = Journal(state)
+    events = journal.events()
+    assert len({e.run_id for e in events}) == 1  # one run, resumed three times
+    succeeded = Counter((e.host, e.step) for e in events if e.event == "succeeded")
+    assert len(succeeded) == 12  # 4 hosts x 3 steps
+    assert set(succeeded.values()) == {1}, "a succeeded step ran again"
+    assert sum(1 for e in events if e.event == "run_resumed") == 3
+    assert journal.verify().ok
+    verify = subprocess.run(
+        _restore("journal", "verify", state=state), capture_output=True, text=True, check=False
+    )
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+
+
+def test_unfinished_non_idempotent_step_asks_an_operator(tmp_path: Path) -> None:
+    marker = tmp_path / "migrations"
+    services = [
+        {
+            "id": "db",
+            "priority": 1,
+            "hosts": ["db1"],
+            "steps": [
+                _step(f"echo ran >> {marker}; sleep 3", idempotent=False, name="migrate"),
+                _step("true", name="after"),
+            ],
+        }
+    ]
+    graph, inventory = _setup(tmp_path, services, ["db1"])
+    state = tmp_path / "state"
+    base = ["run", str(graph), "-i", str(inventory)]
+    _run_and_kill(_restore(*base, state=state), state, after_started=1)
+    time.sleep(0.5)
+
+    stopped = subprocess.run(
+        _restore(*base, "--resume", "--format", "json", state=state),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert stopped.returncode == 1
+    assert json.loads(stopped.stdout)["state"] == "needs_operator"
+    assert marker.read_text().count("ran") == 1  # not run a second time behind anyone's back
+
+    decided = subprocess.run(
+        _restore(
+            "mark-done", "db1", "1", "--by", "alice", "--reason", "checked by hand", state=state
+        ),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert decided.returncode == 0, decided.stderr
+    finished = subprocess.run(
+        _restore(*base, "--resume", "--format", "json", state=state),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert finished.returncode == 0, finished.stderr
+    assert marker.read_text().count("ran") == 1
+    status = subprocess.run(
+        _restore("status", "--format", "json", state=state),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    data = json.loads(status.stdout)
+    assert data["state"] == "succeeded"
+    assert data["hosts"][0]["host"] == "db1"
+    assert data["head_hash"] == Journal(state).head_hash()
