@@ -8,39 +8,26 @@ in a dry run.
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import Any
 
-from restore.models import HostCheckResult, Verdict
-from restore.steps.base import StepContext, StepOutcome, failed, succeeded
+from restore.models import Finding, FindingStatus, Verdict
+from restore.steps.base import StepContext, StepOutcome, failed
+from restore.steps.integrity import examine
 
 
-def check_host(ctx: StepContext) -> HostCheckResult:
-    """The one call into the check catalog (kept here so its signature is adapted once)."""
-    from restore import checks
-
-    return checks.check_host(  # type: ignore[attr-defined,no-any-return]
-        ctx.host,
-        timeout_s=ctx.timeout_s,
-        baseline_dir=ctx.state_dir / "baselines"
-        if (ctx.state_dir / "baselines").is_dir()
-        else None,
-        winrm_insecure=ctx.winrm_insecure,
-    )
-
-
-def _finding(finding: Any) -> dict[str, Any]:
-    data = asdict(finding)
-    data["evidence"] = list(data.get("evidence") or [])
-    return {k: (v.value if hasattr(v, "value") else v) for k, v in data.items()}
+def finding_json(finding: Finding) -> dict[str, Any]:
+    return {
+        "check": finding.check,
+        "status": finding.status.value,
+        "detail": finding.detail,
+        "evidence": list(finding.evidence),
+        "severity": finding.severity.value,
+    }
 
 
 def run(ctx: StepContext) -> StepOutcome:
-    try:
-        result = check_host(ctx)
-    except ImportError as exc:
-        return failed(f"the integrity check catalog is not available: {exc}")
-    findings = [_finding(f) for f in result.findings if f.status.value != "pass"]
+    result = examine(ctx, collect_evidence=False)
+    findings = [finding_json(f) for f in result.findings if f.status is not FindingStatus.PASS]
     detail = {
         "verdict": result.verdict.value,
         "findings": findings,
@@ -50,7 +37,5 @@ def run(ctx: StepContext) -> StepOutcome:
         return failed(f"{ctx.host.name} could not be checked (unreachable)", **detail)
     ctx.facts.verdict = result.verdict
     return StepOutcome(
-        succeeded(f"verdict {result.verdict.value}").status,
-        {"message": f"verdict {result.verdict.value}", **detail},
-        verdict=result.verdict,
+        "succeeded", {"message": f"verdict {result.verdict.value}", **detail}, result.verdict
     )

@@ -1,39 +1,45 @@
 """`evidence`: copy and hash what the attack left, before anything is changed or wiped.
 
-Evidence is copied off the host into the state dir's evidence store with a custody record
-(restore.evidence); nothing is ever deleted on the host. In a dry run nothing is collected
-(the store would record a custody chain for a rehearsal that did not happen).
+The catalog examines the host and the evidence store copies what failed findings name, with
+a custody record (restore.evidence); nothing is ever deleted on the host. In a dry run
+nothing is collected (a custody chain for a rehearsal that did not happen would mislead).
+The verdict seen here is kept as `observed_verdict`: only a `check` step opens the gates.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
+from restore.evidence import read_custody
+from restore.models import FindingStatus, Verdict
 from restore.steps.base import StepContext, StepOutcome, dry, failed, succeeded
-
-
-def collect(ctx: StepContext) -> list[dict[str, Any]]:
-    """The one call into the evidence store (kept here so its signature is adapted once)."""
-    from restore import evidence  # type: ignore[attr-defined]
-
-    items = evidence.collect_evidence(
-        ctx.host,
-        store_dir=ctx.state_dir / "evidence",
-        timeout_s=ctx.timeout_s,
-        collected_by=f"restore run {ctx.run_id}",
-        winrm_insecure=ctx.winrm_insecure,
-    )
-    return [dict(item) if isinstance(item, dict) else item.to_json() for item in items]
+from restore.steps.check import finding_json
+from restore.steps.integrity import examine
 
 
 def run(ctx: StepContext) -> StepOutcome:
     if ctx.dry_run:
         return dry("would collect and hash evidence")
-    try:
-        items = collect(ctx)
-    except ImportError as exc:
-        return failed(f"the evidence store is not available: {exc}")
-    except Exception as exc:
-        return failed(f"evidence collection failed: {exc}")
+    before = len(read_custody(ctx.state_dir, ctx.host.name))
+    result = examine(ctx, collect_evidence=True)
+    if result.verdict is Verdict.UNREACHABLE:
+        return failed(f"{ctx.host.name} unreachable: no evidence collected")
+    custody = read_custody(ctx.state_dir, ctx.host.name)[before:]
+    items = [
+        {
+            "path": r.get("remote_path"),
+            "sha256": r.get("sha256"),
+            "remote_sha256": r.get("remote_sha256"),
+            "size": r.get("size"),
+            "truncated": r.get("truncated"),
+            "stored_as": r.get("stored_as"),
+            "collected_by": r.get("collected_by"),
+            "collected_at": r.get("collected_at"),
+        }
+        for r in custody
+    ]
     ctx.facts.evidence_collected = True
-    return succeeded(f"{len(items)} item(s) collected", evidence_items=items)
+    return succeeded(
+        f"{len(items)} item(s) copied and hashed",
+        evidence_items=items,
+        observed_verdict=result.verdict.value,
+        findings=[finding_json(f) for f in result.findings if f.status is not FindingStatus.PASS],
+    )

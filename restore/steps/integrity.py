@@ -1,0 +1,36 @@
+"""The one bridge from steps to the check catalog (restore.checks) and evidence store.
+
+`check` and `evidence` both examine the host with the same catalog; `evidence` additionally
+copies and hashes what failed findings point at (restore.evidence, never deleting anything
+on the host). Baselines are read from `<state dir>/baselines` when present.
+"""
+
+from __future__ import annotations
+
+from restore.checks.catalog import Context
+from restore.checks.indicators import load_indicators
+from restore.checks.runner import CheckOptions, check_host
+from restore.evidence import EvidenceStore
+from restore.models import HostCheckResult
+from restore.steps.base import StepContext
+
+
+def examine(ctx: StepContext, *, collect_evidence: bool) -> HostCheckResult:
+    baselines = None
+    directory = ctx.state_dir / "baselines"
+    if directory.is_dir():
+        from restore.baseline import load_baselines
+
+        baselines = load_baselines(directory)
+    options = CheckOptions(
+        context=Context(indicators=load_indicators(), since=ctx.graph.incident_declared_at),
+        baselines=baselines,
+        evidence=EvidenceStore(ctx.state_dir, timeout_s=min(120.0, ctx.timeout_s))
+        if collect_evidence
+        else None,
+        winrm_insecure=ctx.winrm_insecure,
+        connect_timeout_s=min(15.0, ctx.timeout_s),
+        command_timeout_s=min(120.0, ctx.timeout_s),
+        host_timeout_s=ctx.timeout_s,
+    )
+    return check_host(ctx.host, options)
