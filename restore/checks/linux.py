@@ -346,7 +346,8 @@ def listening_ports(facts: Facts, base: Baseline, ctx: Context) -> list[Finding]
 
 
 def _name(path: str) -> str:
-    return os.path.basename(path)
+    """The file name, for Linux and Windows paths alike (the ransom checks serve both)."""
+    return os.path.basename(path.replace("\\", "/"))
 
 
 CATALOG = Catalog(

@@ -133,9 +133,13 @@ def check_host(
     baseline: dict[str, Any] | None = None
     findings: list[Finding] = []
     if options.baselines is not None:
-        baseline, problem = options.baselines.facts_for(host.name)
+        manifest, problem = options.baselines.manifest(host.name)
         if problem:
             findings.append(error("baseline", problem))
+        if manifest is not None:
+            baseline = manifest["facts"]
+            # re-hash exactly the trees the baseline hashed
+            ctx = replace(ctx, hash_paths=tuple(manifest.get("hash_paths", ctx.hash_paths)))
     own = transport is None
     try:
         if transport is None:

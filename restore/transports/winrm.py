@@ -154,24 +154,54 @@ class WinrmTransport:
         )
 
     def get(self, remote: str, local: Path, max_bytes: int, timeout: float) -> int:
+        deadline = time.monotonic() + timeout
+        data = self._file_query("file-content", remote, max_bytes, timeout)
+        if data is None:  # some endpoints only walk folders: ask for the folder, pick the file
+            parent = remote.rsplit("\\", 1)[0] or remote
+            data = self._file_query(
+                "file-content", parent, max_bytes, max(1.0, deadline - time.monotonic()), remote
+            )
+        if data is None:
+            raise TransportError(f"{self.host}: cannot read {remote}")
+        content = base64.b64decode(data["Base64"])[:max_bytes]
+        local.write_bytes(content)
+        return len(content)
+
+    def _file_query(
+        self, query: str, path: str, max_bytes: int, timeout: float, pick: str | None = None
+    ) -> dict[str, Any] | None:
+        """Run a file query of the catalog (docs/windows-queries.md); one entry or None."""
+        args = json.dumps({"paths": [path], "max_bytes": int(max_bytes)}, separators=(",", ":"))
         script = (
-            "# restore:read_file\n"
-            f"$path = {_ps_string(remote)}; $max = {int(max_bytes)}\n"
-            "$f = [IO.File]::OpenRead($path)\n"
-            "$buf = New-Object byte[] ([Math]::Min($max, $f.Length))\n"
-            "$n = $f.Read($buf, 0, $buf.Length); $f.Close()\n"
-            "$b64 = [Convert]::ToBase64String($buf, 0, $n)\n"
-            "@{path=$path; length=$n; base64=$b64} | ConvertTo-Json -Compress\n"
+            f"# restore:{query}\n# args: {args}\n"
+            f"$a = {_ps_string(args)} | ConvertFrom-Json\n"
+            "$ErrorActionPreference = 'Stop'\n"
+            "ConvertTo-Json -Compress -InputObject @(foreach ($p in $a.paths) { "
+            "Get-ChildItem -LiteralPath $p -Recurse -File -Force | ForEach-Object { "
+            + (_READ_CONTENT if query == "file-content" else _READ_HASH)
+            + " } })\n"
         )
         result = self.run(script, timeout)
+        if result.rc != 0 or result.timed_out:
+            return None
         try:
-            data = base64.b64decode(json.loads(result.stdout)["base64"])
-        except (ValueError, KeyError, TypeError):
-            reason = "timed out" if result.timed_out else (result.stderr.strip() or "no data")
-            raise TransportError(f"{self.host}: cannot read {remote}: {reason[:200]}") from None
-        data = data[:max_bytes]
-        local.write_bytes(data)
-        return len(data)
+            items = json.loads(result.stdout or "[]")
+        except ValueError:
+            return None
+        items = items if isinstance(items, list) else [items]
+        wanted = (pick or path).lower()
+        for item in items:
+            if isinstance(item, dict) and str(item.get("Path", "")).lower() == wanted:
+                return item
+        return None
+
+    def file_hash(self, remote: str, timeout: float) -> str | None:
+        """The host's own sha256 of a whole file (evidence custody), or None."""
+        item = self._file_query("file-hash", remote, 1 << 62, timeout)
+        if item is None:
+            parent = remote.rsplit("\\", 1)[0] or remote
+            item = self._file_query("file-hash", parent, 1 << 62, timeout, remote)
+        return str(item["Hash"]).lower() if item and item.get("Hash") else None
 
     def put(self, local: Path, remote: str, timeout: float) -> None:
         encoded = base64.b64encode(local.read_bytes()).decode("ascii")
@@ -193,6 +223,18 @@ class WinrmTransport:
                 proto.close_shell(shell)
             except Exception:  # closing is best effort: the host may be gone
                 pass
+
+
+_READ_CONTENT = (
+    "$f = [IO.File]::OpenRead($_.FullName); "
+    "$buf = New-Object byte[] ([Math]::Min($a.max_bytes, $_.Length)); "
+    "$n = $f.Read($buf, 0, $buf.Length); $f.Close(); "
+    "[pscustomobject]@{Path=$_.FullName; Base64=[Convert]::ToBase64String($buf, 0, $n)}"
+)
+_READ_HASH = (
+    "[pscustomobject]@{Path=$_.FullName; "
+    "Hash=(Get-FileHash -LiteralPath $_.FullName -Algorithm SHA256).Hash}"
+)
 
 
 def _ps_string(value: str) -> str:
