@@ -21,7 +21,8 @@ from restore.inventory import inventory_cache_key
 from restore.models import StepType
 from restore.plan_model import RestorePlan
 
-_FORMAT = 1
+# Bump when the plan's content changes for the same inputs (e.g. a new scheduler).
+_FORMAT = 2
 
 
 def _key(

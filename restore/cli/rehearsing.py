@@ -1,0 +1,79 @@
+"""`restore rehearse`: the whole plan against lab VMs, or against built-in lab twins."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from restore.cli import console
+from restore.cli.options import INVENTORY_OPTION, STATE_DIR_OPTION
+from restore.errors import InputError
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def rehearse(
+        graph_file: Path = typer.Argument(..., help="Dependency graph file (YAML, version 1)."),
+        inventory: Path = INVENTORY_OPTION,
+        lab: bool = typer.Option(
+            False,
+            "--lab",
+            help="Rehearse on built-in lab twins of the inventory's hosts (needs root); "
+            "without it, INV must be an inventory of lab VMs.",
+        ),
+        scenario: str = typer.Option(
+            "default",
+            "--scenario",
+            help="default (the first rebuildable host of each service is infected), clean, "
+            "or all-rebuilt.",
+        ),
+        junit: Path | None = typer.Option(
+            None, "--junit", help="Write a JUnit file: one test case per host and step."
+        ),
+        max_parallel: int = typer.Option(4, "--max-parallel", min=1, help="Hosts at once."),
+        keep_lab: bool = typer.Option(False, "--keep-lab", help="Leave the lab up afterwards."),
+        state_dir: Path = STATE_DIR_OPTION,
+    ) -> None:
+        """Run the whole plan as a rehearsal and write the report.
+
+        Exit 0 when the rehearsal met the plan (every host reconnected), 1 otherwise. A
+        successful rehearsal is remembered: `restore plan` then warns when the graph, the
+        inventory or a playbook changes ("needs re-verification").
+        """
+        from restore.cli.running import LiveProgress
+        from restore.rehearsal_mix import SCENARIOS
+        from restore.rehearse import rehearse as run_rehearsal
+
+        if scenario not in SCENARIOS:
+            raise InputError(
+                f"unknown scenario '{scenario}'", hint=f"one of {', '.join(SCENARIOS)}"
+            )
+        progress = LiveProgress()
+        try:
+            result = run_rehearsal(
+                graph_file,
+                inventory,
+                state_dir,
+                lab=lab,
+                scenario=scenario,
+                max_parallel=max_parallel,
+                junit=junit,
+                keep_lab=keep_lab,
+                processor=progress,
+                say=console.info,
+            )
+        finally:
+            if progress.live is not None:
+                progress.live.stop()
+        timings = ", ".join(f"{k[:-2]} {v:.1f}s" for k, v in result.timings_s.items())
+        verdict = (
+            "met the plan" if result.met_plan else f"did NOT meet the plan ({result.run.state})"
+        )
+        console.info(f"rehearsal {result.run.run_id} {verdict}; {timings}")
+        console.info(f"journal head hash {result.run.head_hash}")
+        if result.junit:
+            console.info(f"JUnit: {result.junit}")
+        console.info(f"report (markdown): {result.report_md}")
+        typer.echo(str(result.report_html))
+        raise typer.Exit(0 if result.met_plan else 1)

@@ -1,0 +1,118 @@
+"""A whole recovery rehearsal: lab twins, quarantine, infection, the real run, the report.
+
+With `lab=True` every inventory host the graph uses gets a lab twin (same name, same
+platform), all twins are quarantined as after a real attack, a realistic mix is infected
+(restore.rehearsal_mix), then the plan runs through the real engine against the twins'
+inventory. The report is written from the journal, and the lab is torn down whatever happens.
+A successful rehearsal records the fingerprint of the graph, the inventory and the playbooks,
+so that `restore plan` can say when the plan needs re-verification.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from restore.engine import Engine, Processor, RunOptions, RunResult
+from restore.fingerprint import record_success
+from restore.graph import load_graph
+from restore.inventory import load_inventory
+from restore.journal import Journal
+from restore.plan import build_plan
+from restore.rehearsal_mix import infections
+from restore.report_render import to_html, to_junit, to_markdown
+from restore.reporting import report_for_run
+
+Say = Callable[[str], None]
+
+
+@dataclass
+class RehearsalResult:
+    run: RunResult
+    report_md: Path
+    report_html: Path
+    junit: Path | None
+    infected: dict[str, str]
+    timings_s: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def met_plan(self) -> bool:
+        return self.run.state == "succeeded"
+
+
+def rehearse(
+    graph_file: Path,
+    inventory_file: Path,
+    state_dir: Path,
+    *,
+    lab: bool,
+    scenario: str = "default",
+    max_parallel: int = 4,
+    junit: Path | None = None,
+    keep_lab: bool = False,
+    processor: Processor | None = None,
+    say: Say = lambda _m: None,
+) -> RehearsalResult:
+    timings: dict[str, float] = {}
+    started = time.monotonic()
+    graph = load_graph(graph_file)
+    real_inventory = load_inventory(inventory_file)
+    real_plan = build_plan(graph, real_inventory)  # validates the graph against the real inventory
+    target_inventory = inventory_file
+    the_lab = None
+    try:
+        if lab:
+            from restore.lab import Lab
+            from restore.models import Platform
+
+            the_lab = Lab(state_dir)
+            twins = [(h.name, Platform(h.platform)) for h in real_plan.hosts]
+            say(f"lab: starting {len(twins)} twin host(s)")
+            target_inventory = the_lab.up(twins)
+            for name, _ in twins:
+                the_lab.quarantine(name, True)
+        timings["lab_up_s"] = time.monotonic() - started
+        inventory = load_inventory(target_inventory, with_secrets=True)
+        plan = build_plan(graph, inventory, max_parallel=(max_parallel,))
+        infected = infections(plan, scenario)
+        if the_lab is not None:
+            for host, name in infected.items():
+                say(f"lab: infecting {host} ({name})")
+                the_lab.infect(host, name)
+        run_started = time.monotonic()
+        journal = Journal(state_dir)
+        try:
+            engine = Engine(
+                plan,
+                inventory,
+                str(target_inventory),
+                journal,
+                RunOptions(max_parallel=max_parallel, assume_yes=True),
+                processor=processor,
+            )
+            result = engine.run()
+        finally:
+            journal.close()
+        timings["run_s"] = time.monotonic() - run_started
+        report_started = time.monotonic()
+        report = report_for_run(state_dir, result.run_id)
+        out_dir = state_dir / "reports" / result.run_id
+        out_dir.mkdir(parents=True, exist_ok=True)
+        report_md, report_html = out_dir / "report.md", out_dir / "report.html"
+        report_md.write_text(to_markdown(report))
+        report_html.write_text(to_html(report))
+        if junit is not None:
+            junit.parent.mkdir(parents=True, exist_ok=True)
+            junit.write_text(to_junit(report))
+        timings["report_s"] = time.monotonic() - report_started
+        if result.state == "succeeded":
+            record_success(state_dir, graph, inventory_file, result.run_id)
+    finally:
+        if the_lab is not None and not keep_lab:
+            down_started = time.monotonic()
+            the_lab.down()
+            timings["lab_down_s"] = time.monotonic() - down_started
+    timings["total_s"] = time.monotonic() - started
+    return RehearsalResult(result, report_md, report_html, junit, infected, timings)
