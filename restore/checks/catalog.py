@@ -20,7 +20,14 @@ from restore.checks.indicators import Indicators
 from restore.models import CommandOutput, Finding, FindingStatus, Platform, Severity
 
 DEFAULT_DATA_PATHS = ("/srv", "/home", "/var/lib", "/opt", "/data")
-DEFAULT_WINDOWS_DATA_PATHS = ("C:\\Users", "C:\\ProgramData", "D:\\")
+DEFAULT_WINDOWS_DATA_PATHS = (
+    "C:\\Users",
+    "C:\\ProgramData",
+    "C:\\Data",
+    "C:\\Shares",
+    "D:\\",
+    "E:\\",
+)
 # Hashed into the baseline and compared at check time: the binaries an intruder trojans,
 # and the files deciding who may log in and as whom.
 DEFAULT_HASH_PATHS = (

@@ -173,9 +173,16 @@ def parse_preload(output: CommandOutput) -> dict[str, Any]:
     return {"present": rows[0] == "PRESENT", "entries": entries}
 
 
+MODULES_CMD = "if [ -e /proc/modules ]; then cat /proc/modules; else echo NO-MODULES; fi"
+
+
 def parse_modules(output: CommandOutput) -> list[str]:
+    """Loaded module names; a kernel built without module support has none to hide in."""
     require_rc(output)
-    return sorted({line.split()[0] for line in lines(output)})
+    rows = lines(output)
+    if rows == ["NO-MODULES"]:
+        return []
+    return sorted({line.split()[0] for line in rows})
 
 
 # -- SUID, ports ---------------------------------------------------------------------------------
@@ -302,7 +309,7 @@ FACTS = (
         wanted=lambda ctx, has_baseline: not has_baseline,
     ),
     Fact("preload", lambda ctx: PRELOAD_CMD, parse_preload),
-    Fact("modules", lambda ctx: "cat /proc/modules", parse_modules),
+    Fact("modules", lambda ctx: MODULES_CMD, parse_modules),
     Fact("suid", lambda ctx: SUID_CMD, parse_hash_tree),
     Fact("ports", lambda ctx: PORTS_CMD, parse_ports),
     Fact("packages", lambda ctx: PACKAGES_CMD, parse_package_verify, in_baseline=False),
