@@ -47,7 +47,8 @@ def lab(tmp_path: Path) -> Iterator[tuple[Lab, Path]]:
         secret_inventory.write_text(yaml.safe_dump(data))
         yield lab, secret_inventory
     finally:
-        lab.down()
+        # Reload: the run reset hosts in another process, with new holder PIDs recorded.
+        Lab(state).down()
 
 
 def _graph(tmp: Path, services: list[dict[str, object]]) -> Path:
