@@ -85,10 +85,11 @@ def _load_with_ansible(path: Path, with_secrets: bool) -> Inventory:
             manager = InventoryManager(loader=loader, sources=[str(path)])
             resolve = _VarResolver(loader, manager)
             hosts = [
-                _host_spec(host.name, resolve(host), with_secrets) for host in manager.get_hosts()
+                _host_spec(str(host.name), resolve(host), with_secrets)
+                for host in manager.get_hosts()
             ]
             groups = tuple(
-                (name, tuple(h.name for h in group.get_hosts()))
+                (str(name), tuple(str(h.name) for h in group.get_hosts()))
                 for name, group in manager.groups.items()
                 if name not in ("all", "ungrouped")
             )

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 from restore.engine import Engine, Processor, RunOptions, RunResult
@@ -70,12 +71,19 @@ def rehearse(
             the_lab = Lab(state_dir)
             twins = [(h.name, Platform(h.platform)) for h in real_plan.hosts]
             say(f"lab: starting {len(twins)} twin host(s)")
-            target_inventory = the_lab.up(twins)
+            used = {name for name, _ in twins}
+            groups = {g: [m for m in members if m in used] for g, members in real_inventory.groups}
+            target_inventory = the_lab.up(twins, groups=groups)
             for name, _ in twins:
                 the_lab.quarantine(name, True)
         timings["lab_up_s"] = time.monotonic() - started
         inventory = load_inventory(target_inventory, with_secrets=True)
-        plan = build_plan(graph, inventory, max_parallel=(max_parallel,))
+        # The rehearsal's "incident" is the simulated attack, now: the lab twins were built
+        # just before it, so "changed since the incident" and the RTO clocks mean what they
+        # would mean in a real recovery.
+        attack_at = datetime.now(UTC) if lab else graph.incident_declared_at
+        rehearsal_graph = replace(graph, incident_declared_at=attack_at)
+        plan = build_plan(rehearsal_graph, inventory, max_parallel=(max_parallel,))
         infected = infections(plan, scenario)
         if the_lab is not None:
             for host, name in infected.items():
@@ -93,6 +101,16 @@ def rehearse(
                 processor=processor,
             )
             result = engine.run()
+            journal.append(
+                result.run_id,
+                "rehearsal",
+                detail={
+                    "scenario": scenario,
+                    "lab": lab,
+                    "infected": infected,
+                    "simulated_incident_at": attack_at.isoformat() if attack_at else None,
+                },
+            )
         finally:
             journal.close()
         timings["run_s"] = time.monotonic() - run_started

@@ -7,6 +7,7 @@ found, when each service came back — come from journal events alone.
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 from restore.errors import InputError
@@ -48,6 +49,10 @@ def report_for_run(state_dir: Path, run_id: str | None = None) -> RecoveryReport
         ]
     except InputError:
         pass  # the graph moved or changed: the report still stands on the journal alone
+    for event in events:  # a rehearsal's clocks start at its simulated attack
+        simulated = (event.get("detail") or {}).get("simulated_incident_at")
+        if event["event"] == "rehearsal" and simulated:
+            incident_at = datetime.fromisoformat(simulated)
     return build_report(
         events,
         services,

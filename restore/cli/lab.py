@@ -43,6 +43,7 @@ def up(
     state_dir: Path = STATE_DIR_OPTION,
 ) -> None:
     """Create lab hosts; print the lab inventory's path as the last line."""
+    twin_groups: dict[str, list[str]] = {}
     wanted: list[tuple[str, Platform]] = [
         (f"linux{i:02d}", Platform.LINUX) for i in range(1, linux + 1)
     ]
@@ -52,6 +53,7 @@ def up(
 
         inventory = load_inventory(from_inventory)
         wanted += [(h.name, h.platform) for h in inventory.hosts]
+        twin_groups = {name: list(members) for name, members in inventory.groups}
     if not wanted:
         raise InputError(
             "nothing to create", hint="use --linux N, --windows M or --from-inventory INV"
@@ -60,7 +62,7 @@ def up(
         f"starting {len(wanted)} lab host(s) under {state_dir} "
         "(the first run builds the golden image, about a minute)"
     )
-    path = _lab(state_dir).up(wanted, rebuild_rootfs=rebuild_rootfs)
+    path = _lab(state_dir).up(wanted, rebuild_rootfs=rebuild_rootfs, groups=twin_groups)
     typer.echo(str(path))
 
 

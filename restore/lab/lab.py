@@ -67,6 +67,8 @@ class Lab:
         self.lab_id = ""
         self.rootfs: Path | None = None
         self.hosts: dict[str, LabHost] = {}
+        # inventory groups copied from the inventory the lab twins (name -> members in order)
+        self.groups: dict[str, list[str]] = {}
         self._load()
 
     # -- state --------------------------------------------------------------------------------
@@ -79,6 +81,7 @@ class Lab:
         self.lab_id = data.get("id", "")
         self.rootfs = Path(data["rootfs"]) if data.get("rootfs") else None
         self.hosts = {h["name"]: LabHost(**h) for h in data.get("hosts", [])}
+        self.groups = {str(k): list(v) for k, v in data.get("groups", {}).items()}
 
     def _save(self) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -86,6 +89,7 @@ class Lab:
             "id": self.lab_id,
             "rootfs": str(self.rootfs) if self.rootfs else None,
             "hosts": [asdict(h) for h in self.hosts.values()],
+            "groups": self.groups,
         }
         tmp = self.state_file.with_suffix(".tmp")
         tmp.write_text(json.dumps(data, indent=2))
@@ -111,8 +115,17 @@ class Lab:
 
     # -- up / down ----------------------------------------------------------------------------
 
-    def up(self, wanted: list[tuple[str, Platform]], rebuild_rootfs: bool = False) -> Path:
-        """Create the hosts that are not running yet; return the lab inventory's path."""
+    def up(
+        self,
+        wanted: list[tuple[str, Platform]],
+        rebuild_rootfs: bool = False,
+        groups: dict[str, list[str]] | None = None,
+    ) -> Path:
+        """Create the hosts that are not running yet; return the lab inventory's path.
+
+        `groups` copies inventory groups onto the twins, so that a graph's "@group" references
+        expand to the same hosts in the same order as in the real inventory.
+        """
         from restore.lab.prereq import require_lab_tools
 
         require_lab_tools()
@@ -120,6 +133,8 @@ class Lab:
         if len(set(names)) != len(names):
             raise InputError("duplicate host names for the lab")
         self.dir.mkdir(parents=True, exist_ok=True)
+        for group, members in (groups or {}).items():
+            self.groups[group] = [m for m in members if m in names or m in self.hosts]
         if not self.lab_id:
             self.lab_id = secrets.token_hex(3)
         self._save()  # the number registry reclaims numbers of labs without a state file
@@ -391,9 +406,13 @@ class Lab:
                 }
         children: dict[str, Any] = {}
         if linux:
-            children["linux"] = {"hosts": linux}
+            children["lab_linux"] = {"hosts": linux}
         if windows:
-            children["windows"] = {"hosts": windows}
+            children["lab_windows"] = {"hosts": windows}
+        for group, members in self.groups.items():
+            if group in children or not members:
+                continue
+            children[group] = {"hosts": dict.fromkeys(members)}
         self.inventory_file.write_text(
             "# Written by `restore lab up`: the lab's hosts on loopback. Do not edit.\n"
             + yaml.safe_dump({"all": {"children": children}}, sort_keys=False)

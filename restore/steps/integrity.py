@@ -22,8 +22,12 @@ def examine(ctx: StepContext, *, collect_evidence: bool) -> HostCheckResult:
         from restore.baseline import load_baselines
 
         baselines = load_baselines(directory)
+    # After a reimage in this run every file of the host is new by construction: "changed
+    # since the incident" would flag the golden image itself, so that check applies only to a
+    # host that was not rebuilt.
+    since = None if ctx.facts.reimaged else ctx.graph.incident_declared_at
     options = CheckOptions(
-        context=Context(indicators=load_indicators(), since=ctx.graph.incident_declared_at),
+        context=Context(indicators=load_indicators(), since=since),
         baselines=baselines,
         evidence=EvidenceStore(ctx.state_dir, timeout_s=min(120.0, ctx.timeout_s))
         if collect_evidence
