@@ -74,10 +74,14 @@ def parse_authorized_keys(output: CommandOutput) -> dict[str, str]:
             if word.startswith(_KEY_TYPES):
                 blob = words[i + 1]
                 try:
-                    digest = hashlib.sha256(base64.b64decode(blob + "==")).digest()
-                    fp = "SHA256:" + base64.b64encode(digest).decode().rstrip("=")
+                    raw = base64.b64decode(blob + "=" * (-len(blob) % 4), validate=True)
                 except ValueError:
-                    fp = "invalid:" + blob[:16]
+                    raw = b""
+                if raw and base64.b64encode(raw).decode().rstrip("=") == blob.rstrip("="):
+                    fp = "SHA256:" + base64.b64encode(hashlib.sha256(raw).digest()).decode()
+                    fp = fp.rstrip("=")
+                else:  # not a canonical key blob: still tell two such keys apart
+                    fp = "text-sha256:" + hashlib.sha256(blob.encode()).hexdigest()[:43]
                 keys[f"{path} {word} {fp}"] = " ".join(words[i + 2 :])
                 break
     return keys

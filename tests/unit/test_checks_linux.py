@@ -1,0 +1,193 @@
+"""Linux parsers and checks on captured output: fresh host clean, each trace caught."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from restore.checks import linux_facts as lf
+from restore.checks.catalog import Context, FactError
+from restore.checks.indicators import load_indicators
+from restore.checks.linux import CATALOG
+from restore.checks.runner import evaluate
+from restore.checks.verdict import aggregate
+from restore.models import CommandOutput, FindingStatus, Verdict
+
+CTX = Context(indicators=load_indicators())
+
+PASSWD = """root:x:0:0:root:/root:/bin/bash
+daemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin
+postgres:x:104:110:PostgreSQL administrator,,,:/var/lib/postgresql:/bin/bash
+"""
+DPKG_CLEAN = "??5?????? c /etc/postgresql-common/createcluster.conf\n"
+DPKG_TROJAN = DPKG_CLEAN + "??5??????   /bin/ls\n"
+SS = (
+    'tcp LISTEN 0 128 127.0.11.1:22 0.0.0.0:* users:(("sshd",pid=12,fd=3))\n'
+    "tcp LISTEN 0 128 0.0.0.0:2024 0.0.0.0:*\n"
+)
+
+
+def out(stdout: str, rc: int = 0) -> CommandOutput:
+    return CommandOutput(rc=rc, stdout=stdout)
+
+
+def fresh_facts() -> dict[str, Any]:
+    return {
+        "accounts": lf.parse_passwd(out(PASSWD)),
+        "admin_groups": lf.parse_admin_groups(out("sudo:x:27:\n", 0)),
+        "authorized_keys": lf.parse_authorized_keys(
+            out("/root/.ssh/authorized_keys\tssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIE1 lab\n")
+        ),
+        "persistence": lf.parse_hash_tree(
+            out(
+                "L\t/etc/systemd/system/a.wants/x.service\t/usr/lib/x.service\n"
+                + "a" * 64
+                + "  /etc/cron.d/e2scrub_all\n"
+            )
+        ),
+        "unowned_persistence": lf.parse_paths(out("")),
+        "preload": lf.parse_preload(out("ABSENT\n")),
+        "modules": lf.parse_modules(out("NO-MODULES\n")),
+        "suid": lf.parse_hash_tree(out("b" * 64 + "  /usr/bin/passwd\n")),
+        "ports": lf.parse_ports(out(SS)),
+        "packages": lf.parse_package_verify(out(DPKG_CLEAN)),
+        "hashes": lf.parse_hash_tree(out("c" * 64 + "  /usr/bin/ls\n")),
+        "ransom_files": lf.parse_sized_paths(out("")),
+    }
+
+
+def run(facts: dict[str, Any], baseline: dict[str, Any] | None = None) -> Any:
+    findings = evaluate(CATALOG, facts, {}, baseline, CTX)
+    return aggregate(findings), {f.check for f in findings if f.status is FindingStatus.FAIL}
+
+
+def test_fresh_host_is_clean_with_and_without_baseline() -> None:
+    facts = fresh_facts()
+    assert run(facts) == (Verdict.CLEAN, set())
+    assert run(facts, baseline=fresh_facts()) == (Verdict.CLEAN, set())
+
+
+def test_ports_keep_only_sockets_owned_by_this_host() -> None:
+    assert lf.parse_ports(out(SS)) == {"tcp 127.0.11.1:22": "sshd"}
+
+
+@pytest.mark.parametrize(
+    ("fact", "stdout", "check", "verdict"),
+    [
+        (
+            "ransom_files",
+            "132\t/srv/data/README_RESTORE_FILES.txt\n",
+            "ransom_notes",
+            Verdict.COMPROMISED,
+        ),
+        ("ransom_files", "4096\t/srv/x.csv.lockbit\n", "encrypted_files", Verdict.COMPROMISED),
+        ("packages", DPKG_TROJAN, "package_integrity", Verdict.COMPROMISED),
+        ("preload", "PRESENT\n/usr/lib/libsysupdate.so\n", "ld_preload", Verdict.COMPROMISED),
+        (
+            "accounts",
+            PASSWD + "svc-backup:x:0:0::/root:/bin/bash\n",
+            "uid0_accounts",
+            Verdict.COMPROMISED,
+        ),
+        ("unowned_persistence", "/etc/cron.d/sysupdate\n", "persistence", Verdict.SUSPECT),
+        ("suid", "b" * 64 + "  /tmp/.x\n", "suid_files", Verdict.SUSPECT),
+    ],
+)
+def test_each_trace_is_caught_without_baseline(
+    fact: str, stdout: str, check: str, verdict: Verdict
+) -> None:
+    facts = fresh_facts()
+    facts[fact] = CATALOG.fact(fact).parse(out(stdout))
+    got, failed = run(facts)
+    assert got is verdict and check in failed
+
+
+@pytest.mark.parametrize(
+    ("fact", "stdout", "check", "verdict"),
+    [
+        ("hashes", "d" * 64 + "  /usr/bin/ls\n", "critical_binaries", Verdict.COMPROMISED),
+        (
+            "authorized_keys",
+            "/root/.ssh/authorized_keys\tssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIE2 evil\n"
+            "/root/.ssh/authorized_keys\tssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIE1 lab\n",
+            "authorized_keys",
+            Verdict.SUSPECT,
+        ),
+        ("persistence", "e" * 64 + "  /etc/cron.d/sysupdate\n", "persistence", Verdict.SUSPECT),
+        (
+            "ports",
+            SS + 'tcp LISTEN 0 5 0.0.0.0:4444 0.0.0.0:* users:(("nc",pid=9,fd=3))\n',
+            "listening_ports",
+            Verdict.SUSPECT,
+        ),
+    ],
+)
+def test_drift_from_baseline_is_caught(
+    fact: str, stdout: str, check: str, verdict: Verdict
+) -> None:
+    facts = fresh_facts()
+    facts[fact] = CATALOG.fact(fact).parse(out(stdout))
+    got, failed = run(facts, baseline=fresh_facts())
+    assert got is verdict and check in failed
+
+
+def test_modules_compared_except_on_shared_lab_kernel() -> None:
+    facts, base = fresh_facts(), fresh_facts()
+    facts["modules"] = lf.parse_modules(out("nf_tables 1 0 - Live 0x0\n"))
+    assert run(facts, base)[0] is Verdict.SUSPECT
+    lab = Context(indicators=CTX.indicators, shared_kernel=True)
+    assert aggregate(evaluate(CATALOG, facts, {}, base, lab)) is Verdict.CLEAN
+    facts["modules"] = ["diamorphine"]
+    assert aggregate(evaluate(CATALOG, facts, {}, base, lab)) is Verdict.COMPROMISED
+
+
+def test_a_check_that_could_not_run_is_never_clean() -> None:
+    facts = fresh_facts()
+    del facts["packages"]
+    findings = evaluate(CATALOG, facts, {"packages": "timed out after 120s"}, None, CTX)
+    assert aggregate(findings) is Verdict.SUSPECT
+    assert any(f.status is FindingStatus.ERROR and "timed out" in f.detail for f in findings)
+
+
+def test_parsers_refuse_garbage() -> None:
+    with pytest.raises(FactError):
+        lf.parse_passwd(out("<html>"))
+    with pytest.raises(FactError):
+        lf.parse_preload(out("", rc=0))
+    with pytest.raises(FactError):
+        lf.parse_package_verify(CommandOutput(rc=-1, stdout="", timed_out=True))
+
+
+def test_changed_since_incident_only_when_asked() -> None:
+    since = Context(indicators=CTX.indicators, since=datetime(2026, 11, 20, tzinfo=UTC))
+    facts = fresh_facts()
+    facts["changed_files"] = lf.parse_sized_paths(out("10\t/etc/cron.d/x\n"))
+    findings = evaluate(CATALOG, facts, {}, None, since)
+    assert any(
+        f.check == "changed_since_incident" and f.status is FindingStatus.FAIL for f in findings
+    )
+    assert "changed_since_incident" not in {
+        f.check for f in evaluate(CATALOG, facts, {}, None, CTX)
+    }
+    assert "-newermt @1795132800" in lf.changed_cmd(since)
+
+
+def test_ransom_search_is_one_read_only_find() -> None:
+    cmd = lf.ransom_cmd(CTX)
+    assert "-iname '*.lockbit'" in cmd and "/srv" in cmd
+    assert " rm " not in cmd and "-delete" not in cmd
+
+
+def test_key_fingerprints_match_ssh_keygen(tmp_path: Any) -> None:
+    import subprocess
+
+    key = tmp_path / "k"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    expected = subprocess.run(
+        ["ssh-keygen", "-lf", f"{key}.pub"], capture_output=True, text=True, check=True
+    ).stdout.split()[1]
+    line = f"/root/.ssh/authorized_keys\t{(tmp_path / 'k.pub').read_text()}"
+    (entry,) = lf.parse_authorized_keys(out(line))
+    assert entry.split()[2] == expected
