@@ -218,3 +218,36 @@ def test_hung_and_unreachable_hosts_do_not_stall_others(lab: tuple[Lab, Path, Pa
         assert hosts[name]["findings"][0]["check"] == "connect"
     assert hosts["l-modifiedbina"]["verdict"] in {"clean", "compromised"}  # checked all the same
     assert result.returncode in {1, 3}
+
+
+def test_unknown_host_key_and_untrusted_certificate_are_refused(
+    lab: tuple[Lab, Path, Path], tmp_path: Path
+) -> None:
+    import yaml
+
+    _, inventory, state = lab
+    data = yaml.safe_load(inventory.read_text())
+
+    def host_vars(name: str) -> dict[str, Any]:
+        groups = data["all"]["children"].values()
+        return next(g["hosts"][name] for g in groups if (g["hosts"] or {}).get(name))
+
+    linux = host_vars("lclean")
+    empty = tmp_path / "known_hosts"
+    empty.write_text("")
+    linux["ansible_ssh_common_args"] = f"-o UserKnownHostsFile={empty}"
+    windows = host_vars("wclean")
+    del windows["ansible_winrm_ca_trust_path"]  # the lab CA is not trusted by the system
+    edited = tmp_path / "inventory.yml"
+    edited.write_text(yaml.safe_dump(data))
+    base = ["check", "-i", str(edited), "lclean", "wclean", "--no-evidence"]
+    strict = restore(*base, "--state-dir", str(state), "--format", "json")
+    hosts = by_host(strict.stdout)
+    assert strict.returncode == 1
+    assert "unknown" in hosts["lclean"]["findings"][0]["detail"]
+    assert hosts["wclean"]["verdict"] == "unreachable"
+    assert "certificate" in hosts["wclean"]["findings"][0]["detail"].lower()
+    insecure = restore(
+        *base, "wclean", "--winrm-insecure", "--state-dir", str(state), "--format", "json"
+    )
+    assert by_host(insecure.stdout)["wclean"]["verdict"] != "unreachable"
