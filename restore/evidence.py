@@ -149,19 +149,8 @@ class EvidenceStore:
     ) -> tuple[str | None, int | None]:
         """The host's own hash of the whole file, so that a truncated copy stays tied to it."""
         if host.platform is Platform.WINDOWS:
-            quoted = "'" + path.replace("'", "''") + "'"
-            script = (
-                "# restore:file_hash\n"
-                f"$i = Get-Item -LiteralPath {quoted}; $h = Get-FileHash -LiteralPath {quoted} "
-                "-Algorithm SHA256\n"
-                "@{sha256=$h.Hash.ToLower(); size=$i.Length} | ConvertTo-Json -Compress\n"
-            )
-            out = transport.run(script, timeout=self.timeout_s)
-            try:
-                data = json.loads(out.stdout)
-                return str(data["sha256"]), int(data["size"])
-            except (ValueError, KeyError, TypeError):
-                return None, None
+            file_hash = getattr(transport, "file_hash", None)
+            return (file_hash(path, self.timeout_s) if file_hash else None), None
         q = shlex.quote(path)
         out = transport.run(f"stat -c %s -- {q} && sha256sum -- {q}", timeout=self.timeout_s)
         rows = out.stdout.split()
