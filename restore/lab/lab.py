@@ -6,11 +6,14 @@ faults, so that `restore lab down` cleans up from recorded PIDs even after a cra
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import secrets
 import shutil
 import signal
 import subprocess
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -179,8 +182,17 @@ class Lab:
         return self.inventory_file
 
     def down(self) -> list[str]:
-        """Tear everything down from recorded PIDs; returns what was removed."""
+        """Tear everything down from recorded PIDs; returns what was removed.
+
+        The state is re-read first: another process (a run's reimage step) may have rebooted
+        hosts since this object loaded it, and their new holder PIDs are only on disk. Holders
+        still running a boot script of this lab are found from /proc too, so a crash between
+        a boot and the state write leaks nothing.
+        """
+        self._load()
         removed = []
+        for pid in runtime.holders_under(self.dir / "hosts"):
+            runtime.kill(pid)
         for host in self.hosts.values():
             runtime.kill(host.holder_pid)
             runtime.unmount(self._host_dir(host.name) / "rw")
@@ -281,6 +293,17 @@ class Lab:
                 cut.append(host.management)
         netfilter.apply(self.lab_id, cut)
 
+    @contextlib.contextmanager
+    def _updating(self) -> Iterator[None]:
+        """Re-read, change and write the state under a lock: several processes and threads
+        (a run reimaging hosts in parallel, an operator's `restore lab ...`) share it."""
+        self.dir.mkdir(parents=True, exist_ok=True)
+        with (self.dir / ".state.lock").open("w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            self._load()
+            yield
+            self._save()
+
     def reset(self, name: str) -> str:
         """Reimage from the golden image: wipe the upper dir, keep identity, new host key.
 
@@ -288,20 +311,22 @@ class Lab:
         """
         host = self.host(name)
         runtime.kill(host.holder_pid)
-        host.holder_pid = None
-        host.faults = [f for f in host.faults if f == "unreachable"]
         self._boot(host, fresh=True)
-        self._save()
-        self._write_known_hosts()
+        with self._updating():
+            current = self.host(name)
+            current.holder_pid = host.holder_pid
+            current.faults = [f for f in current.faults if f == "unreachable"]
+            self._write_known_hosts()
         return self.host_public_key(name)
 
     def quarantine(self, name: str, on: bool = True) -> None:
-        self.host(name).quarantined = on
-        self._save()
+        with self._updating():
+            self.host(name).quarantined = on
         self._apply_network()
 
     def fault(self, name: str, fault: str | None) -> None:
         """Inject `fault` (unreachable, hang, deny-auth) or clear all with None."""
+        self._load()  # another process may have rebooted hosts since this object loaded
         host = self.host(name)
         merged = self._host_dir(name) / "merged"
         if fault is None:

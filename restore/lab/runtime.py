@@ -172,6 +172,29 @@ def descendants(pid: int) -> list[int]:
     return found
 
 
+def holders_under(hosts_dir: Path) -> list[int]:
+    """PIDs of `unshare` holders running a boot script under `hosts_dir` (this lab's own)."""
+    found = []
+    prefix = str(hosts_dir) + "/"
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            args = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if (
+            args
+            and args[0].endswith(b"unshare")
+            and any(
+                a.decode(errors="replace").startswith(prefix) and a.endswith(b"/boot.sh")
+                for a in args
+            )
+        ):
+            found.append(int(entry.name))
+    return found
+
+
 def signal_host(holder_pid: int, sig: signal.Signals) -> None:
     for pid in descendants(holder_pid):
         with contextlib.suppress(ProcessLookupError):

@@ -21,7 +21,11 @@ def run(ctx: StepContext) -> StepOutcome:
     before = len(read_custody(ctx.state_dir, ctx.host.name))
     result = examine(ctx, collect_evidence=True)
     if result.verdict is Verdict.UNREACHABLE:
-        return failed(f"{ctx.host.name} unreachable: no evidence collected")
+        why = "; ".join(f.detail for f in result.findings if f.status is not FindingStatus.PASS)
+        return failed(
+            f"{ctx.host.name} unreachable: no evidence collected ({why or 'no detail'})",
+            findings=[finding_json(f) for f in result.findings],
+        )
     custody = read_custody(ctx.state_dir, ctx.host.name)[before:]
     items = [
         {
