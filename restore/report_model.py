@@ -171,7 +171,8 @@ def build_report(
             record.ended_s = at if record.ended_s is None else max(record.ended_s, at)
         if isinstance(detail.get("state"), str):
             record.state = detail["state"]
-        if detail.get("verdict"):
+        # a verdict is what a check step concluded (state rows repeat it; evidence only observes)
+        if detail.get("verdict") and step and kind in {"succeeded", "failed"}:
             record.verdict = str(detail["verdict"])
             verdicts.append(
                 {
