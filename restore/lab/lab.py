@@ -309,6 +309,7 @@ class Lab:
 
         Returns the new public host key, already written to the lab's known_hosts.
         """
+        self._load()
         host = self.host(name)
         runtime.kill(host.holder_pid)
         self._boot(host, fresh=True)
@@ -368,6 +369,7 @@ class Lab:
         return result.stdout
 
     def infect(self, name: str, scenario: str) -> None:
+        self._load()
         host = self.host(name)
         if host.platform == Platform.WINDOWS.value:
             from restore.lab.windows import infect
@@ -386,9 +388,11 @@ class Lab:
 
     def run_on(self, name: str, script: str) -> str:
         """Run a script inside a lab host through the lab (for tests and seeding)."""
+        self._load()
         return self._inside(self.host(name), script)
 
     def status(self) -> list[dict[str, Any]]:
+        self._load()
         return [
             {
                 "host": h.name,
