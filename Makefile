@@ -23,7 +23,9 @@ typecheck: setup
 	$(BIN)/mypy
 
 test: setup lint typecheck
+	for book in playbooks/*.yml; do $(BIN)/ansible-playbook --syntax-check -i localhost, "$$book" >/dev/null || exit 1; done
 	$(BIN)/pytest
+	$(BIN)/molecule test --all
 
 clean:
 	rm -rf $(VENV) .restore .pytest_cache .mypy_cache .ruff_cache
