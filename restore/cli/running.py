@@ -325,14 +325,28 @@ def journal_verify(
 
 def journal_export(
     run_id: str | None = typer.Option(None, "--run", help="Default: every run."),
+    output_format: OutputFormat = FORMAT_OPTION,
     state_dir: Path = STATE_DIR_OPTION,
 ) -> None:
-    """Every event as JSON (stdout): {"events": [...]}, with hashes for independent checking."""
+    """Every event, with its hashes for independent checking (`--format json`:
+    {"events": [...], "head_hash": ...} on stdout)."""
     journal = _open_journal(state_dir)
     if run_id is not None:
         _resolve_run(journal, run_id)
     events = journal.events(run_id)
-    console.emit_json({"events": [e.to_json() for e in events], "head_hash": journal.head_hash()})
+    if output_format is OutputFormat.JSON:
+        console.emit_json(
+            {"events": [e.to_json() for e in events], "head_hash": journal.head_hash()}
+        )
+        return
+    from rich.table import Table
+
+    table = Table(title=f"Journal of {state_dir} (head {journal.head_hash()[:16]}...)")
+    for column in ("seq", "time", "host", "step", "event", "hash"):
+        table.add_column(column)
+    for e in events:
+        table.add_row(str(e.seq), e.ts, e.host or "", e.step or "", e.event, e.hash[:12])
+    console.out.print(table)
 
 
 def register(app: typer.Typer) -> None:

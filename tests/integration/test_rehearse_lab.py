@@ -101,7 +101,9 @@ def test_rehearsal_report_matches_journal(tmp_path: Path) -> None:
     assert str(state.resolve()) not in (registry.read_text() if registry.exists() else "")
 
     exported = json.loads(
-        runner.invoke(app, ["journal", "export", "--state-dir", str(state)]).stdout
+        runner.invoke(
+            app, ["journal", "export", "--format", "json", "--state-dir", str(state)]
+        ).stdout
     )
     events = exported["events"]
     run_id = events[-1]["run_id"]
