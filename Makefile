@@ -24,6 +24,7 @@ typecheck: setup
 
 test: setup lint typecheck
 	for book in playbooks/*.yml; do $(BIN)/ansible-playbook --syntax-check -i localhost, "$$book" >/dev/null || exit 1; done
+	$(BIN)/ansible-lint --offline --profile production playbooks/
 	$(BIN)/pytest
 	$(BIN)/molecule test --all
 
