@@ -10,6 +10,7 @@ so that `restore plan` can say when the plan needs re-verification.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -27,6 +28,17 @@ from restore.report_render import to_html, to_junit, to_markdown
 from restore.reporting import report_for_run
 
 Say = Callable[[str], None]
+
+
+def _attack_moment() -> datetime:
+    """A whole second strictly after everything the lab wrote while booting, then wait for it.
+
+    "Changed since the incident" compares file times at one-second resolution: the twins'
+    own boot files must be older than the simulated attack, and the planted traces newer.
+    """
+    moment = math.ceil(time.time()) + 1
+    time.sleep(max(0.0, moment - time.time() + 0.05))
+    return datetime.fromtimestamp(moment, UTC)
 
 
 @dataclass
@@ -81,7 +93,7 @@ def rehearse(
         # The rehearsal's "incident" is the simulated attack, now: the lab twins were built
         # just before it, so "changed since the incident" and the RTO clocks mean what they
         # would mean in a real recovery.
-        attack_at = datetime.now(UTC) if lab else graph.incident_declared_at
+        attack_at = _attack_moment() if lab else graph.incident_declared_at
         rehearsal_graph = replace(graph, incident_declared_at=attack_at)
         plan = build_plan(rehearsal_graph, inventory, max_parallel=(max_parallel,))
         infected = infections(plan, scenario)
