@@ -30,6 +30,28 @@ from restore.reporting import report_for_run
 Say = Callable[[str], None]
 
 
+def _seed(
+    book: Path, inventory: Path, state_dir: Path, attack_at: datetime | None, say: Say
+) -> None:
+    """Prepare the rehearsal's world (e.g. a backup repository) before the attack and the run."""
+    from restore.ansible import run_playbook
+    from restore.errors import OperationalError
+
+    say(f"seeding with {book.name}")
+    extra = {"restore_incident_start": attack_at.isoformat()} if attack_at else {}
+    result = run_playbook(
+        playbook=book.resolve(),
+        inventory=str(inventory),
+        host="all",
+        work_dir=state_dir / "seeds" / book.stem,
+        extravars=extra,
+        timeout_s=600,
+    )
+    # limited to "all": there is no single host's stats to read, so runner status and rc decide
+    if result.status != "successful" or result.rc != 0:
+        raise OperationalError(f"seeding playbook {book} failed: {result.message}")
+
+
 def _attack_moment() -> datetime:
     """A whole second strictly after everything the lab wrote while booting, then wait for it.
 
@@ -65,6 +87,7 @@ def rehearse(
     max_parallel: int = 4,
     junit: Path | None = None,
     keep_lab: bool = False,
+    seeds: tuple[Path, ...] = (),
     processor: Processor | None = None,
     say: Say = lambda _m: None,
 ) -> RehearsalResult:
@@ -93,6 +116,10 @@ def rehearse(
         # The rehearsal's "incident" is the simulated attack, now: the lab twins were built
         # just before it, so "changed since the incident" and the RTO clocks mean what they
         # would mean in a real recovery.
+        # Seeds (a backup repository...) are the world before the attack: they run first, told
+        # roughly when the attack will be, so that their files are older than it.
+        for book in seeds:
+            _seed(book, target_inventory, state_dir, datetime.now(UTC).replace(microsecond=0), say)
         attack_at = _attack_moment() if lab else graph.incident_declared_at
         rehearsal_graph = replace(graph, incident_declared_at=attack_at)
         plan = build_plan(rehearsal_graph, inventory, max_parallel=(max_parallel,))

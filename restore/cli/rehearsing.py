@@ -33,6 +33,12 @@ def register(app: typer.Typer) -> None:
         ),
         max_parallel: int = typer.Option(4, "--max-parallel", min=1, help="Hosts at once."),
         keep_lab: bool = typer.Option(False, "--keep-lab", help="Leave the lab up afterwards."),
+        seed: list[Path] = typer.Option(
+            [],
+            "--seed",
+            help="Playbook run on the rehearsal's hosts before the simulated attack, e.g. to "
+            "fill the lab's backup repository (repeatable). Gets restore_incident_start.",
+        ),
         state_dir: Path = STATE_DIR_OPTION,
     ) -> None:
         """Run the whole plan as a rehearsal and write the report.
@@ -60,6 +66,7 @@ def register(app: typer.Typer) -> None:
                 max_parallel=max_parallel,
                 junit=junit,
                 keep_lab=keep_lab,
+                seeds=tuple(seed),
                 processor=progress,
                 say=console.info,
             )

@@ -16,6 +16,11 @@ from restore.steps.base import StepContext, StepOutcome, failed, succeeded
 def run(ctx: StepContext) -> StepOutcome:
     playbook = Path(str(ctx.step.argument))
     extravars = dict(ctx.step.vars)
+    if ctx.graph.incident_declared_at is not None:
+        # roles such as restore_data pick the last backup taken before this moment
+        extravars.setdefault(
+            "restore_incident_start", ctx.graph.incident_declared_at.isoformat(timespec="seconds")
+        )
     safe = redact(extravars, ctx.secrets)
     secret = {k: v for k, v in extravars.items() if safe.get(k) != v}
     public = {k: v for k, v in extravars.items() if k not in secret}
