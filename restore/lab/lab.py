@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import os
 import secrets
 import shutil
 import signal
@@ -442,8 +443,12 @@ class Lab:
             if group in children or not members:
                 continue
             children[group] = {"hosts": dict.fromkeys(members)}
-        self.inventory_file.write_text(
-            "# Written by `restore lab up`: the lab's hosts on loopback. Do not edit.\n"
-            + yaml.safe_dump({"all": {"children": children}}, sort_keys=False)
-        )
+        text = "# Written by `restore lab up`: the lab's hosts on loopback. Do not edit.\n"
+        text += yaml.safe_dump({"all": {"children": children}}, sort_keys=False)
+        # Owner-only from the first byte: Windows hosts' WinRM password is in it (DESIGN §4).
+        tmp = self.inventory_file.with_suffix(".tmp")
+        tmp.unlink(missing_ok=True)
+        with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as out:
+            out.write(text)
+        tmp.replace(self.inventory_file)
         return self.inventory_file

@@ -20,12 +20,16 @@ def _set(addresses: list[str]) -> str:
     return "{ " + ", ".join(sorted(addresses)) + " }"
 
 
-def apply(lab_id: str, cut: list[str]) -> None:
-    """Drop all traffic to and from `cut` addresses; an empty list opens everything."""
+def ruleset(lab_id: str, cut: list[str]) -> str:
+    """The `nft -f` script that makes the lab's table drop exactly `cut` (pure, for tests).
+
+    It declares the table first so that the flush works on a fresh machine too, and then
+    replaces every rule at once: one atomic nft transaction, never a half-applied state.
+    """
     table = table_name(lab_id)
     lines_in = [f"    ip daddr {_set(cut)} drop"] if cut else []
     lines_out = [f"    ip daddr {_set(cut)} drop", f"    ip saddr {_set(cut)} drop"] if cut else []
-    script = "\n".join(
+    return "\n".join(
         [
             f"table inet {table}",
             f"flush table inet {table}",
@@ -42,6 +46,12 @@ def apply(lab_id: str, cut: list[str]) -> None:
             "",
         ]
     )
+
+
+def apply(lab_id: str, cut: list[str]) -> None:
+    """Drop all traffic to and from `cut` addresses; an empty list opens everything."""
+    table = table_name(lab_id)
+    script = ruleset(lab_id, cut)
     result = subprocess.run(
         ["nft", "-f", "-"], input=script, capture_output=True, text=True, check=False
     )

@@ -1,0 +1,172 @@
+"""The lab's pure parts, without booting hosts: address allocation, the nftables ruleset, the
+inventory contract, the golden image's cache key, prerequisites and CLI usage errors."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from restore.cli.app import app
+from restore.errors import OperationalError, PrerequisiteError
+from restore.lab import alloc, netfilter, prereq, rootfs
+from restore.lab.lab import Lab, LabHost
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def registry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private number registry, so these tests never touch the machine's real one."""
+    monkeypatch.setattr(alloc, "REGISTRY_DIR", tmp_path / "registry")
+    return tmp_path
+
+
+def _live_lab(base: Path, name: str) -> Path:
+    """A state dir that the registry sees as a lab still in use (its state file exists)."""
+    state = base / name
+    (state / "lab").mkdir(parents=True)
+    (state / "lab" / "lab.json").write_text("{}")
+    return state
+
+
+def test_two_labs_never_share_numbers(registry: Path) -> None:
+    first = alloc.allocate(_live_lab(registry, "a"), 3)
+    second = alloc.allocate(_live_lab(registry, "b"), 2)
+    assert first == [1, 2, 3]
+    assert second == [4, 5]
+    alloc.release(first)
+    assert alloc.allocate(_live_lab(registry, "c"), 1) == [1]
+
+
+def test_numbers_of_a_lab_without_state_are_reclaimed(registry: Path) -> None:
+    crashed = _live_lab(registry, "crashed")
+    assert alloc.allocate(crashed, 2) == [1, 2]
+    (crashed / "lab" / "lab.json").unlink()  # `lab down` removed it, or it never got written
+    assert alloc.allocate(_live_lab(registry, "next"), 2) == [1, 2]
+
+
+def test_full_machine_is_an_operational_error(
+    registry: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(alloc, "MAX_HOSTS", 3)
+    alloc.allocate(_live_lab(registry, "a"), 2)
+    with pytest.raises(OperationalError, match="no room for 2 more lab hosts"):
+        alloc.allocate(_live_lab(registry, "b"), 2)
+
+
+def test_addresses_follow_the_host_number() -> None:
+    assert alloc.management_address(7) == "127.0.11.7"
+    assert alloc.production_address(7) == "127.0.10.7"
+
+
+def test_ruleset_drops_only_the_cut_addresses_in_the_labs_own_table() -> None:
+    script = netfilter.ruleset("ab12cd", ["127.0.10.3", "127.0.11.3"])
+    assert script.startswith("table inet restore_lab_ab12cd\nflush table inet restore_lab_ab12cd")
+    assert script.count("ip daddr { 127.0.10.3, 127.0.11.3 } drop") == 2  # input and output
+    assert "ip saddr { 127.0.10.3, 127.0.11.3 } drop" in script
+    assert "policy accept" in script and "policy drop" not in script
+
+
+def test_empty_ruleset_opens_everything() -> None:
+    assert "drop" not in netfilter.ruleset("ab12cd", [])
+
+
+def test_rootfs_key_depends_on_the_package_set_not_its_order() -> None:
+    assert rootfs.rootfs_key(("a", "b")) == rootfs.rootfs_key(("b", "a"))
+    assert rootfs.rootfs_key(("a", "b")) != rootfs.rootfs_key(("a", "b", "c"))
+    # what the other parts of restore rely on inside a lab host
+    for needed in ("openssh-server", "python3", "restic", "postgresql", "nftables", "cron"):
+        assert needed in rootfs.PACKAGES
+
+
+def test_rootfs_cache_dir_can_be_shared(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("RESTORE_LAB_CACHE", str(tmp_path))
+    assert rootfs.cache_root() == tmp_path
+
+
+def test_missing_tools_name_the_packages_and_the_command(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(prereq.os, "geteuid", lambda: 0)
+    monkeypatch.setattr(
+        prereq.shutil, "which", lambda tool, path=None: None if tool in ("nft", "sshd") else tool
+    )
+    with pytest.raises(PrerequisiteError) as caught:
+        prereq.require_lab_tools()
+    assert "nftables, openssh-server" in str(caught.value)
+    assert "apt-get install -y nftables openssh-server" in str(caught.value.hint)
+    assert caught.value.exit_code == 2
+
+
+def test_not_root_is_a_prerequisite_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(prereq.os, "geteuid", lambda: 1000)
+    with pytest.raises(PrerequisiteError, match="needs root"):
+        prereq.require_lab_tools()
+
+
+def _lab_with_hosts(state: Path) -> Lab:
+    lab = Lab(state)
+    lab.dir.mkdir(parents=True)
+    lab.lab_id = "ab12cd"
+    lab.hosts = {
+        "lis01": LabHost("lis01", "linux", 1, "127.0.11.1", "127.0.10.1"),
+        "dc01": LabHost("dc01", "windows", 2, "127.0.11.2", "127.0.10.2"),
+    }
+    lab.groups = {"lab_analysers": ["lis01"]}
+    return lab
+
+
+def test_inventory_gives_each_host_the_contract_vars(tmp_path: Path) -> None:
+    lab = _lab_with_hosts(tmp_path / "state")
+    path = lab.write_inventory()
+    children = yaml.safe_load(path.read_text())["all"]["children"]
+    linux = children["lab_linux"]["hosts"]["lis01"]
+    assert linux["ansible_host"] == "127.0.11.1"
+    assert linux["restore_production_address"] == "127.0.10.1"
+    assert linux["restore_lab"] == str(lab.state_dir)
+    assert linux["ansible_user"] == "root"
+    assert linux["ansible_ssh_private_key_file"] == str(lab.key_file)
+    assert linux["ansible_ssh_common_args"] == (
+        f"-o UserKnownHostsFile={lab.known_hosts} -o StrictHostKeyChecking=yes"
+    )
+    windows = children["lab_windows"]["hosts"]["dc01"]
+    assert windows["ansible_host"] == "127.0.11.2"
+    assert windows["ansible_connection"] == "winrm"
+    assert windows["ansible_port"] == 5986
+    assert windows["ansible_winrm_scheme"] == "https"
+    assert windows["ansible_winrm_transport"] == "basic"
+    assert windows["ansible_user"] == "Administrator"
+    assert windows["ansible_password"]
+    assert Path(windows["ansible_winrm_ca_trust_path"]).exists()
+    assert children["lab_analysers"] == {"hosts": {"lis01": None}}
+
+
+def test_inventory_is_readable_by_its_owner_only(tmp_path: Path) -> None:
+    """It carries the Windows hosts' WinRM password."""
+    path = _lab_with_hosts(tmp_path / "state").write_inventory()
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["lab", "up"], "nothing to create"),
+        (["lab", "fault", "h1"], "exactly one of"),
+        (["lab", "fault", "h1", "--hang", "--clear"], "exactly one of"),
+    ],
+)
+def test_usage_errors_exit_2(tmp_path: Path, args: list[str], message: str) -> None:
+    result = runner.invoke(app, [*args, "--state-dir", str(tmp_path)])
+    assert result.exit_code == 2
+    assert message in result.stderr
+
+
+def test_unknown_host_names_the_lab_and_exits_2(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["lab", "reset", "nosuch", "--state-dir", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "no lab host 'nosuch'" in result.stderr
