@@ -9,6 +9,7 @@ from pathlib import Path
 
 import paramiko
 import pytest
+import requests
 import winrm
 import yaml
 
@@ -232,3 +233,32 @@ def test_lab_down_leaves_nothing(tmp_path: Path) -> None:
     assert str(state) not in Path("/proc/self/mounts").read_text()
     tables = subprocess.run(["nft", "list", "tables"], capture_output=True, text=True).stdout
     assert f"restore_lab_{lab_id}" not in tables
+
+
+def test_windows_faults(fresh_lab: Lab) -> None:
+    gamma = fresh_lab.host("gamma")
+
+    def session() -> winrm.Session:
+        return _winrm(
+            fresh_lab,
+            "https",
+            server_cert_validation="validate",
+            ca_trust_path=str(fresh_lab.dir / "ca.pem"),
+            read_timeout_sec=4,
+            operation_timeout_sec=2,
+        )
+
+    fresh_lab.fault("gamma", "deny-auth")
+    with pytest.raises(winrm.exceptions.InvalidCredentialsError):
+        session().run_cmd("hostname")
+    fresh_lab.fault("gamma", None)
+    assert session().run_cmd("hostname").std_out.strip() == b"gamma"
+    fresh_lab.fault("gamma", "hang")
+    assert port_open(gamma.management, 5986)  # the kernel still accepts...
+    with pytest.raises(requests.exceptions.Timeout):
+        session().run_cmd("hostname")  # ...but nothing ever answers
+    fresh_lab.fault("gamma", None)
+    fresh_lab.fault("gamma", "unreachable")
+    assert not port_open(gamma.management, 5986) and not port_open(gamma.production, 5986)
+    fresh_lab.fault("gamma", None)
+    assert session().run_cmd("hostname").std_out.strip() == b"gamma"
