@@ -56,6 +56,8 @@ class LabHost:
     holder_pid: int | None = None
     quarantined: bool = False
     faults: list[str] = field(default_factory=list)
+    # the golden image this host booted from (a later --rebuild-rootfs must not delete it)
+    rootfs: str | None = None
 
 
 class Lab:
@@ -142,7 +144,7 @@ class Lab:
         if not self.lab_id:
             self.lab_id = secrets.token_hex(3)
         self._save()  # the number registry reclaims numbers of labs without a state file
-        self.rootfs = ensure_rootfs(rebuild=rebuild_rootfs)
+        self.rootfs = ensure_rootfs(rebuild=rebuild_rootfs, in_use=rootfs_in_use)
         if not self.key_file.exists():
             subprocess.run(
                 [
@@ -232,6 +234,7 @@ class Lab:
             daemons, wait_port = boot_commands(self, host, rw / "upper", fresh)
         else:
             daemons, wait_port = runtime.LINUX_DAEMONS, SSH_PORT
+        host.rootfs = str(self.rootfs)
         host.holder_pid = runtime.start(
             host_dir, self.rootfs, host.name, daemons, (host.management, wait_port)
         )
@@ -317,6 +320,7 @@ class Lab:
         with self._updating():
             current = self.host(name)
             current.holder_pid = host.holder_pid
+            current.rootfs = host.rootfs
             current.faults = [f for f in current.faults if f == "unreachable"]
             self._write_known_hosts()
         return self.host_public_key(name)
@@ -452,3 +456,16 @@ class Lab:
             out.write(text)
         tmp.replace(self.inventory_file)
         return self.inventory_file
+
+
+def rootfs_in_use() -> set[Path]:
+    """Golden images that hosts of any registered lab on this machine may be running on."""
+    used: set[Path] = set()
+    for owner in alloc.owners():
+        try:
+            data = json.loads((owner / "lab" / "lab.json").read_text())
+        except (OSError, ValueError):
+            continue
+        paths = [data.get("rootfs")] + [h.get("rootfs") for h in data.get("hosts", [])]
+        used.update(Path(p) for p in paths if p)
+    return used

@@ -2,8 +2,9 @@
 
 Cached machine-wide (not per state dir, so tests, molecule and the demo share one build)
 under $RESTORE_LAB_CACHE (default /var/cache/restore-lab), keyed by the suite and the package
-list, built under a lock so concurrent labs never build twice. Every package a lab host needs
-is included at build time: inside a lab host there is no TLS to package registries.
+list, built under a lock so concurrent labs never build twice; `lab up --rebuild-rootfs` adds
+a generation and never deletes one that a running lab host still uses. Every package a lab
+host needs is included at build time: inside a lab host there is no TLS to package registries.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import hashlib
 import os
 import shutil
 import subprocess
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from restore.errors import OperationalError
@@ -43,38 +46,67 @@ def rootfs_key(packages: tuple[str, ...] = PACKAGES) -> str:
     return hashlib.sha256(f"{SUITE}:{','.join(sorted(packages))}".encode()).hexdigest()[:16]
 
 
-def ensure_rootfs(rebuild: bool = False, packages: tuple[str, ...] = PACKAGES) -> Path:
-    """Return the path of the cached rootfs, building it (about a minute) if needed."""
+def ensure_rootfs(
+    rebuild: bool = False,
+    packages: tuple[str, ...] = PACKAGES,
+    in_use: Callable[[], set[Path]] = set,
+) -> Path:
+    """Return the current golden image for `packages`, building it (about a minute) if needed.
+
+    A rebuild makes a new generation next to the old one instead of replacing it: running
+    lab hosts (of any lab on this machine) have the old one as their overlay's lower dir, and
+    deleting it under them would corrupt them. Old generations go once `in_use()` (the
+    rootfs paths recorded by every registered lab) no longer names them.
+    """
     root = cache_root()
     root.mkdir(parents=True, exist_ok=True)
-    target = root / f"rootfs-{rootfs_key(packages)}"
+    key = rootfs_key(packages)
     with (root / ".build.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if rebuild and target.exists():
-            shutil.rmtree(target)
-        if (target / ".complete").exists():
-            return target
-        building = root / f".building-{target.name}"
+        current = _current(root, key)
+        if current is not None and not rebuild:
+            return current
+        built = _build(root, key, packages)
+        pointer = root / f"current-{key}"
+        pointer.with_suffix(".tmp").write_text(built.name + "\n")
+        pointer.with_suffix(".tmp").replace(pointer)
+        keep = {built.resolve(), *(path.resolve() for path in in_use())}
+        for generation in root.glob(f"rootfs-{key}*"):
+            if generation.resolve() not in keep:
+                shutil.rmtree(generation, ignore_errors=True)
+        return built
+
+
+def _current(root: Path, key: str) -> Path | None:
+    """The generation the pointer names, or the first build (which has no pointer)."""
+    pointer = root / f"current-{key}"
+    candidates = [root / pointer.read_text().strip()] if pointer.exists() else []
+    candidates.append(root / f"rootfs-{key}")
+    for candidate in candidates:
+        if (candidate / ".complete").exists():
+            return candidate
+    return None
+
+
+def _build(root: Path, key: str, packages: tuple[str, ...]) -> Path:
+    target = root / f"rootfs-{key}.{time.time_ns()}"  # unique even for two rebuilds a second
+    building = root / f".building-{target.name}"
+    shutil.rmtree(building, ignore_errors=True)
+    log = root / "mmdebstrap.log"
+    cmd = ["mmdebstrap", "--variant=minbase", f"--include={','.join(packages)}", SUITE]
+    with log.open("w") as out:
+        result = subprocess.run(
+            [*cmd, str(building)], stdout=out, stderr=subprocess.STDOUT, check=False
+        )
+    if result.returncode != 0:
         shutil.rmtree(building, ignore_errors=True)
-        log = root / "mmdebstrap.log"
-        cmd = [
-            "mmdebstrap",
-            "--variant=minbase",
-            f"--include={','.join(packages)}",
-            SUITE,
-            str(building),
-        ]
-        with log.open("w") as out:
-            result = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, check=False)
-        if result.returncode != 0:
-            shutil.rmtree(building, ignore_errors=True)
-            raise OperationalError(
-                f"building the lab rootfs failed (rc {result.returncode}); see {log}"
-            )
-        # Host keys baked by the package would be shared by every host: each host gets its own.
-        for key in (building / "etc" / "ssh").glob("ssh_host_*"):
-            key.unlink()
-        (building / ".complete").write_text(" ".join(packages) + "\n")
-        shutil.rmtree(target, ignore_errors=True)
-        building.rename(target)
-        return target
+        raise OperationalError(
+            f"building the lab rootfs failed (rc {result.returncode}); see {log}"
+        )
+    # Host keys baked by the package would be shared by every host: each host gets its own.
+    for host_key in (building / "etc" / "ssh").glob("ssh_host_*"):
+        host_key.unlink()
+    (building / ".complete").write_text(" ".join(packages) + "\n")
+    shutil.rmtree(target, ignore_errors=True)
+    building.rename(target)
+    return target

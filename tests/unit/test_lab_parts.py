@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import stat
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -170,3 +171,35 @@ def test_unknown_host_names_the_lab_and_exits_2(tmp_path: Path) -> None:
     result = runner.invoke(app, ["lab", "reset", "nosuch", "--state-dir", str(tmp_path)])
     assert result.exit_code == 2
     assert "no lab host 'nosuch'" in result.stderr
+
+
+@pytest.fixture
+def fake_build(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """mmdebstrap replaced by a directory maker: the generation logic runs for real."""
+    monkeypatch.setenv("RESTORE_LAB_CACHE", str(tmp_path / "cache"))
+    calls: list[list[str]] = []
+
+    def mmdebstrap(cmd: list[str], **_: object) -> subprocess.CompletedProcess[str]:
+        calls.append(cmd)
+        (Path(cmd[-1]) / "etc" / "ssh").mkdir(parents=True)
+        (Path(cmd[-1]) / "etc" / "ssh" / "ssh_host_ed25519_key").write_text("shared key")
+        return subprocess.CompletedProcess(cmd, 0)
+
+    monkeypatch.setattr(rootfs.subprocess, "run", mmdebstrap)
+    return calls
+
+
+def test_rootfs_is_built_once_then_reused(fake_build: list[list[str]]) -> None:
+    first = rootfs.ensure_rootfs()
+    assert rootfs.ensure_rootfs() == first
+    assert len(fake_build) == 1
+    assert fake_build[0][:2] == ["mmdebstrap", "--variant=minbase"]
+    assert not list((first / "etc" / "ssh").glob("ssh_host_*"))  # no key shared by all hosts
+
+
+def test_rebuild_keeps_the_generation_running_hosts_use(fake_build: list[list[str]]) -> None:
+    first = rootfs.ensure_rootfs()
+    second = rootfs.ensure_rootfs(rebuild=True, in_use=lambda: {first})
+    assert second != first and first.exists() and rootfs.ensure_rootfs() == second
+    third = rootfs.ensure_rootfs(rebuild=True, in_use=set)
+    assert third.exists() and not first.exists() and not second.exists()
