@@ -22,8 +22,8 @@ pytestmark = [pytest.mark.lab, pytest.mark.slow]
 
 def _write_case(tmp: Path) -> tuple[Path, Path]:
     books = tmp / "playbooks"
-    books.mkdir()
-    shutil.copy(ROOT / "playbooks" / "rebuild_linux.yml", books / "rebuild_linux.yml")
+    # the real playbooks with their roles and vault, so a later edit can be detected
+    shutil.copytree(ROOT / "playbooks", books)
     graph = {
         "version": 1,
         "name": "Rehearsal test",
@@ -68,7 +68,10 @@ def _write_case(tmp: Path) -> tuple[Path, Path]:
     return graph_path, inventory_path
 
 
-def test_rehearsal_report_matches_journal(tmp_path: Path) -> None:
+def test_rehearsal_report_matches_journal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(
+        "ANSIBLE_VAULT_PASSWORD_FILE", str(ROOT / "playbooks" / "lab-vault-password.txt")
+    )
     graph, inventory = _write_case(tmp_path)
     state = tmp_path / "state"
     junit = tmp_path / "junit.xml"
