@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+from restore.binding import bind
 from restore.engine import Engine, Processor, RunOptions, RunResult
 from restore.fingerprint import record_success
 from restore.graph import load_graph
@@ -95,16 +96,16 @@ def rehearse(
     started = time.monotonic()
     graph = load_graph(graph_file)
     real_inventory = load_inventory(inventory_file)
-    real_plan = build_plan(graph, real_inventory)  # validates the graph against the real inventory
+    # binding validates the graph against the real inventory; no need to plan it twice
+    bound = [host for hosts in bind(graph, real_inventory).values() for host in hosts]
     target_inventory = inventory_file
     the_lab = None
     try:
         if lab:
             from restore.lab import Lab
-            from restore.models import Platform
 
             the_lab = Lab(state_dir)
-            twins = [(h.name, Platform(h.platform)) for h in real_plan.hosts]
+            twins = [(h.name, h.spec.platform) for h in bound]
             say(f"lab: starting {len(twins)} twin host(s)")
             used = {name for name, _ in twins}
             groups = {g: [m for m in members if m in used] for g, members in real_inventory.groups}

@@ -99,11 +99,17 @@ class _Layer:
     heap: list[tuple[tuple[float, int], int]]
     restored: list[float]
     floor: float
+    released: set[int]
 
 
 def _release(p: Problem, s: int, key: JobKey, layer: _Layer) -> None:
     """Service s has all its in-layer dependencies placed: its hosts may now be placed. A
-    service without hosts is back at once, which may release its own dependents."""
+    service without hosts is back at once, which may release its own dependents. Releasing
+    is idempotent: a hostless cascade may reach a service before the layer's own scan does,
+    and releasing it twice would count its dependents' dependencies as met twice."""
+    if s in layer.released:
+        return
+    layer.released.add(s)
     if p.service_jobs[s]:
         for j in p.service_jobs[s]:
             heapq.heappush(layer.heap, (key(j), j))
@@ -137,10 +143,11 @@ def _place(
         unmet = {s: sum(1 for d in p.deps[s] if d in members) for s in members}
         heap: list[tuple[tuple[float, int], int]] = []
         end_of_layer = floor
+        state = _Layer(members, unmet, heap, restored, floor, set())
 
         for s in layers[layer]:
             if unmet[s] == 0:
-                _release(p, s, key, _Layer(members, unmet, heap, restored, floor))
+                _release(p, s, key, state)
         while heap:
             j = heapq.heappop(heap)[1]
             s = p.job_service[j]
@@ -164,7 +171,7 @@ def _place(
                     if d in members:
                         unmet[d] -= 1
                         if unmet[d] == 0:
-                            _release(p, d, key, _Layer(members, unmet, heap, restored, floor))
+                            _release(p, d, key, state)
         if barrier:
             floor = end_of_layer
     return start

@@ -6,7 +6,6 @@ Tests that need their own hosts bring their own Lab under tmp_path and tear it d
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -37,7 +36,3 @@ def fresh_lab(lab: Lab) -> Iterator[Lab]:
         current.fault(name, None)
         current.quarantine(name, False)
         current.reset(name)
-
-
-def lab_dir(lab: Lab) -> Path:
-    return lab.dir

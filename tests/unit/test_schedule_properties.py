@@ -170,3 +170,23 @@ def test_failure_blocks_exactly_the_transitive_dependents(graph, k, data) -> Non
     assert set(scheduler.blocked) == expected_blocked
     assert set(scheduler.blocked.values()) <= {failed_service}
     assert started == {j.host for j in jobs} - expected_blocked
+
+
+def test_hostless_chain_is_counted_once_as_a_met_dependency() -> None:
+    """Found by hypothesis in CI: a hostless service reached both by another hostless
+    service's cascade and by the layer's own scan was released twice, so s3 counted as ready
+    before s0's host had run: the simulation overlapped them at K=1, and the engine's planned
+    order deadlocked."""
+    services = [
+        SchedService("s0", 1, 1, (), 1, ("s0h0",)),
+        SchedService("s1", 1, 1, (), 1, ()),
+        SchedService("s2", 1, 1, ("s1",), 1, ()),
+        SchedService("s3", 1, 1, ("s0", "s1", "s2"), 1, ("s3h0",)),
+    ]
+    jobs = [SchedJob("s0h0", "s0", 1.0), SchedJob("s3h0", "s3", 2.0)]
+    sim = simulate(services, jobs, 1)
+    times = {t.host: (t.start_s, t.end_s) for t in sim.timeline}
+    assert times == {"s0h0": (0.0, 1.0), "s3h0": (1.0, 3.0)}
+    assert_feasible(services, jobs, times, 1)
+    scheduler = Scheduler(services, jobs, 1)
+    assert scheduler.next_to_start() == ["s0h0"]
