@@ -1,8 +1,11 @@
 """`restore run --max-parallel 1` over N lab hosts against one `ansible-playbook` with
 `serial: 1` doing the same work in the same order; plus the journal's cost per state change.
 
-Prints two lines: the medians and their ratio (target <= 1.25, issue 5), and milliseconds per
-journal append (SQLite WAL, synchronous=FULL, hash chain). Needs root (the lab).
+Runs, interleaved in each round: the yardstick, `restore run` as shipped (playbook steps
+forked from the run's warm prefork server), and `restore run` with RESTORE_ANSIBLE_PREFORK=0
+(one cold ansible-playbook per host step, the way ansible-runner starts it by default).
+Prints the medians and the ratios to the yardstick (target <= 1.25, issue 5), and
+milliseconds per journal append (SQLite WAL, synchronous=FULL, hash chain). Needs root.
 
 Usage: python bench/run_overhead.py [--hosts 5] [--repeat 3]
 """
@@ -108,7 +111,9 @@ def main() -> None:
             }
             (tmp / "graph.yaml").write_text(yaml.safe_dump(graph))
             env_cmd = ["env", "ANSIBLE_HOST_KEY_CHECKING=True", f"PATH={BIN}:/usr/bin:/bin"]
-            plain, ours = [], []
+            plain: list[float] = []
+            warm: list[float] = []
+            cold: list[float] = []
             for attempt in range(args.repeat):
                 plain.append(
                     timed(
@@ -121,32 +126,39 @@ def main() -> None:
                         ]
                     )
                 )
-                state = tmp / f"run-{attempt}"
-                ours.append(
-                    timed(
-                        [
-                            *env_cmd,
-                            str(BIN / "restore"),
-                            "run",
-                            str(tmp / "graph.yaml"),
-                            "-i",
-                            str(inventory),
-                            "--max-parallel",
-                            "1",
-                            "--yes",
-                            "--format",
-                            "json",
-                            "--state-dir",
-                            str(state),
-                        ]
+                for label, times in (("warm", warm), ("cold", cold)):
+                    state = tmp / f"run-{label}-{attempt}"
+                    prefork = "1" if label == "warm" else "0"
+                    times.append(
+                        timed(
+                            [
+                                *env_cmd,
+                                f"RESTORE_ANSIBLE_PREFORK={prefork}",
+                                str(BIN / "restore"),
+                                "run",
+                                str(tmp / "graph.yaml"),
+                                "-i",
+                                str(inventory),
+                                "--max-parallel",
+                                "1",
+                                "--yes",
+                                "--format",
+                                "json",
+                                "--state-dir",
+                                str(state),
+                            ]
+                        )
                     )
-                )
-                shutil.rmtree(state, ignore_errors=True)
+                    shutil.rmtree(state, ignore_errors=True)
         finally:
             Lab(lab_state).down()
-        p, o = statistics.median(plain), statistics.median(ours)
+        p = statistics.median(plain)
+        w, c = statistics.median(warm), statistics.median(cold)
         print(
-            f"run overhead hosts={args.hosts} ansible-playbook serial:1={p:6.2f}s restore run -K1={o:6.2f}s ratio={o / p:4.2f} (target <= 1.25)",
+            f"run overhead hosts={args.hosts} repeat={args.repeat} (medians)\n"
+            f"  ansible-playbook serial:1          {p:6.2f}s\n"
+            f"  restore run -K1 (prefork, default) {w:6.2f}s  ratio {w / p:4.2f} (target <= 1.25)\n"
+            f"  restore run -K1 (prefork off)      {c:6.2f}s  ratio {c / p:4.2f}",
             flush=True,
         )
         print(f"journal append={journal_ms_per_append(tmp):5.2f} ms per state change", flush=True)

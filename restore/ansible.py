@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -34,6 +35,13 @@ _ENV = {
     "ANSIBLE_NOCOLOR": "True",
     "ANSIBLE_DEPRECATION_WARNINGS": "False",
     "ANSIBLE_LOCALHOST_WARNING": "False",
+}
+# The inventory loader sets these in this process unless the operator did (restore.inventory);
+# passing them explicitly keeps every job's environment the same whether or not the inventory
+# was loaded yet, which is what lets the prefork server's jobs start warm.
+_DEFAULTS = {
+    "ANSIBLE_INVENTORY_UNPARSED_WARNING": "False",
+    "ANSIBLE_INVENTORY_ANY_UNPARSED_IS_FAILED": "True",
 }
 
 
@@ -86,8 +94,12 @@ def run_playbook(
     timeout_s: float | None = None,
     cancel: threading.Event | None = None,
     progress: ProgressFn | None = None,
+    launch_env: Mapping[str, str] | None = None,
 ) -> PlaybookResult:
-    """Run `playbook` limited to `host`; never raises for a failed play (that is data)."""
+    """Run `playbook` limited to `host`; never raises for a failed play (that is data).
+
+    `launch_env` comes from the run's `PreforkAnsible`: it makes "ansible-playbook" the warm,
+    forked one. Arguments, artifacts and events are the same either way."""
     work_dir.mkdir(parents=True, exist_ok=True)
     known_secrets = [*secrets, *(str(v) for v in (secret_extravars or {}).values() if v)]
     failed_tasks: list[str] = []
@@ -117,7 +129,7 @@ def run_playbook(
             limit=host,
             extravars={**(extravars or {}), **(secret_extravars or {})},
             cmdline=cmdline,
-            envvars=_environment(),
+            envvars={**_environment(), **(launch_env or {})},
             quiet=True,
             event_handler=on_event,
             cancel_callback=cancelled,
@@ -150,10 +162,31 @@ def run_playbook(
     )
 
 
+def job_environment(launch_env: Mapping[str, str]) -> dict[str, str]:
+    """The environment ansible-runner gives a playbook job, as ansible-runner itself builds it
+    for a throwaway job: what the prefork server primes itself with."""
+    from ansible_runner.config.runner import RunnerConfig
+
+    scratch = Path(tempfile.mkdtemp(prefix="restore-runner-env-"))
+    try:
+        (scratch / "prime.yml").write_text("[]\n")
+        config = RunnerConfig(
+            private_data_dir=str(scratch),
+            playbook=str(scratch / "prime.yml"),
+            envvars={**_environment(), **launch_env},
+            suppress_env_files=False,
+        )
+        config.prepare()
+        return {str(k): str(v) for k, v in config.env.items()}
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
 def _environment() -> dict[str, str]:
     # ansible-playbook lives next to this interpreter (the venv), which may not be on PATH.
     path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
-    return {**_ENV, "PATH": path}
+    defaults = {name: os.environ.get(name, value) for name, value in _DEFAULTS.items()}
+    return {**defaults, **_ENV, "PATH": path}
 
 
 def _host_stats(stats: Mapping[str, Any] | None, host: str) -> dict[str, int]:

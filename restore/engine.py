@@ -16,6 +16,7 @@ Shape of a run:
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import hashlib
 import threading
 import time
@@ -36,6 +37,7 @@ from restore.errors import InputError, Interrupted
 from restore.journal import Event, Journal
 from restore.models import HostState, Inventory, StepSpec, StepType, Verdict
 from restore.plan_model import PlannedHost, RestorePlan
+from restore.prefork.service import PreforkAnsible
 from restore.schedule import SchedJob, SchedService, Scheduler
 from restore.steps import RUNNERS
 from restore.steps.base import (
@@ -175,6 +177,7 @@ class Engine:
         options: RunOptions,
         processor: Processor | None = None,
         runners: Mapping[StepType, Callable[[StepContext], StepOutcome]] | None = None,
+        prefork: PreforkAnsible | None = None,
     ) -> None:
         self.plan = plan
         # Tests replace a step type here to provoke verdicts they cannot plant for real.
@@ -190,6 +193,10 @@ class Engine:
         self._contexts: set[StepContext] = set()
         self._ctx_lock = threading.Lock()
         self.run_id = ""
+        self._ansible_env: dict[str, str] = {}
+        # Started by the caller before the inventory loads, so it is warm by the first step;
+        # without one the run starts (and stops) its own.
+        self._prefork = prefork
 
     # -- journal ------------------------------------------------------------------------------
 
@@ -298,7 +305,9 @@ class Engine:
                 scheduler.mark_finished(name, ok=True)
         state = "succeeded"
         try:
-            self._drive(scheduler, runs, outcomes)
+            with self._prefork_for_run() as prefork:
+                self._ansible_env = prefork.environment()
+                self._drive(scheduler, runs, outcomes)
         except KeyboardInterrupt:
             self._stop.set()
             with self._ctx_lock:
@@ -514,12 +523,18 @@ class Engine:
             winrm_insecure=self.options.winrm_insecure,
             timeout_s=timeout,
             start_seq=started.seq,
+            ansible_env=self._ansible_env,
         )
         outcome = self._with_deadline(ctx, timeout)
         status = outcome.status if outcome.status != SKIPPED else SUCCEEDED
         detail = {"attempt": attempt, **outcome.detail}
         self._record(status, host=host, step=key, detail=detail)
         return StepOutcome(status, detail, outcome.verdict)
+
+    def _prefork_for_run(self) -> contextlib.AbstractContextManager[PreforkAnsible]:
+        if self._prefork is not None:
+            return contextlib.nullcontext(self._prefork)
+        return PreforkAnsible(log_path=self.journal.state_dir / "prefork.log")
 
     def _with_deadline(self, ctx: StepContext, timeout: float) -> StepOutcome:
         """Run the step in its own thread; past the deadline, cut it loose and move on."""

@@ -24,6 +24,7 @@ from restore.graph import load_graph
 from restore.inventory import load_inventory
 from restore.journal import Journal
 from restore.plan import build_plan
+from restore.prefork.service import PreforkAnsible
 from restore.rehearsal_mix import infections
 from restore.report_render import to_html, to_junit, to_markdown
 from restore.reporting import report_for_run
@@ -100,7 +101,10 @@ def rehearse(
     bound = [host for hosts in bind(graph, real_inventory).values() for host in hosts]
     target_inventory = inventory_file
     the_lab = None
+    # warms ansible-core up while the lab starts; every playbook step is then a fork
+    prefork = PreforkAnsible(log_path=state_dir / "prefork.log")
     try:
+        prefork.start()
         if lab:
             from restore.lab import Lab
 
@@ -139,6 +143,7 @@ def rehearse(
                 journal,
                 RunOptions(max_parallel=max_parallel, assume_yes=True),
                 processor=processor,
+                prefork=prefork,
             )
             result = engine.run()
             journal.append(
@@ -168,6 +173,7 @@ def rehearse(
         if result.state == "succeeded":
             record_success(state_dir, graph, inventory_file, result.run_id)
     finally:
+        prefork.stop()
         if the_lab is not None and not keep_lab:
             down_started = time.monotonic()
             the_lab.down()

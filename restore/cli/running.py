@@ -134,32 +134,38 @@ def run_command(
     from restore.graph import load_graph
     from restore.inventory import load_inventory
     from restore.plan import build_plan
+    from restore.prefork.service import PreforkAnsible
 
     spec = load_graph(graph)
-    hosts = load_inventory(inventory, with_secrets=True)
-    plan = build_plan(spec, hosts, max_parallel=(max_parallel,))
     journal = _open_journal(state_dir)
-    progress = LiveProgress(quiet=output_format is OutputFormat.JSON and not sys.stderr.isatty())
-    engine = Engine(
-        plan,
-        hosts,
-        inventory,
-        journal,
-        RunOptions(
-            dry_run=dry_run,
-            max_parallel=max_parallel,
-            assume_yes=yes,
-            resume=resume,
-            winrm_insecure=winrm_insecure,
-            run_id=run_id,
-        ),
-        processor=progress,
-    )
-    try:
-        result = engine.run()
-    finally:
-        if progress.live is not None:
-            progress.live.stop()
+    # Started first: it warms ansible-core up (on the other core) while the inventory loads.
+    with PreforkAnsible(log_path=state_dir / "prefork.log") as prefork:
+        hosts = load_inventory(inventory, with_secrets=True)
+        plan = build_plan(spec, hosts, max_parallel=(max_parallel,))
+        progress = LiveProgress(
+            quiet=output_format is OutputFormat.JSON and not sys.stderr.isatty()
+        )
+        engine = Engine(
+            plan,
+            hosts,
+            inventory,
+            journal,
+            RunOptions(
+                dry_run=dry_run,
+                max_parallel=max_parallel,
+                assume_yes=yes,
+                resume=resume,
+                winrm_insecure=winrm_insecure,
+                run_id=run_id,
+            ),
+            processor=progress,
+            prefork=prefork,
+        )
+        try:
+            result = engine.run()
+        finally:
+            if progress.live is not None:
+                progress.live.stop()
     if output_format is OutputFormat.JSON:
         console.emit_json(result.to_json())
     else:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -70,6 +70,7 @@ class StepContext:
     winrm_insecure: bool = False
     timeout_s: float = 600.0
     start_seq: int = 0  # journal seq of this step's `started` event
+    ansible_env: Mapping[str, str] = field(default_factory=dict)  # the run's prefork server
     cancel: threading.Event = field(default_factory=threading.Event)
     progress: Callable[[str], None] = lambda _message: None
     _cleanups: list[Callable[[], None]] = field(default_factory=list)

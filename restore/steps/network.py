@@ -53,6 +53,7 @@ def run(ctx: StepContext) -> StepOutcome:
         timeout_s=ctx.timeout_s,
         cancel=ctx.cancel,
         progress=ctx.progress,
+        launch_env=ctx.ansible_env,
     )
     detail = {"via": str(playbook), "ansible": result.to_json()}
     if result.ok:

@@ -36,6 +36,7 @@ def run(ctx: StepContext) -> StepOutcome:
         timeout_s=ctx.timeout_s,
         cancel=ctx.cancel,
         progress=ctx.progress,
+        launch_env=ctx.ansible_env,
     )
     detail = {"playbook": str(playbook), "check_mode": ctx.dry_run, "ansible": result.to_json()}
     if result.ok:

@@ -1,0 +1,128 @@
+"""The prefork ansible-playbook: real ansible-runner, real ansible-core, on localhost.
+
+Proves that a warm job gives the same result as a cold one, that a job whose ansible
+configuration differs takes the cold path, that a timeout kills the forked job, and that a
+lost server costs speed, never the step.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from restore.ansible import run_playbook
+from restore.prefork.service import PreforkAnsible
+
+PLAYBOOK = """
+- name: Marker
+  hosts: all
+  gather_facts: false
+  tasks:
+    - name: Write the marker
+      ansible.builtin.copy:
+        dest: "{{ marker }}"
+        content: "{{ inventory_hostname }}\\n"
+        mode: "0600"
+"""
+SLOW = """
+- name: Slow
+  hosts: all
+  gather_facts: false
+  tasks:
+    - name: Wait far longer than the step's deadline
+      ansible.builtin.command: sleep 120
+      changed_when: false
+"""
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Path:
+    (tmp_path / "inventory.ini").write_text(
+        f"target ansible_connection=local ansible_python_interpreter={sys.executable}\n"
+    )
+    (tmp_path / "marker.yml").write_text(PLAYBOOK)
+    (tmp_path / "slow.yml").write_text(SLOW)
+    return tmp_path
+
+
+def _jobs(log: Path) -> list[tuple[int, str]]:
+    text = log.read_text() if log.exists() else ""
+    return [(int(p), mode) for p, mode in re.findall(r"prefork: job (\d+) (\w+)", text)]
+
+
+def _marker_run(site: Path, name: str, env: dict[str, str]) -> tuple[bool, Path]:
+    marker = site / f"{name}.txt"
+    result = run_playbook(
+        playbook=site / "marker.yml",
+        inventory=str(site / "inventory.ini"),
+        host="target",
+        work_dir=site / name,
+        extravars={"marker": str(marker)},
+        timeout_s=120,
+        launch_env=env,
+    )
+    return result.ok, marker
+
+
+def test_warm_jobs_do_the_work_and_a_different_configuration_goes_cold(site: Path) -> None:
+    log = site / "prefork.log"
+    with PreforkAnsible(log_path=log) as prefork:
+        env = prefork.environment()
+        assert prefork.active and env
+        for name in ("first", "second"):
+            ok, marker = _marker_run(site, name, env)
+            assert ok and marker.read_text() == "target\n"
+        ok, marker = _marker_run(site, "third", {**env, "ANSIBLE_FORKS": "7"})
+        assert ok and marker.read_text() == "target\n"
+    assert [mode for _, mode in _jobs(log)] == ["warm", "warm", "cold"]
+    assert not any(Path(p).exists() for p in env.values() if p.endswith(".sock"))
+
+
+def test_a_timeout_kills_the_forked_job(site: Path) -> None:
+    log = site / "prefork.log"
+    with PreforkAnsible(log_path=log) as prefork:
+        started = time.monotonic()
+        result = run_playbook(
+            playbook=site / "slow.yml",
+            inventory=str(site / "inventory.ini"),
+            host="target",
+            work_dir=site / "slow",
+            timeout_s=3,
+            launch_env=prefork.environment(),
+        )
+        assert result.status == "timeout" and not result.ok
+        assert time.monotonic() - started < 60
+        ((pid, mode),) = _jobs(log)
+        assert mode == "warm"
+        deadline = time.monotonic() + 10
+        while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not Path(f"/proc/{pid}").exists(), "the forked ansible-playbook outlived its step"
+
+
+def test_a_lost_server_falls_back_to_the_real_program(site: Path) -> None:
+    log = site / "prefork.log"
+    prefork = PreforkAnsible(log_path=log)
+    prefork.start()
+    env = prefork.environment()
+    prefork.stop()  # the launcher script stays usable from a copy, as after a server crash
+    launcher = site / "bin" / "ansible-playbook"
+    launcher.parent.mkdir()
+    launcher.write_text(
+        f"#!{sys.executable}\nfrom restore.prefork.launcher import main\n\nmain()\n"
+    )
+    launcher.chmod(0o700)
+    stale = {**env, "PATH": f"{launcher.parent}:{env['PATH'].split(':', 1)[1]}"}
+    ok, marker = _marker_run(site, "orphan", stale)
+    assert ok and marker.read_text() == "target\n"
+    assert _jobs(log) == []
+
+
+def test_disabled_by_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RESTORE_ANSIBLE_PREFORK", "0")
+    with PreforkAnsible() as prefork:
+        assert not prefork.active and prefork.environment() == {}
