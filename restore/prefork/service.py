@@ -38,6 +38,10 @@ class PreforkAnsible:
         self._env: dict[str, str] = {}
 
     @property
+    def server_pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
+
+    @property
     def active(self) -> bool:
         return bool(self._env)
 

@@ -7,7 +7,10 @@ lost server costs speed, never the step.
 
 from __future__ import annotations
 
+import os
 import re
+import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -33,8 +36,8 @@ SLOW = """
   hosts: all
   gather_facts: false
   tasks:
-    - name: Wait far longer than the step's deadline
-      ansible.builtin.command: sleep 120
+    - name: Wait far longer than the step's deadline, leaving the pid to check
+      ansible.builtin.shell: "echo $$ > {{ pidfile }}; exec sleep 120"
       changed_when: false
 """
 
@@ -91,7 +94,8 @@ def test_a_timeout_kills_the_forked_job(site: Path) -> None:
             inventory=str(site / "inventory.ini"),
             host="target",
             work_dir=site / "slow",
-            timeout_s=3,
+            extravars={"pidfile": str(site / "slow.pid")},
+            timeout_s=5,
             launch_env=prefork.environment(),
         )
         assert result.status == "timeout" and not result.ok
@@ -102,6 +106,68 @@ def test_a_timeout_kills_the_forked_job(site: Path) -> None:
         while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
             time.sleep(0.1)
         assert not Path(f"/proc/{pid}").exists(), "the forked ansible-playbook outlived its step"
+        command = int((site / "slow.pid").read_text())
+        assert _gone(command), "the task's command outlived its step (a detached worker)"
+
+
+ENGINE = """
+import sys, threading
+from pathlib import Path
+from restore.ansible import run_playbook
+from restore.prefork.service import PreforkAnsible
+
+site = Path(sys.argv[1])
+prefork = PreforkAnsible(log_path=site / "prefork.log")
+prefork.start()
+print(prefork.server_pid, flush=True)
+run_playbook(
+    playbook=site / "slow.yml",
+    inventory=str(site / "inventory.ini"),
+    host="target",
+    work_dir=site / "engine",
+    extravars={"pidfile": str(site / "slow.pid")},
+    timeout_s=300,
+    launch_env=prefork.environment(),
+)
+"""
+
+
+def _gone(pid: int, within_s: float = 15) -> bool:
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        if Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] == "Z":
+            return True  # exited; only its parent's wait is missing
+        time.sleep(0.1)
+    return False
+
+
+def test_an_engine_killed_mid_step_takes_its_server_and_jobs_with_it(site: Path) -> None:
+    engine = subprocess.Popen(
+        [sys.executable, "-c", ENGINE, str(site)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert engine.stdout is not None
+        server = int(engine.stdout.readline())
+        deadline = time.monotonic() + 60
+        pidfile = site / "slow.pid"
+        while not pidfile.exists() or not pidfile.read_text().strip():
+            assert time.monotonic() < deadline, "the slow task never started"
+            time.sleep(0.1)
+        ((job, mode),) = _jobs(site / "prefork.log")
+        assert mode == "warm"
+        engine.send_signal(signal.SIGKILL)
+        engine.wait()
+        assert _gone(server), "the prefork server outlived its engine"
+        assert _gone(job), "a forked ansible-playbook outlived its engine"
+        assert _gone(int(pidfile.read_text())), "the task's command outlived its engine"
+    finally:
+        if engine.poll() is None:
+            engine.kill()
+            engine.wait()
 
 
 def test_a_lost_server_falls_back_to_the_real_program(site: Path) -> None:
