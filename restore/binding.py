@@ -8,6 +8,7 @@ from __future__ import annotations
 from restore.errors import InputError, InputErrors
 from restore.graph import did_you_mean
 from restore.models import GraphSpec, Inventory, Platform, ServiceSpec, StepSpec, StepType
+from restore.nodes.placement import execution_nodes
 from restore.plan_model import BoundHost
 
 # Without explicit steps a host is examined and rejoins the network only if clean: nothing
@@ -124,10 +125,16 @@ def steps_for(svc: ServiceSpec, platform: Platform) -> tuple[StepSpec, ...]:
 def bind(graph: GraphSpec, inventory: Inventory) -> dict[str, tuple[BoundHost, ...]]:
     """service id -> its bound hosts in order."""
     expanded = expand_hosts(graph, inventory)
+    nodes = execution_nodes(inventory)
     by_name = {h.name: h for h in inventory.hosts}
     return {
         svc.id: tuple(
-            BoundHost(spec=by_name[n], service=svc.id, steps=steps_for(svc, by_name[n].platform))
+            BoundHost(
+                spec=by_name[n],
+                service=svc.id,
+                steps=steps_for(svc, by_name[n].platform),
+                execution_node=nodes.get(n),
+            )
             for n in expanded[svc.id]
         )
         for svc in graph.services

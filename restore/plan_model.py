@@ -20,6 +20,7 @@ class BoundHost:
     spec: HostSpec
     service: str
     steps: tuple[StepSpec, ...]
+    execution_node: str | None = None  # runs its Ansible steps; None: the control node
 
     @property
     def name(self) -> str:
@@ -136,6 +137,7 @@ class RestorePlan:
                     "host": h.name,
                     "service": h.service,
                     "platform": h.platform,
+                    "execution_node": h.bound.execution_node,
                     "duration_s": h.duration_s,
                     "steps": [
                         {"type": st.type.value, "label": st.label, "estimate_s": step_estimate(st)}

@@ -134,9 +134,11 @@ def to_markdown(plan: RestorePlan) -> str:
         ]
         for host_name in hosts_by_service.get(svc.id, []):
             host = plan.host(host_name)
+            node = host.bound.execution_node
             out += [
                 f"#### Host `{host.name}` ({host.platform})",
                 "",
+                *([f"Ansible steps run on execution node `{node}`.", ""] if node else []),
                 "| # | Step | Check by hand | Done (time) | Initials |",
                 "|---|---|---|---|---|",
             ]

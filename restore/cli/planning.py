@@ -201,6 +201,14 @@ def _print_plan(plan: RestorePlan) -> None:
             format_duration(svc.duration_s),
         )
     console.out.print(table)
+    by_node: dict[str, list[str]] = {}
+    for host in plan.hosts:
+        if host.bound.execution_node:
+            by_node.setdefault(host.bound.execution_node, []).append(host.name)
+    for node, names in by_node.items():
+        console.out.print(
+            f"execution node [bold]{node}[/] runs the Ansible steps of {', '.join(names)}"
+        )
     console.out.print(
         f"critical path: [bold]{' → '.join(plan.critical_path)}[/]   "
         f"estimated duration: [bold]{format_duration(plan.estimated_duration_s)}[/]"
