@@ -29,7 +29,7 @@ ProgressFn = Callable[[str], None]
 
 # ansible-runner sets ANSIBLE_HOST_KEY_CHECKING=False unless told otherwise: a recovery tool
 # that skips host-key checks would hand a rebuilt host's credentials to an impostor.
-_ENV = {
+ANSIBLE_ENV = {
     "ANSIBLE_HOST_KEY_CHECKING": "True",
     "ANSIBLE_RETRY_FILES_ENABLED": "False",
     "ANSIBLE_NOCOLOR": "True",
@@ -144,7 +144,7 @@ def run_playbook(
     status = str(runner.status)
     if status == "canceled" and timeout_s is not None and time.monotonic() - started > timeout_s:
         status = "timeout"
-    stats = _host_stats(runner.stats, host)
+    stats = host_stats(runner.stats, host)
     artifacts = str(getattr(runner.config, "artifact_dir", work_dir))
     scrub_artifacts(work_dir, known_secrets)
     return PlaybookResult(
@@ -186,10 +186,10 @@ def _environment() -> dict[str, str]:
     # ansible-playbook lives next to this interpreter (the venv), which may not be on PATH.
     path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
     defaults = {name: os.environ.get(name, value) for name, value in _DEFAULTS.items()}
-    return {**defaults, **_ENV, "PATH": path}
+    return {**defaults, **ANSIBLE_ENV, "PATH": path}
 
 
-def _host_stats(stats: Mapping[str, Any] | None, host: str) -> dict[str, int]:
+def host_stats(stats: Mapping[str, Any] | None, host: str) -> dict[str, int]:
     """Per-host counters from the playbook_on_stats event: ok, changed, failures, dark..."""
     if not stats:
         return {}
@@ -241,4 +241,11 @@ def _scrub_text(path: Path, text: str, secrets: list[str]) -> str:
     return redact_text(text, secrets)
 
 
-__all__ = ["REDACTED", "PlaybookResult", "run_playbook", "scrub_artifacts"]
+__all__ = [
+    "ANSIBLE_ENV",
+    "REDACTED",
+    "PlaybookResult",
+    "host_stats",
+    "run_playbook",
+    "scrub_artifacts",
+]

@@ -524,6 +524,11 @@ class Engine:
             timeout_s=timeout,
             start_seq=started.seq,
             ansible_env=self._ansible_env,
+            execution_node=(
+                self.inventory.host(host.bound.execution_node)
+                if host.bound.execution_node
+                else None
+            ),
         )
         outcome = self._with_deadline(ctx, timeout)
         status = outcome.status if outcome.status != SKIPPED else SUCCEEDED

@@ -71,6 +71,7 @@ class StepContext:
     timeout_s: float = 600.0
     start_seq: int = 0  # journal seq of this step's `started` event
     ansible_env: Mapping[str, str] = field(default_factory=dict)  # the run's prefork server
+    execution_node: HostSpec | None = None  # runs this host's playbooks; None: here
     cancel: threading.Event = field(default_factory=threading.Event)
     progress: Callable[[str], None] = lambda _message: None
     _cleanups: list[Callable[[], None]] = field(default_factory=list)

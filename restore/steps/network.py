@@ -11,8 +11,8 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from restore.ansible import run_playbook
 from restore.models import StepType, Verdict
+from restore.steps.ansible_job import run_job
 from restore.steps.base import StepContext, StepOutcome, dry, failed, refused, succeeded
 
 _LAB_LOCK = threading.Lock()
@@ -42,19 +42,7 @@ def run(ctx: StepContext) -> StepOutcome:
         return failed(
             f"no way to {action} {ctx.host.name}: the graph has no network.{action} playbook"
         )
-    result = run_playbook(
-        playbook=playbook,
-        inventory=ctx.inventory_path,
-        host=ctx.host.name,
-        work_dir=ctx.work_dir(),
-        extravars={"target_host": ctx.host.name},
-        secrets=ctx.secrets,
-        check=ctx.dry_run,
-        timeout_s=ctx.timeout_s,
-        cancel=ctx.cancel,
-        progress=ctx.progress,
-        launch_env=ctx.ansible_env,
-    )
+    result = run_job(ctx, playbook, {"target_host": ctx.host.name})
     detail = {"via": str(playbook), "ansible": result.to_json()}
     if result.ok:
         return succeeded(f"{action}ed", **detail)

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from restore.ansible import run_playbook
 from restore.journal import redact
+from restore.steps.ansible_job import run_job
 from restore.steps.base import StepContext, StepOutcome, failed, succeeded
 
 
@@ -24,20 +24,7 @@ def run(ctx: StepContext) -> StepOutcome:
     safe = redact(extravars, ctx.secrets)
     secret = {k: v for k, v in extravars.items() if safe.get(k) != v}
     public = {k: v for k, v in extravars.items() if k not in secret}
-    result = run_playbook(
-        playbook=playbook,
-        inventory=ctx.inventory_path,
-        host=ctx.host.name,
-        work_dir=ctx.work_dir(),
-        extravars=public,
-        secret_extravars=secret,
-        secrets=ctx.secrets,
-        check=ctx.dry_run,
-        timeout_s=ctx.timeout_s,
-        cancel=ctx.cancel,
-        progress=ctx.progress,
-        launch_env=ctx.ansible_env,
-    )
+    result = run_job(ctx, playbook, public, secret)
     detail = {"playbook": str(playbook), "check_mode": ctx.dry_run, "ansible": result.to_json()}
     if result.ok:
         return succeeded(result.message, **detail)

@@ -172,6 +172,21 @@ class SshTransport:
             reason = "timed out" if timed_out else err.decode("utf-8", "replace").strip()
             raise TransportError(f"{self.host}: cannot write {remote}: {reason}")
 
+    def open_stream(self, command: str, timeout: float) -> paramiko.Channel:
+        """Start `command` and return its channel, for a caller that streams stdin and stdout
+        itself (ansible-runner's worker protocol). The caller owns and closes the channel."""
+        if self._client is None:
+            self.connect(timeout)
+        transport = self._client.get_transport() if self._client else None
+        if transport is None or not transport.is_active():
+            raise TransportError(f"{self.host}: ssh connection lost")
+        try:
+            channel = transport.open_session(timeout=timeout)
+            channel.exec_command(command)
+        except (paramiko.SSHException, OSError, EOFError) as exc:
+            raise TransportError(f"{self.host}: ssh channel failed: {exc}") from None
+        return channel
+
     def _exec(
         self, command: str, timeout: float, stdin: bytes | None = None
     ) -> tuple[int, bytes, bytes, float, bool]:
