@@ -27,7 +27,7 @@ from pathlib import Path
 
 JOBS = Path("/var/lib/restore-node/jobs")
 RUNNER = "/opt/restore-node/venv/bin/ansible-runner"
-KEEPALIVE_S = 10
+KEEPALIVE_S = 5  # link.py's watchdog counts on it
 _PR_SET_CHILD_SUBREAPER = 36
 NO_SUCH_JOB = 3
 

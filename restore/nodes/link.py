@@ -24,7 +24,7 @@ from restore.transports.ssh import SshTransport
 AGENT_SOURCE = (Path(__file__).parent / "agent.py").read_bytes()
 AGENT_PATH = f"/opt/restore-node/agent-{hashlib.sha256(AGENT_SOURCE).hexdigest()[:12]}.py"
 CONNECT_TIMEOUT_S = 15.0
-KEEPALIVE_S = 10  # the worker's; agent.py passes the same value
+KEEPALIVE_S = 5  # the worker's; agent.py passes the same value
 IDLE_LIMIT_S = 3 * KEEPALIVE_S + 5
 """Silence this long, without even a keepalive, means the link is gone; `process` alone has
 no read timeout and would wait forever."""
@@ -42,9 +42,12 @@ class JobStopped(OSError):
 
 
 class NodeLink:
-    def __init__(self, node: HostSpec, ident: str) -> None:
+    def __init__(
+        self, node: HostSpec, ident: str, connect_timeout_s: float = CONNECT_TIMEOUT_S
+    ) -> None:
         self.node = node
         self.ident = ident
+        self.connect_timeout_s = connect_timeout_s
         self._transport: SshTransport | None = None
 
     # -- one-shot commands --------------------------------------------------------------------
@@ -52,7 +55,7 @@ class NodeLink:
     def _transport_now(self) -> SshTransport:
         if self._transport is None:
             transport = SshTransport(self.node)
-            transport.connect(CONNECT_TIMEOUT_S)
+            transport.connect(self.connect_timeout_s)
             self._transport = transport
         return self._transport
 
@@ -62,7 +65,7 @@ class NodeLink:
             transport.close()
 
     def _call(self, command: str, stdin: Path | bytes | None, timeout: float) -> int:
-        channel = self._transport_now().open_stream(command, CONNECT_TIMEOUT_S)
+        channel = self._transport_now().open_stream(command, self.connect_timeout_s)
         try:
             channel.settimeout(timeout)
             if isinstance(stdin, Path):
@@ -107,7 +110,7 @@ class NodeLink:
 
     def attach(self, offset: int) -> paramiko.Channel:
         return self._transport_now().open_stream(
-            self._agent("attach", self.ident, str(offset)), CONNECT_TIMEOUT_S
+            self._agent("attach", self.ident, str(offset)), self.connect_timeout_s
         )
 
 
@@ -124,7 +127,9 @@ class JobStream:
         stop: Callable[[], str | None],
         reattach_deadline_s: float = REATTACH_DEADLINE_S,
         on_reattach: Callable[[int], None] | None = None,
+        idle_limit_s: float = IDLE_LIMIT_S,
     ) -> None:
+        self._idle_limit_s = idle_limit_s
         self._link = link
         self._stop = stop
         self._reattach_deadline_s = reattach_deadline_s
@@ -175,7 +180,7 @@ class JobStream:
             try:
                 data = self._channel.recv(64 * 1024)
             except TimeoutError:
-                if time.monotonic() - last > IDLE_LIMIT_S:
+                if time.monotonic() - last > self._idle_limit_s:
                     self._relink()  # silent: treat as lost
                     last = time.monotonic()
                 continue

@@ -21,7 +21,13 @@ from restore.ansible import PlaybookResult, ProgressFn, host_stats, scrub_artifa
 from restore.journal import redact_text
 from restore.models import HostSpec
 from restore.nodes.job_package import write_transmit
-from restore.nodes.link import REATTACH_DEADLINE_S, JobStream, NodeLink
+from restore.nodes.link import (
+    CONNECT_TIMEOUT_S,
+    IDLE_LIMIT_S,
+    REATTACH_DEADLINE_S,
+    JobStream,
+    NodeLink,
+)
 from restore.transports.base import TransportError
 
 
@@ -40,6 +46,8 @@ def run_playbook_on_node(
     progress: ProgressFn | None = None,
     vault_password_file: Path | None = None,
     reattach_deadline_s: float = REATTACH_DEADLINE_S,
+    idle_limit_s: float = IDLE_LIMIT_S,
+    connect_timeout_s: float = CONNECT_TIMEOUT_S,
 ) -> PlaybookResult:
     """Like `restore.ansible.run_playbook`, but executed by `node`. Never raises: a failed
     play, an unreachable node or a lost job is a result (status error, unknown...)."""
@@ -60,7 +68,7 @@ def run_playbook_on_node(
             **fields,
         )
 
-    link = NodeLink(node, ident)
+    link = NodeLink(node, ident, connect_timeout_s)
     try:
         try:
             write_transmit(
@@ -90,6 +98,7 @@ def run_playbook_on_node(
             cancel=cancel,
             progress=progress,
             reattach_deadline_s=reattach_deadline_s,
+            idle_limit_s=idle_limit_s,
             result=result,
         )
     finally:
@@ -107,6 +116,7 @@ def _follow(
     cancel: threading.Event | None,
     progress: ProgressFn | None,
     reattach_deadline_s: float,
+    idle_limit_s: float,
     result: Any,
 ) -> PlaybookResult:
     seen: set[str] = set()
@@ -146,7 +156,7 @@ def _follow(
         if progress is not None:
             progress(f"link to node {link.node.name} lost; re-attaching at byte {offset}")
 
-    stream = JobStream(link, stop_reason, reattach_deadline_s, on_reattach)
+    stream = JobStream(link, stop_reason, reattach_deadline_s, on_reattach, idle_limit_s)
     status = "error"
     try:
         processor = ansible_runner.run(
