@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -48,13 +48,19 @@ def run_playbook_on_node(
     reattach_deadline_s: float = REATTACH_DEADLINE_S,
     idle_limit_s: float = IDLE_LIMIT_S,
     connect_timeout_s: float = CONNECT_TIMEOUT_S,
+    attach_to: str | None = None,
+    on_submitted: Callable[[str], None] | None = None,
 ) -> PlaybookResult:
     """Like `restore.ansible.run_playbook`, but executed by `node`. Never raises: a failed
-    play, an unreachable node or a lost job is a result (status error, unknown...)."""
+    play, an unreachable node or a lost job is a result (status error, unknown...).
+
+    `attach_to` names a job submitted earlier (by an orchestrator that then stopped): it is
+    followed from its start, never submitted again. `on_submitted` hears a new job's id as
+    soon as the node holds it."""
     started = time.monotonic()
     work_dir.mkdir(parents=True, exist_ok=True)
     known_secrets = [*secrets, *(str(v) for v in (secret_extravars or {}).values() if v)]
-    ident = uuid.uuid4().hex
+    ident = attach_to or uuid.uuid4().hex
     transmitted = work_dir / f"transmit-{ident}"
 
     def result(status: str, message: str, **fields: Any) -> PlaybookResult:
@@ -70,24 +76,27 @@ def run_playbook_on_node(
 
     link = NodeLink(node, ident, connect_timeout_s)
     try:
-        try:
-            write_transmit(
-                transmitted,
-                ident=ident,
-                target=target,
-                playbook=playbook,
-                extravars={**(extravars or {}), **(secret_extravars or {})},
-                check=check,
-                vault_password_file=vault_password_file,
-            )
-        except Exception as exc:  # a job that cannot be built fails its step, not the run
-            return result("error", f"cannot prepare the job: {type(exc).__name__}: {exc}")
-        try:
-            link.start(transmitted)
-        except TransportError as exc:
-            return result("error", f"execution node unreachable: {exc}")
-        finally:
-            transmitted.unlink(missing_ok=True)  # it holds the target's key in the clear
+        if attach_to is None:
+            try:
+                write_transmit(
+                    transmitted,
+                    ident=ident,
+                    target=target,
+                    playbook=playbook,
+                    extravars={**(extravars or {}), **(secret_extravars or {})},
+                    check=check,
+                    vault_password_file=vault_password_file,
+                )
+            except Exception as exc:  # a job that cannot be built fails its step, not the run
+                return result("error", f"cannot prepare the job: {type(exc).__name__}: {exc}")
+            try:
+                link.start(transmitted)
+            except TransportError as exc:
+                return result("error", f"execution node unreachable: {exc}")
+            finally:
+                transmitted.unlink(missing_ok=True)  # it holds the target's key in the clear
+            if on_submitted is not None:
+                on_submitted(ident)
         return _follow(
             link,
             ident=ident,

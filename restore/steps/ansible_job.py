@@ -11,6 +11,9 @@ from typing import Any
 from restore.ansible import PlaybookResult, run_playbook
 from restore.steps.base import StepContext
 
+NODE_JOB_EVENT = "node_job"
+_STEP_ENDS = {"succeeded", "failed", "timed_out", "refused", "skipped", "marked_done"}
+
 
 def run_job(
     ctx: StepContext,
@@ -21,9 +24,23 @@ def run_job(
     if ctx.execution_node is not None:
         from restore.nodes.remote import run_playbook_on_node
 
+        node = ctx.execution_node
         vault = os.environ.get("ANSIBLE_VAULT_PASSWORD_FILE")
+
+        def submitted(ident: str) -> None:
+            # Journaled before anything is read back: a restarted orchestrator re-attaches to
+            # this job instead of submitting the step again.
+            ctx.journal.append(
+                ctx.run_id,
+                NODE_JOB_EVENT,
+                host=ctx.host.name,
+                service=ctx.service,
+                step=ctx.step_key,
+                detail={"node": node.name, "job": ident},
+            )
+
         return run_playbook_on_node(
-            node=ctx.execution_node,
+            node=node,
             target=ctx.host,
             playbook=playbook,
             work_dir=ctx.work_dir(),
@@ -35,6 +52,8 @@ def run_job(
             cancel=ctx.cancel,
             progress=ctx.progress,
             vault_password_file=Path(vault) if vault else None,
+            attach_to=_unfinished_node_job(ctx),
+            on_submitted=submitted,
         )
     return run_playbook(
         playbook=playbook,
@@ -50,3 +69,17 @@ def run_job(
         progress=ctx.progress,
         launch_env=ctx.ansible_env,
     )
+
+
+def _unfinished_node_job(ctx: StepContext) -> str | None:
+    """The node job this very step submitted before the orchestrator stopped, if the journal
+    shows no end for it: the job may have gone on (or finished) on the node meanwhile."""
+    pending: str | None = None
+    for event in ctx.journal.events(ctx.run_id, host=ctx.host.name):
+        if event.step != ctx.step_key:
+            continue
+        if event.event == NODE_JOB_EVENT:
+            pending = str(event.detail.get("job") or "") or None
+        elif event.event in _STEP_ENDS:
+            pending = None
+    return pending
