@@ -23,6 +23,7 @@ from restore.fingerprint import record_success
 from restore.graph import load_graph
 from restore.inventory import load_inventory
 from restore.journal import Journal
+from restore.nodes.install import install_node
 from restore.plan import build_plan
 from restore.prefork.service import PreforkAnsible
 from restore.rehearsal_mix import infections
@@ -110,10 +111,21 @@ def rehearse(
 
             the_lab = Lab(state_dir)
             twins = [(h.name, h.spec.platform) for h in bound]
+            # the execution nodes the graph's hosts run through get twins of their own
+            nodes = {h.name: h.execution_node for h in bound if h.execution_node}
+            twins += [
+                (node, real_inventory.host(node).platform)
+                for node in sorted(set(nodes.values()))
+                if node not in {name for name, _ in twins}
+            ]
             say(f"lab: starting {len(twins)} twin host(s)")
             used = {name for name, _ in twins}
             groups = {g: [m for m in members if m in used] for g, members in real_inventory.groups}
-            target_inventory = the_lab.up(twins, groups=groups)
+            target_inventory = the_lab.up(twins, groups=groups, execution_nodes=nodes)
+            for node in sorted(set(nodes.values())):
+                say(f"lab: installing execution node {node}")
+                spec = load_inventory(target_inventory, with_secrets=True).host(node)
+                install_node(spec)
             for name, _ in twins:
                 the_lab.quarantine(name, True)
         timings["lab_up_s"] = time.monotonic() - started

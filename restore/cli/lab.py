@@ -24,6 +24,13 @@ lab_app = typer.Typer(
 HOST_ARGUMENT = typer.Argument(..., help="Lab host name (see `restore lab status`).")
 
 
+def _install_node(inventory: Path, node: str) -> None:
+    from restore.inventory import load_inventory
+    from restore.nodes.install import install_node
+
+    install_node(load_inventory(inventory, with_secrets=True).host(node))
+
+
 def _lab(state_dir: Path):  # type: ignore[no-untyped-def]
     from restore.lab import Lab
 
@@ -37,6 +44,15 @@ def up(
     from_inventory: Path | None = typer.Option(
         None, "--from-inventory", help="Create a lab twin of every host of this inventory."
     ),
+    sites: int = typer.Option(
+        0,
+        "--sites",
+        min=0,
+        help=(
+            "Split the --linux hosts round-robin over N sites (groups site1...), each with its "
+            "own execution node (site1-node...) installed through `restore node install`."
+        ),
+    ),
     rebuild_rootfs: bool = typer.Option(
         False, "--rebuild-rootfs", help="Rebuild the golden image."
     ),
@@ -44,16 +60,24 @@ def up(
 ) -> None:
     """Create lab hosts; print the lab inventory's path as the last line."""
     twin_groups: dict[str, list[str]] = {}
+    nodes: dict[str, str] = {}
     wanted: list[tuple[str, Platform]] = [
         (f"linux{i:02d}", Platform.LINUX) for i in range(1, linux + 1)
     ]
+    for site in range(1, sites + 1):
+        members = [name for name, _ in wanted[site - 1 :: sites]]
+        twin_groups[f"site{site}"] = [f"site{site}-node", *members]
+        nodes.update(dict.fromkeys(members, f"site{site}-node"))
+    wanted += [(f"site{k}-node", Platform.LINUX) for k in range(1, sites + 1)]
     wanted += [(f"win{i:02d}", Platform.WINDOWS) for i in range(1, windows + 1)]
     if from_inventory is not None:
         from restore.inventory import load_inventory
+        from restore.nodes.placement import execution_nodes
 
         inventory = load_inventory(from_inventory)
         wanted += [(h.name, h.platform) for h in inventory.hosts]
-        twin_groups = {name: list(members) for name, members in inventory.groups}
+        twin_groups.update({name: list(members) for name, members in inventory.groups})
+        nodes.update(execution_nodes(inventory))
     if not wanted:
         raise InputError(
             "nothing to create", hint="use --linux N, --windows M or --from-inventory INV"
@@ -62,7 +86,12 @@ def up(
         f"starting {len(wanted)} lab host(s) under {state_dir} "
         "(the first run builds the golden image, about a minute)"
     )
-    path = _lab(state_dir).up(wanted, rebuild_rootfs=rebuild_rootfs, groups=twin_groups)
+    path = _lab(state_dir).up(
+        wanted, rebuild_rootfs=rebuild_rootfs, groups=twin_groups, execution_nodes=nodes
+    )
+    for node in sorted(set(nodes.values())):
+        console.info(f"installing execution node {node}")
+        _install_node(path, node)
     typer.echo(str(path))
 
 

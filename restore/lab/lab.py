@@ -75,6 +75,8 @@ class Lab:
         self.hosts: dict[str, LabHost] = {}
         # inventory groups copied from the inventory the lab twins (name -> members in order)
         self.groups: dict[str, list[str]] = {}
+        # host -> the lab host that runs its playbooks (restore_execution_node)
+        self.execution_nodes: dict[str, str] = {}
         self._load()
 
     # -- state --------------------------------------------------------------------------------
@@ -88,6 +90,9 @@ class Lab:
         self.rootfs = Path(data["rootfs"]) if data.get("rootfs") else None
         self.hosts = {h["name"]: LabHost(**h) for h in data.get("hosts", [])}
         self.groups = {str(k): list(v) for k, v in data.get("groups", {}).items()}
+        self.execution_nodes = {
+            str(k): str(v) for k, v in data.get("execution_nodes", {}).items()
+        }
 
     def _save(self) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -96,6 +101,7 @@ class Lab:
             "rootfs": str(self.rootfs) if self.rootfs else None,
             "hosts": [asdict(h) for h in self.hosts.values()],
             "groups": self.groups,
+            "execution_nodes": self.execution_nodes,
         }
         tmp = self.state_file.with_suffix(".tmp")
         tmp.write_text(json.dumps(data, indent=2))
@@ -126,11 +132,13 @@ class Lab:
         wanted: list[tuple[str, Platform]],
         rebuild_rootfs: bool = False,
         groups: dict[str, list[str]] | None = None,
+        execution_nodes: dict[str, str] | None = None,
     ) -> Path:
         """Create the hosts that are not running yet; return the lab inventory's path.
 
         `groups` copies inventory groups onto the twins, so that a graph's "@group" references
         expand to the same hosts in the same order as in the real inventory.
+        `execution_nodes` (host -> node) becomes each host's `restore_execution_node`.
         """
         from restore.lab.prereq import require_lab_tools
 
@@ -141,6 +149,7 @@ class Lab:
         self.dir.mkdir(parents=True, exist_ok=True)
         for group, members in (groups or {}).items():
             self.groups[group] = [m for m in members if m in names or m in self.hosts]
+        self.execution_nodes.update(execution_nodes or {})
         if not self.lab_id:
             self.lab_id = secrets.token_hex(3)
         self._save()  # the number registry reclaims numbers of labs without a state file
@@ -438,6 +447,9 @@ class Lab:
                     ),
                     "ansible_python_interpreter": "/usr/bin/python3",
                 }
+            if host.name in self.execution_nodes:
+                target = linux if host.name in linux else windows
+                target[host.name]["restore_execution_node"] = self.execution_nodes[host.name]
         children: dict[str, Any] = {}
         if linux:
             children["lab_linux"] = {"hosts": linux}
