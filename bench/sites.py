@@ -11,6 +11,7 @@ Usage: python bench/sites.py [--sites 3] [--hosts-per-site 10] [--max-parallel 6
 from __future__ import annotations
 
 import argparse
+import json
 import resource
 import subprocess
 import sys
@@ -34,8 +35,13 @@ PLAYBOOK = """
     - name: Read it back
       ansible.builtin.command: cat /srv/data/bench-sites
       changed_when: false
-    - name: List the packages
-      ansible.builtin.package_facts:
+    - name: List the programs
+      ansible.builtin.find:
+        paths: /usr/bin
+      register: programs
+    - name: Count them
+      ansible.builtin.debug:
+        msg: "{{ programs.files | length }} programs"
 """
 
 
@@ -47,7 +53,16 @@ def run(command: list[str]) -> tuple[float, float]:
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
-        raise SystemExit(f"{command[1]} failed: {done.stdout[-2000:]}{done.stderr[-2000:]}")
+        try:
+            hosts = json.loads(done.stdout)["hosts"]
+            problems = "\n".join(
+                f"  {h['host']}: {h['state']} {h.get('message') or ''}"
+                for h in hosts
+                if h["state"] not in {"reconnected", "rebuilding"} or h.get("message")
+            )
+        except (ValueError, KeyError):
+            problems = done.stdout[-2000:]
+        raise SystemExit(f"{command[1]} failed:\n{problems}\n{done.stderr[-2000:]}")
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return wall, cpu
 

@@ -56,9 +56,9 @@ app = typer.Typer(
 def _register_commands() -> None:
     # Each command module registers its commands on the app; the list is the CLI's table of
     # contents.
-    from restore.cli import checking, lab, planning, rehearsing, reporting, running
+    from restore.cli import checking, lab, nodes, planning, rehearsing, reporting, running
 
-    for module in (planning, checking, running, reporting, rehearsing, lab):
+    for module in (planning, checking, running, reporting, rehearsing, lab, nodes):
         module.register(app)
 
 

@@ -90,9 +90,7 @@ class Lab:
         self.rootfs = Path(data["rootfs"]) if data.get("rootfs") else None
         self.hosts = {h["name"]: LabHost(**h) for h in data.get("hosts", [])}
         self.groups = {str(k): list(v) for k, v in data.get("groups", {}).items()}
-        self.execution_nodes = {
-            str(k): str(v) for k, v in data.get("execution_nodes", {}).items()
-        }
+        self.execution_nodes = {str(k): str(v) for k, v in data.get("execution_nodes", {}).items()}
 
     def _save(self) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
