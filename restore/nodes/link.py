@@ -89,9 +89,10 @@ class NodeLink:
     def start(self, transmitted: Path) -> None:
         """Put the agent in place (a no-op when it already is), then hand the job over."""
         quoted = shlex.quote(AGENT_PATH)
+        # $$: jobs starting at once on one node each write their own copy; mv is atomic
         install = (
             f"if [ -f {quoted} ]; then cat >/dev/null; else mkdir -p /opt/restore-node && "
-            f"cat > {quoted}.tmp && mv {quoted}.tmp {quoted}; fi"
+            f"cat > {quoted}.$$ && mv -f {quoted}.$$ {quoted}; fi"
         )
         if self._call(install, AGENT_SOURCE, 60) != 0:
             raise TransportError(f"{self.node.name}: cannot place the job agent")

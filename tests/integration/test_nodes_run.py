@@ -347,3 +347,29 @@ def test_an_orchestrator_killed_mid_job_re_attaches_on_resume(sites: Sites) -> N
         check=False,
     )
     assert verify.returncode == 0, verify.stdout + verify.stderr
+
+
+def test_jobs_starting_at_once_on_a_fresh_node_all_place_the_agent(sites: Sites) -> None:
+    """Found by bench/sites.py: concurrent first jobs raced on the agent's temporary file."""
+    sites.on("node1", "rm -f /opt/restore-node/agent-*.py")
+    hosts = sites.hosts()
+    results: dict[str, PlaybookResult] = {}
+
+    def job(target: str) -> None:
+        sites.forget(target)
+        results[target] = run_playbook_on_node(
+            node=hosts.host("node1"),
+            target=hosts.host(target),
+            playbook=sites.base / "playbooks" / "marker.yml",
+            work_dir=sites.base / f"together-{target}",
+            timeout_s=120,
+        )
+
+    threads = [threading.Thread(target=job, args=(t,)) for t in ("lab1", "pacs1", "ris1", "dc1")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert all(r.ok for r in results.values()), {t: r.message for t, r in results.items()}
+    for target in results:
+        assert sites.executed_by(target) == ["node1"]
