@@ -8,6 +8,8 @@ library only. Commands (one per SSH exec):
   attach ID N stream the worker's output from byte N, following it until the job has ended;
   cancel ID   stop the job and every process it started;
   cleanup ID  delete the job directory (the control side has everything).
+Jobs come in through a dedicated key whose authorized_keys entry forces `agent.py --forced`:
+the verb is then taken from SSH_ORIGINAL_COMMAND and nothing else can be run with that key.
 The supervisor is a child subreaper: ansible-core 2.19's workers leave the worker's session,
 and as orphans they come back to the supervisor, which can then stop them all on a cancel.
 Exit code 3 means "no such job" (it never started here, or it was cleaned up).
@@ -18,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
+import shlex
 import shutil
 import signal
 import subprocess
@@ -185,6 +188,12 @@ def cleanup(ident: str) -> int:
 
 
 def main(argv: list[str]) -> int:
+    if argv[:1] == ["--forced"]:
+        # The job key's forced command: only the verbs below, whatever the client asked for.
+        argv = shlex.split(os.environ.get("SSH_ORIGINAL_COMMAND", ""))
+        if not argv or argv[0] not in {"start", "attach", "cancel", "cleanup"}:
+            sys.stderr.write("restore-node: this key only starts, attaches, cancels, cleans jobs\n")
+            return 2
     if len(argv) < 2:
         raise SystemExit("usage: agent.py start|attach|cancel|cleanup JOB [OFFSET]")
     command, ident = argv[0], argv[1]

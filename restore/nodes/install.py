@@ -7,7 +7,8 @@ itself. The wheels are streamed as a tar, checked against their SHA-256 on the n
 deleted from the node afterwards whatever happens.
 
 A node already at the pinned versions is left alone (unless forced): install is idempotent,
-and cheap enough to run before every rehearsal.
+and cheap enough to run before every rehearsal. Either way it (re)places the job agent and
+authorizes the job key for it alone (job_access.py).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Any, Protocol
 from restore.errors import OperationalError
 from restore.models import HostSpec
 from restore.nodes import NODE_RUNNER, NODE_VENV
+from restore.nodes.job_access import grant
 from restore.nodes.wheelhouse import (
     CHECKSUMS,
     PROBE_COMMAND,
@@ -143,6 +145,8 @@ def install_node(
         node = probe(transport)
         before = installed_versions(transport)
         if is_current(before, pins, node) and not force:
+            show.phase("job agent and job key")
+            grant(transport)
             return _result(spec, "unchanged", pins, node, None, 0, started)
         show.phase(f"wheelhouse for Python {node.version} on {node.platform}")
         house = ensure_wheelhouse(pins, node, cache, show.detail)
@@ -158,6 +162,8 @@ def install_node(
                 f"ansible-core {pins.ansible_core} / ansible-runner {pins.ansible_runner}"
             )
         _run(transport, f"{NODE_RUNNER} --version", "ansible-runner --version", COMMAND_TIMEOUT_S)
+        show.phase("job agent and job key")
+        grant(transport)
         return _result(spec, action, pins, node, house, house.size, started)
     finally:
         transport.close()

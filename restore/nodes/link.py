@@ -9,7 +9,6 @@ on the node, so an operator decides; it is never resubmitted automatically.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import shlex
 import time
 from collections.abc import Callable
@@ -18,11 +17,10 @@ from pathlib import Path
 import paramiko
 
 from restore.models import HostSpec
+from restore.nodes.job_access import job_spec
 from restore.transports.base import TransportError
 from restore.transports.ssh import SshTransport
 
-AGENT_SOURCE = (Path(__file__).parent / "agent.py").read_bytes()
-AGENT_PATH = f"/opt/restore-node/agent-{hashlib.sha256(AGENT_SOURCE).hexdigest()[:12]}.py"
 CONNECT_TIMEOUT_S = 15.0
 KEEPALIVE_S = 5  # the worker's; agent.py passes the same value
 IDLE_LIMIT_S = 3 * KEEPALIVE_S + 5
@@ -54,7 +52,7 @@ class NodeLink:
 
     def _transport_now(self) -> SshTransport:
         if self._transport is None:
-            transport = SshTransport(self.node)
+            transport = SshTransport(job_spec(self.node))
             transport.connect(self.connect_timeout_s)
             self._transport = transport
         return self._transport
@@ -84,21 +82,15 @@ class NodeLink:
             channel.close()
 
     def _agent(self, *args: str) -> str:
-        return " ".join(["python3", AGENT_PATH, *(shlex.quote(a) for a in args)])
+        # the job key's forced command runs the agent; this is what it reads as its verb
+        return " ".join(shlex.quote(a) for a in args)
 
     def start(self, transmitted: Path) -> None:
-        """Put the agent in place (a no-op when it already is), then hand the job over."""
-        quoted = shlex.quote(AGENT_PATH)
-        # $$: jobs starting at once on one node each write their own copy; mv is atomic
-        install = (
-            f"if [ -f {quoted} ]; then cat >/dev/null; else mkdir -p /opt/restore-node && "
-            f"cat > {quoted}.$$ && mv -f {quoted}.$$ {quoted}; fi"
-        )
-        if self._call(install, AGENT_SOURCE, 60) != 0:
-            raise TransportError(f"{self.node.name}: cannot place the job agent")
+        """Hand the job over; the agent stores it and starts the worker detached."""
         rc = self._call(self._agent("start", self.ident), transmitted, 300)
         if rc != 0:
-            raise TransportError(f"{self.node.name}: the job did not start (agent exit {rc})")
+            hint = " (is the node installed? restore node install)" if rc in (126, 127) else ""
+            raise TransportError(f"{self.node.name}: the job did not start (exit {rc}){hint}")
 
     def cancel(self) -> None:
         # unreachable: nothing more can be done from here; the job is reported as stopped

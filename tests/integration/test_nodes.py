@@ -100,8 +100,9 @@ def test_install_from_the_control_side_wheelhouse(site: Site) -> None:
     assert result["python"] == "3.11"
     assert result["bytes_sent"] > 1_000_000
     print(f"first install, wheelhouse download included: {site.install_seconds:.1f} s")
-    # the wheelhouse was deleted from the node; the venv runs the pinned versions
-    assert site.on("site1node", "ls /opt/restore-node").split() == ["venv"]
+    # the wheelhouse was deleted from the node; the venv runs the pinned versions, and the job
+    # agent is in place for the job key
+    assert site.on("site1node", "ls /opt/restore-node").split() == ["agent.py", "venv"]
     versions = site.on("site1node", f"{NODE_VENV}/bin/ansible-runner --version").strip()
     assert versions == importlib.metadata.version("ansible-runner")
 

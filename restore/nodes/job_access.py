@@ -1,0 +1,112 @@
+"""The narrow door jobs use into an execution node.
+
+Jobs never log in with the inventory's own (administrative) credentials. `restore node
+install` places the job agent on the node and authorizes a dedicated key, generated on the
+control side, with `restrict,command=`: that key can run the agent's verbs (start, attach,
+cancel, cleanup a job) and nothing else - no shell, no forwarding, no pty. A stolen job key
+gives no shell on the node.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+import shlex
+import subprocess
+from pathlib import Path
+
+from restore.errors import OperationalError
+from restore.models import HostSpec
+from restore.transports.base import TransportError
+from restore.transports.ssh import SshTransport
+
+AGENT_SOURCE = (Path(__file__).parent / "agent.py").read_bytes()
+AGENT_DIGEST = hashlib.sha256(AGENT_SOURCE).hexdigest()
+AGENT_PATH = "/opt/restore-node/agent.py"
+KEY_COMMENT = "restore-node-jobs"
+FORCED_COMMAND = f"python3 {AGENT_PATH} --forced"
+TIMEOUT_S = 60.0
+
+
+def job_key_path() -> Path:
+    return Path(os.environ.get("RESTORE_NODE_JOB_KEY", "/var/lib/restore/node-job-key"))
+
+
+def ensure_job_key() -> Path:
+    """The control side's job key (ed25519, 0600), made once."""
+    key = job_key_path()
+    if not key.exists():
+        key.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        made = subprocess.run(
+            ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", KEY_COMMENT, "-f", str(key)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if made.returncode != 0:
+            raise OperationalError(f"cannot create the node job key {key}: {made.stderr.strip()}")
+    key.chmod(0o600)
+    return key
+
+
+def authorized_line(public_key: str) -> str:
+    kind, blob = public_key.split()[:2]
+    return f'restrict,command="{FORCED_COMMAND}" {kind} {blob} {KEY_COMMENT}'
+
+
+def grant(transport: SshTransport) -> None:
+    """Place the agent and authorize the job key for it alone (idempotent)."""
+    key = ensure_job_key()
+    line = authorized_line(key.with_suffix(".pub").read_text())
+    agent = shlex.quote(AGENT_PATH)
+    place = (
+        f"if [ \"$(sha256sum {agent} 2>/dev/null | cut -d' ' -f1)\" = {AGENT_DIGEST} ]; then "
+        f"cat >/dev/null; else mkdir -p /opt/restore-node && cat > {agent}.$$ && "
+        f"chmod 0755 {agent}.$$ && mv -f {agent}.$$ {agent}; fi"
+    )
+    _run(transport, place, AGENT_SOURCE, "placing the job agent")
+    # Every other key is kept as it is; an older job key line is replaced.
+    authorize = (
+        "umask 077 && mkdir -p ~/.ssh && touch ~/.ssh/authorized_keys && "
+        f"grep -v ' {KEY_COMMENT}$' ~/.ssh/authorized_keys > ~/.ssh/authorized_keys.$$ ; "
+        f"printf '%s\\n' {shlex.quote(line)} >> ~/.ssh/authorized_keys.$$ && "
+        "mv -f ~/.ssh/authorized_keys.$$ ~/.ssh/authorized_keys"
+    )
+    _run(transport, authorize, None, "authorizing the job key")
+
+
+def _run(transport: SshTransport, command: str, stdin: bytes | None, what: str) -> None:
+    channel = transport.open_stream(command, TIMEOUT_S)
+    try:
+        channel.settimeout(TIMEOUT_S)
+        if stdin is not None:
+            channel.sendall(stdin)
+        channel.shutdown_write()
+        errors = b""
+        while not channel.exit_status_ready():
+            errors += channel.recv_stderr(4096) if channel.recv_stderr_ready() else b""
+            channel.recv(4096)
+        status = channel.recv_exit_status()
+    finally:
+        channel.close()
+    if status != 0:
+        raise OperationalError(
+            f"{transport.host}: {what} failed (exit {status}): "
+            f"{errors.decode('utf-8', 'replace').strip()}"
+        )
+
+
+def job_spec(node: HostSpec) -> HostSpec:
+    """The node as jobs reach it: same address, port, user and pinned host key, job key."""
+    key = job_key_path()
+    if not key.exists():
+        raise TransportError(
+            f"{node.name}: no node job key at {key}: run `restore node install {node.name}`"
+        )
+    variables = dict(node.connection_vars)
+    variables.pop("ansible_private_key_file", None)
+    variables["ansible_ssh_private_key_file"] = str(key)
+    return dataclasses.replace(
+        node, connection_vars=tuple(sorted(variables.items())), secret_vars=()
+    )
