@@ -132,3 +132,29 @@ def test_up_twice_keeps_the_running_hosts(state: Path) -> None:
     assert [h["name"] for h in hosts] == ["linux01", "linux02"]
     assert hosts[0]["holder_pid"] == before["holder_pid"]
     assert hosts[0]["number"] != hosts[1]["number"]
+
+
+def test_up_with_sites_gives_each_site_an_installed_execution_node(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    try:
+        up = restore("lab", "up", "--linux", "3", "--sites", "2", "--state-dir", state)
+        assert up.returncode == 0, up.stdout + up.stderr
+        inventory = Path(up.stdout.strip().splitlines()[-1])
+        children = yaml.safe_load(inventory.read_text())["all"]["children"]
+        nodes = {
+            name: values.get("restore_execution_node")
+            for name, values in children["lab_linux"]["hosts"].items()
+        }
+        assert nodes == {
+            "linux01": "site1-node",
+            "linux02": "site2-node",
+            "linux03": "site1-node",
+            "site1-node": None,
+            "site2-node": None,
+        }
+        assert list(children["site1"]["hosts"]) == ["site1-node", "linux01", "linux03"]
+        status = restore("node", "status", "-i", inventory, "--format", "json")
+        assert status.returncode == 0, status.stdout + status.stderr
+        assert "ready" in status.stdout and "site2-node" in status.stdout
+    finally:
+        restore("lab", "down", "--state-dir", state)
