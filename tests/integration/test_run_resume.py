@@ -53,12 +53,17 @@ def _started(state: Path) -> int:
         journal.close()
 
 
-def _run_and_kill(cmd: list[str], state: Path, after_started: int) -> None:
+def _run_and_kill(
+    cmd: list[str], state: Path, after_started: int, and_exists: Path | None = None
+) -> None:
+    """Kill -9 once the journal has `after_started` starts (and, when given, once
+    `and_exists` shows that the step's command really began on the host: the journal
+    records a start just before the command is sent)."""
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and proc.poll() is None:
-            if _started(state) >= after_started:
+            if _started(state) >= after_started and (and_exists is None or and_exists.exists()):
                 break
             time.sleep(0.05)
         assert proc.poll() is None, "the run finished before the kill point"
@@ -130,7 +135,7 @@ def test_unfinished_non_idempotent_step_asks_an_operator(tmp_path: Path) -> None
     graph, inventory = _setup(tmp_path, services, ["db1"])
     state = tmp_path / "state"
     base = ["run", str(graph), "-i", str(inventory)]
-    _run_and_kill(_restore(*base, state=state), state, after_started=1)
+    _run_and_kill(_restore(*base, state=state), state, after_started=1, and_exists=marker)
     time.sleep(0.5)
 
     stopped = subprocess.run(
