@@ -8,13 +8,13 @@ import json
 import shutil
 from datetime import datetime
 from pathlib import Path
-from xml.etree import ElementTree as ET
 
 import pytest
 import yaml
 from typer.testing import CliRunner
 
 from restore.cli.app import app
+from tests.junit_schema import validate_junit
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
@@ -140,7 +140,7 @@ def test_rehearsal_report_matches_journal(tmp_path: Path, monkeypatch: pytest.Mo
     assert any(d["decision"] == "approved" for d in report["decisions"])
     assert len(report["main_courante"]) == len(mine)
 
-    suite = ET.parse(junit).getroot()
+    suite = validate_junit(junit.read_text())
     cases = list(suite.iter("testcase"))
     assert len(cases) == 3 + 8 + 8  # ns01's default steps, then each lis host's eight
     assert suite.get("failures") == "0"

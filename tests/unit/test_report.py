@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
-from xml.etree import ElementTree as ET
+
+import pytest
+import xmlschema
 
 from restore.report_model import ServiceInfo, build_report
 from restore.report_render import to_html, to_json, to_junit, to_markdown
+from tests.junit_schema import validate_junit
 
 T0 = datetime.fromisoformat("2026-11-21T08:00:00+00:00")
 INCIDENT = datetime.fromisoformat("2026-11-20T01:30:00+01:00")
@@ -124,7 +128,24 @@ def test_formats() -> None:
     )
     data = to_json(report)
     assert data["services"][0]["restored_s"] == 600.0 and data["journal"]["head_hash"] == "f" * 64
-    suite = ET.fromstring(to_junit(report).split("?>", 1)[1])
+    suite = validate_junit(to_junit(report))
     assert suite.get("failures") == "1"
     names = [c.get("name") for c in suite.iter("testcase")]
     assert "01 check" in names and "02 reconnect" in names
+
+
+def test_the_junit_check_refuses_what_a_ci_system_would_misread() -> None:
+    good = to_junit(make())
+    validate_junit(good)
+    broken = {
+        "a case without a name": re.sub(r' name="01 check"', "", good, count=1),
+        "a negative duration": re.sub(r'time="[0-9.]+"', 'time="-1.000"', good, count=1),
+        "a count that disagrees": re.sub(r'tests="\d+"', 'tests="999"', good, count=1),
+        "an unknown outcome": good.replace("<failure ", "<flaky ", 1).replace(
+            "</failure>", "</flaky>", 1
+        ),
+    }
+    for what, text in broken.items():
+        assert text != good, what
+        with pytest.raises((xmlschema.XMLSchemaException, AssertionError)):
+            validate_junit(text)
