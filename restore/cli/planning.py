@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import enum
 from pathlib import Path
 
@@ -63,13 +64,22 @@ def load_plan(
 
     def compute() -> RestorePlan:
         # Imported here: pydantic, networkx and ansible-core are not needed for a cached plan.
-        from restore.graph import load_graph
-        from restore.inventory import load_inventory
-        from restore.plan import build_plan
+        from restore.inventory_background import start_loading_inventory
 
-        graph = load_graph(graph_file)
-        inv = load_inventory(inventory, cache_dir=state_dir / "cache")
-        return build_plan(graph, inv, only=only, max_parallel=parallelism)
+        # The inventory loads in a child while the graph is validated here (two cores).
+        inventory_loaded = start_loading_inventory(inventory, state_dir / "cache")
+        try:
+            from restore.graph import load_graph
+            from restore.plan import build_plan
+
+            graph = load_graph(graph_file)
+        except BaseException:
+            # The graph's error is the one to show, as when loading one after the other;
+            # the child is still joined so that none is left behind.
+            with contextlib.suppress(InputError):
+                inventory_loaded()
+            raise
+        return build_plan(graph, inventory_loaded(), only=only, max_parallel=parallelism)
 
     return cached_plan(state_dir / "cache", graph_file, inventory, only, parallelism, compute)
 
