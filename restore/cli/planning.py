@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import enum
+import functools
+import gc
+from collections.abc import Callable
 from pathlib import Path
 
 import typer
@@ -52,6 +55,28 @@ def parse_parallelism(text: str) -> list[int]:
     return values
 
 
+def _without_cycle_collection(build: Callable[[], RestorePlan]) -> Callable[[], RestorePlan]:
+    """Run `build` with Python's cycle collector paused.
+
+    Building a plan allocates millions of objects that all stay alive (ansible-core's
+    inventory, the validated graph, the schedule), so every collection walks them all for
+    nothing: at 10,000 hosts that was a third of the graph's validation and a quarter of the
+    inventory load. Plans are built once per short command; a long run collects as usual.
+    """
+
+    @functools.wraps(build)
+    def paused() -> RestorePlan:
+        was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return build()
+        finally:
+            if was_enabled:
+                gc.enable()
+
+    return paused
+
+
 def load_plan(
     graph_file: Path,
     inventory: Path,
@@ -62,6 +87,7 @@ def load_plan(
 ) -> RestorePlan:
     parallelism = max_parallel or [1]
 
+    @_without_cycle_collection
     def compute() -> RestorePlan:
         # Imported here: pydantic, networkx and ansible-core are not needed for a cached plan.
         from restore.inventory_background import start_loading_inventory

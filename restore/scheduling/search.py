@@ -52,31 +52,32 @@ JobKey = Callable[[int], tuple[float, int]]
 
 
 class _Calendar:
-    """How many slots are busy over time: usage[i] holds on [times[i], times[i+1])."""
+    """How many of `capacity` slots are busy over time: usage[i] holds on [times[i],
+    times[i+1]). `full` mirrors `usage >= capacity` as bytes so that finding the next full or
+    free segment is a C-speed scan (bytearray.find) rather than a Python loop: at 10,000 hosts
+    and K=1 every placement walks past thousands of full segments, which made the search
+    quadratic in Python steps (1.7 s of a 3 s plan)."""
 
-    def __init__(self) -> None:
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
         self.times = [0.0]
         self.usage = [0]
+        self.full = bytearray(b"\x00")
 
-    def earliest(self, release: float, duration: float, capacity: int) -> float:
+    def earliest(self, release: float, duration: float) -> float:
         """Earliest start >= release with fewer than `capacity` busy for the whole duration.
         The last segment is always empty (nothing is booked forever), so a start exists."""
-        times, usage = self.times, self.usage
+        times, full = self.times, self.full
         start = release
         while True:
             i = bisect.bisect_right(times, start) - 1
-            k, full = i, -1
-            while k < len(times) and (k == i or times[k] < start + duration):
-                if usage[k] >= capacity:
-                    full = k
-                    break
-                k += 1
-            if full < 0:
+            # the segments that [start, start + duration) touches: i, and those starting
+            # before its end
+            end = max(i + 1, bisect.bisect_left(times, start + duration, lo=i + 1))
+            blocked = full.find(1, i, end)
+            if blocked < 0:
                 return start
-            k = full + 1
-            while usage[k] >= capacity:
-                k += 1
-            start = times[k]
+            start = times[full.find(0, blocked + 1)]
 
     def book(self, start: float, end: float) -> None:
         for t in (start, end):
@@ -84,10 +85,12 @@ class _Calendar:
             if self.times[i] != t:
                 self.times.insert(i + 1, t)
                 self.usage.insert(i + 1, self.usage[i])
+                self.full.insert(i + 1, self.full[i])
         lo = bisect.bisect_left(self.times, start)
         hi = bisect.bisect_left(self.times, end)
         for m in range(lo, hi):
             self.usage[m] += 1
+            self.full[m] = self.usage[m] >= self.capacity
 
 
 @dataclass
@@ -129,8 +132,8 @@ def _place(
     given the jobs already placed. A layer only ever depends on itself and earlier layers
     (effective priority guarantees it). With `barrier`, a layer starts after the previous one
     has entirely finished (the SRM-style baseline)."""
-    calendar = _Calendar()
-    per_service = [_Calendar() for _ in range(p.n_services)]
+    calendar = _Calendar(k)
+    per_service = [_Calendar(p.cap[s]) for s in range(p.n_services)]
     start = [0.0] * p.n_jobs
     restored = [0.0] * p.n_services
     left = [len(js) for js in p.service_jobs]
@@ -155,8 +158,8 @@ def _place(
             t = max((restored[d] for d in p.deps[s]), default=0.0)
             t = max(t, floor)
             while True:
-                t = calendar.earliest(t, duration, k)
-                again = per_service[s].earliest(t, duration, p.cap[s])
+                t = calendar.earliest(t, duration)
+                again = per_service[s].earliest(t, duration)
                 if again == t:
                     break
                 t = again
