@@ -1,6 +1,6 @@
 """Allow ``python -m restore``."""
 
-from restore.cli.app import main
+from restore.cli.entry import main
 
 if __name__ == "__main__":
     main()

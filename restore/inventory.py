@@ -302,7 +302,7 @@ def _write_cache(cache_dir: Path, key: str, inventory: Inventory) -> None:
     }
     try:
         cache_dir.mkdir(parents=True, exist_ok=True)
-        tmp = cache_dir / f".inventory-{key}.tmp"
+        tmp = cache_dir / f".inventory-{key}.{os.getpid()}.tmp"
         tmp.write_text(json.dumps(data, separators=(",", ":")))
         tmp.replace(cache_dir / f"inventory-{key}.json")
     except OSError:

@@ -1,22 +1,30 @@
-"""Load the inventory in a forked child while the parent validates the graph.
+"""Load the inventory in a forked child while the parent does everything else.
 
 A first `restore plan` spends most of its time in two independent jobs: ansible-core reading
 the inventory (its imports alone take about 0.3 s) and the graph's validation (pydantic,
-networkx). Run one after the other they add up; in a child process they overlap on a second
-core, which every machine this runs on has. The child sends back the secret-free inventory
-(pickled) or the input error to show; the parent never trusts it for more than that.
+networkx), plus the command line's own imports. Run one after the other they add up; in a
+child process they overlap on a second core, which every machine this runs on has. The child
+sends back the secret-free inventory (pickled) or the input error to show.
 
 Forking is only done when it is safe: a process with other threads could fork while one of
 them holds a lock. Anything unexpected in the child (a crash, a signal) makes the parent load
 the inventory itself, so the result never depends on the child working.
+
+The entry point may start a load before the command line is parsed (`start_early`); the
+command then picks it up by its paths, and a load nobody asked for is killed at exit.
 """
 
 from __future__ import annotations
 
+import atexit
+import contextlib
+import gc
 import os
 import pickle
+import signal
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,15 +34,47 @@ from restore.models import Inventory
 _INPUT_ERROR_FIELDS = ("message", "file", "service", "key", "line", "hint")
 
 
+@dataclass
+class _Load:
+    join: Callable[[], Inventory]
+    child: int | None  # the pid, or None when loading in this process
+
+
+_started_early: dict[tuple[Path, Path], _Load] = {}
+
+
+def start_early(source: Path, cache_dir: Path) -> None:
+    """Start loading before the command is parsed (see the module's docstring)."""
+    load = _start(source, cache_dir)
+    if load.child is not None:
+        _started_early[(source.absolute(), cache_dir.absolute())] = load
+        atexit.register(_end_unused_early_loads)
+
+
 def start_loading_inventory(source: Path, cache_dir: Path) -> Callable[[], Inventory]:
     """Start loading `source` for planning (no secrets); call the result to get it."""
+    early = _started_early.pop((source.absolute(), cache_dir.absolute()), None)
+    return (early or _start(source, cache_dir)).join
+
+
+def _end_unused_early_loads() -> None:
+    # A cached plan never asks for the inventory: its load is of no use, end it now.
+    for load in _started_early.values():
+        if load.child is not None:
+            with contextlib.suppress(ProcessLookupError, ChildProcessError):
+                os.kill(load.child, signal.SIGKILL)
+                os.waitpid(load.child, 0)
+    _started_early.clear()
+
+
+def _start(source: Path, cache_dir: Path) -> _Load:
     from restore.inventory import load_inventory
 
     def in_this_process() -> Inventory:
         return load_inventory(source, cache_dir=cache_dir)
 
     if threading.active_count() > 1 or not hasattr(os, "fork"):
-        return in_this_process
+        return _Load(in_this_process, None)
     read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: load, report, and leave without running the parent's exit code
@@ -55,12 +95,19 @@ def start_loading_inventory(source: Path, cache_dir: Path) -> Callable[[], Inven
             return in_this_process()
         return value
 
-    return join
+    return _Load(join, pid)
 
 
 def _child(write_end: int, load: Callable[[], Inventory]) -> None:
+    # Everything the child allocates stays alive until it exits: cycle collection is waste.
+    gc.disable()
     code = 1
     try:
+        # Never hold the caller's terminal or pipes: `restore plan | jq` must see its EOF
+        # when the program ends, whatever the child is doing. Errors go back by the pipe.
+        quiet = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(quiet, fd)
         result: tuple[str, Any]
         try:
             result = ("inventory", load())

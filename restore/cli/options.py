@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import enum
-from pathlib import Path
 
 import typer
 
-DEFAULT_STATE_DIR = Path(".restore")
+from restore.cli.defaults import DEFAULT_STATE_DIR, STATE_DIR_ENV
 
 
 class OutputFormat(enum.StrEnum):
@@ -19,7 +18,7 @@ STATE_DIR_OPTION = typer.Option(
     DEFAULT_STATE_DIR,
     "--state-dir",
     help="Where runs, the journal, evidence and the lab live.",
-    envvar="RESTORE_STATE_DIR",
+    envvar=STATE_DIR_ENV,
 )
 FORMAT_OPTION = typer.Option(
     OutputFormat.TABLE,

@@ -3,8 +3,11 @@ errors, nothing left behind."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,6 +15,7 @@ from typer.testing import CliRunner
 
 import restore.inventory
 from restore.cli.app import app
+from restore.cli.entry import sniff_planning_paths
 from restore.errors import InputError
 from restore.inventory import load_inventory
 from restore.inventory_background import start_loading_inventory
@@ -76,3 +80,104 @@ def test_with_both_files_bad_the_graph_error_is_shown_and_no_child_is_left(
     assert "nosuch" in result.stderr and "absent.yml" not in result.stderr
     assert "Traceback" not in result.stderr
     assert _no_child_left()
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["plan", "g.yaml", "-i", "inv.yml"], ("inv.yml", ".restore")),
+        (["validate", "g.yaml", "--inventory=inv.ini", "--state-dir", "/s"], ("inv.ini", "/s")),
+        (["plan", "--state-dir=/s", "g.yaml", "--inventory", "inv"], ("inv", "/s")),
+        (["plan", "g.yaml", "-i", "inv.yml", "--help"], None),
+        (["plan", "g.yaml"], None),
+        (["run", "g.yaml", "-i", "inv.yml"], None),
+        ([], None),
+    ],
+)
+def test_the_entry_point_sniffs_only_what_it_is_sure_of(
+    argv: list[str], expected: tuple[str, str] | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("RESTORE_STATE_DIR", raising=False)
+    sniffed = sniff_planning_paths(argv)
+    assert (None if sniffed is None else (str(sniffed[0]), str(sniffed[1]))) == expected
+
+
+def test_the_state_dir_from_the_environment_is_sniffed_too(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("RESTORE_STATE_DIR", "/from/env")
+    assert sniff_planning_paths(["plan", "g", "-i", "i"]) == (Path("i"), Path("/from/env"))
+
+
+def _processes_mentioning(text: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if text in (entry / "cmdline").read_bytes().decode(errors="replace"):
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+def test_the_program_plans_the_same_and_leaves_no_loader_behind(tmp_path: Path) -> None:
+    """Through the real `restore` program (its entry point starts the load early)."""
+    # Spare hosts make the load slow enough (about a second) that a load left running
+    # after the program exits is seen below.
+    spare = [f"spare{n}" for n in range(3000)]
+    inventory = write_inventory(tmp_path, {"db": ["db1", "db2"], "lab": ["lis1"], "spare": spare})
+    graph = write_graph(
+        tmp_path,
+        [service("db", 2, ["@db"]), service("lis", 1, ["lis1"], ["db"])],
+    )
+    state = tmp_path / "state-of-this-test"
+    program = [str(Path(sys.executable).parent / "restore"), "plan", str(graph), "-i"]
+    in_process = runner.invoke(
+        app,
+        [
+            "plan",
+            str(graph),
+            "-i",
+            str(inventory),
+            "--format",
+            "json",
+            "--state-dir",
+            str(tmp_path / "x"),
+        ],
+    )
+    for _ in range(2):  # the second is served from the plan cache
+        done = subprocess.run(
+            [*program, str(inventory), "--format", "json", "--state-dir", str(state)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+            cwd=tmp_path,
+        )
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout)["order"] == json.loads(in_process.stdout)["order"]
+        assert _processes_mentioning(str(state)) == []
+
+    # A command line the program then refuses never uses its early load, which would run on
+    # for a second with a fresh state dir (nothing cached): it must be gone at exit.
+    fresh = tmp_path / "fresh-state-of-this-test"
+    usage = subprocess.run(
+        [*program, str(inventory), "--format", "nonsense", "--state-dir", str(fresh)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        timeout=60,
+        check=False,
+    )
+    assert usage.returncode == 2
+    assert _processes_mentioning(str(fresh)) == []
+
+    refused = subprocess.run(
+        [*program, str(tmp_path / "absent.yml"), "--state-dir", str(state)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert refused.returncode == 2 and "absent.yml" in refused.stderr
+    assert "Traceback" not in refused.stderr

@@ -1,0 +1,52 @@
+"""The `restore` program: start what a planning command will need, then run the Typer app.
+
+`restore plan` and `restore validate` spend most of a first run in ansible-core reading the
+inventory. Here, before typer, rich and the command modules are even imported, the
+inventory's load starts in a forked child (restore.inventory_background), so that it
+overlaps with those imports and the graph's validation. The arguments are only sniffed:
+the command's own parsing stays the authority, and a load started for paths the command
+does not end up using is killed at exit.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from restore.cli.defaults import DEFAULT_STATE_DIR, STATE_DIR_ENV
+
+PLANNING_COMMANDS = frozenset({"plan", "validate"})
+
+
+def sniff_planning_paths(argv: list[str]) -> tuple[Path, Path] | None:
+    """(inventory, state dir) of a `plan`/`validate` command line, or None when unsure."""
+    if not argv or argv[0] not in PLANNING_COMMANDS:
+        return None
+    values: dict[str, str] = {}
+    args = iter(argv[1:])
+    for arg in args:
+        if arg in {"-h", "--help"}:
+            return None
+        name, equals, value = arg.partition("=")
+        if name in {"-i", "--inventory", "--state-dir"}:
+            if not equals:
+                value = next(args, "")
+            values["--inventory" if name == "-i" else name] = value
+    inventory = values.get("--inventory")
+    if not inventory:
+        return None
+    state_dir = values.get("--state-dir") or os.environ.get(STATE_DIR_ENV) or DEFAULT_STATE_DIR
+    return Path(inventory), Path(state_dir)
+
+
+def main() -> None:
+    paths = sniff_planning_paths(sys.argv[1:])
+    if paths is not None:
+        from restore.inventory_background import start_early
+
+        inventory, state_dir = paths
+        start_early(inventory, state_dir / "cache")
+    from restore.cli.app import main as run_app
+
+    run_app()
