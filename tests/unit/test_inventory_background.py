@@ -4,82 +4,141 @@ errors, nothing left behind."""
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
-import restore.inventory
 from restore.cli.app import app
 from restore.cli.entry import sniff_planning_paths
-from restore.errors import InputError
-from restore.inventory import load_inventory
-from restore.inventory_background import start_loading_inventory
 
 from .graphs import service, write_graph, write_inventory
 
 runner = CliRunner()
 
 
-def _no_child_left() -> bool:
-    try:
-        os.waitpid(-1, os.WNOHANG)
-    except ChildProcessError:
-        return True
-    return False
+# The fork is skipped in a process with other threads (as a step left running by another
+# test can be), so each case runs in a fresh interpreter, which records what it forked and
+# whether each child was waited for.
+_PRELUDE = """
+import json, os, signal, sys
+from pathlib import Path
+forked = []
+_real_fork = os.fork
+def _recording_fork():
+    pid = _real_fork()
+    if pid:
+        forked.append(pid)
+    return pid
+os.fork = _recording_fork
+def reaped():
+    for pid in forked:
+        try:
+            os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            continue
+        return False
+    return True
+from restore.inventory_background import start_loading_inventory
+"""
+
+
+def _in_fresh_interpreter(body: str, *args: str | Path) -> dict[str, Any]:
+    done = subprocess.run(
+        [sys.executable, "-c", _PRELUDE + textwrap.dedent(body), *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    result: dict[str, Any] = json.loads(done.stdout.splitlines()[-1])
+    return result
 
 
 def test_the_child_returns_what_loading_here_returns(tmp_path: Path) -> None:
     inventory = write_inventory(tmp_path, {"db": ["db1"], "ad": ["dc1"]}, windows=("dc1",))
-    loaded = start_loading_inventory(inventory, tmp_path / "cache")()
-    assert loaded == load_inventory(inventory)
-    assert loaded.host("dc1").platform.value == "windows"
-    assert _no_child_left()
+    seen = _in_fresh_interpreter(
+        """
+        from restore.inventory import load_inventory
+        source, cache = Path(sys.argv[1]), Path(sys.argv[2])
+        loaded = start_loading_inventory(source, cache)()
+        same = loaded == load_inventory(source)
+        print(json.dumps({"forked": len(forked), "reaped": reaped(), "same": same,
+                          "dc1": loaded.host("dc1").platform.value}))
+        """,
+        inventory,
+        tmp_path / "cache",
+    )
+    assert seen == {"forked": 1, "reaped": True, "same": True, "dc1": "windows"}
 
 
 def test_an_inventory_error_in_the_child_keeps_its_file_and_hint(tmp_path: Path) -> None:
     missing = tmp_path / "nowhere.yml"
-    join = start_loading_inventory(missing, tmp_path / "cache")
-    with pytest.raises(InputError) as refused:
-        join()
-    assert refused.value.file == str(missing) and refused.value.hint
-    assert _no_child_left()
+    seen = _in_fresh_interpreter(
+        """
+        from restore.errors import InputError
+        join = start_loading_inventory(Path(sys.argv[1]), Path(sys.argv[2]))
+        try:
+            join()
+            error = None
+        except InputError as exc:
+            error = {"file": exc.file, "hint": exc.hint}
+        print(json.dumps({"forked": len(forked), "reaped": reaped(), "error": error}))
+        """,
+        missing,
+        tmp_path / "cache",
+    )
+    assert seen["forked"] == 1 and seen["reaped"]
+    assert seen["error"]["file"] == str(missing) and seen["error"]["hint"]
 
 
-def test_a_child_that_dies_is_replaced_by_loading_here(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_child_that_dies_is_replaced_by_loading_here(tmp_path: Path) -> None:
     inventory = write_inventory(tmp_path, {"db": ["db1"]})
-    parent = os.getpid()
-    real = restore.inventory.load_inventory
-
-    def killed_in_the_child(*args: object, **kwargs: object) -> object:
-        if os.getpid() != parent:
-            os.kill(os.getpid(), signal.SIGKILL)
-        return real(*args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(restore.inventory, "load_inventory", killed_in_the_child)
-    assert [h.name for h in start_loading_inventory(inventory, tmp_path / "cache")().hosts] == [
-        "db1"
-    ]
+    seen = _in_fresh_interpreter(
+        """
+        import restore.inventory
+        parent, real = os.getpid(), restore.inventory.load_inventory
+        def killed_in_the_child(*args, **kwargs):
+            if os.getpid() != parent:
+                os.kill(os.getpid(), signal.SIGKILL)
+            return real(*args, **kwargs)
+        restore.inventory.load_inventory = killed_in_the_child
+        loaded = start_loading_inventory(Path(sys.argv[1]), Path(sys.argv[2]))()
+        print(json.dumps({"forked": len(forked), "reaped": reaped(),
+                          "hosts": [h.name for h in loaded.hosts]}))
+        """,
+        inventory,
+        tmp_path / "cache",
+    )
+    assert seen == {"forked": 1, "reaped": True, "hosts": ["db1"]}
 
 
 def test_with_both_files_bad_the_graph_error_is_shown_and_no_child_is_left(
     tmp_path: Path,
 ) -> None:
     graph = write_graph(tmp_path, [service("lis", 1, ["lis1"], ["nosuch"])])
-    result = runner.invoke(
-        app,
-        ["plan", str(graph), "-i", str(tmp_path / "absent.yml"), "--state-dir", str(tmp_path)],
+    seen = _in_fresh_interpreter(
+        """
+        from typer.testing import CliRunner
+        from restore.cli.app import app
+        result = CliRunner().invoke(app, ["plan", *sys.argv[1:]])
+        print(json.dumps({"forked": len(forked), "reaped": reaped(),
+                          "code": result.exit_code, "stderr": result.stderr}))
+        """,
+        graph,
+        "-i",
+        tmp_path / "absent.yml",
+        "--state-dir",
+        tmp_path,
     )
-    assert result.exit_code == 2
-    assert "nosuch" in result.stderr and "absent.yml" not in result.stderr
-    assert "Traceback" not in result.stderr
-    assert _no_child_left()
+    assert seen["forked"] == 1 and seen["reaped"] and seen["code"] == 2
+    assert "nosuch" in seen["stderr"] and "absent.yml" not in seen["stderr"]
+    assert "Traceback" not in seen["stderr"]
 
 
 @pytest.mark.parametrize(
