@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any, NoReturn
 
 from restore.prefork.protocol import config_key, receive, send
+from restore.process_tree import kill_tree
 
 # Enough of ansible-core that a forked child starts at the playbook, not at the imports.
 _WARM_MODULES = (
@@ -91,7 +92,7 @@ class Server:
                         self._launcher_gone(key.data[1])
         finally:
             for job in list(self.jobs.values()):
-                _kill_tree(job.pid)
+                kill_tree(job.pid)
             self.listener.close()
             with contextlib.suppress(OSError):
                 os.unlink(self.path)
@@ -182,7 +183,7 @@ class Server:
             data = b""
         if not data:
             self.selector.unregister(job.conn)
-            _kill_tree(pid)  # its exit is still reaped through the pidfd
+            kill_tree(pid)  # its exit is still reaped through the pidfd
 
 
 def _prime(env: Mapping[str, str], cwd: str) -> tuple[Any, ...]:
@@ -266,45 +267,6 @@ def _difference(key: tuple[Any, ...], primed: tuple[Any, ...]) -> str:
     if key[1:] != primed[1:]:
         names.append("ansible.cfg")
     return ", ".join(names) or "nothing"
-
-
-def _kill_tree(root: int) -> None:
-    """Kill a job and everything it started. Not by process group: ansible-core 2.19's
-    workers move into sessions of their own, so a group kill leaves them (and the commands
-    they run on the controller) going. Everything found is stopped first, so that nothing
-    forks past the walk, then killed."""
-    frozen: set[int] = set()
-    for _ in range(10):
-        found = [p for p in (root, *_descendants(root)) if p not in frozen]
-        if not found:
-            break
-        for pid in found:
-            with contextlib.suppress(OSError):
-                os.kill(pid, signal.SIGSTOP)
-        frozen.update(found)
-    for pid in frozen:
-        with contextlib.suppress(OSError):
-            os.kill(pid, signal.SIGKILL)
-
-
-def _descendants(root: int) -> list[int]:
-    children: dict[int, list[int]] = {}
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry.name}/stat") as stat:
-                parent = int(stat.read().rsplit(")", 1)[1].split()[1])
-        except (OSError, ValueError, IndexError):
-            continue  # gone meanwhile
-        children.setdefault(parent, []).append(int(entry.name))
-    found: list[int] = []
-    stack = [root]
-    while stack:
-        for child in children.get(stack.pop(), []):
-            found.append(child)
-            stack.append(child)
-    return found
 
 
 def main() -> None:

@@ -110,6 +110,22 @@ def test_a_timeout_kills_the_forked_job(site: Path) -> None:
         assert _gone(command), "the task's command outlived its step (a detached worker)"
 
 
+def test_a_timeout_without_the_server_kills_the_task_command_too(site: Path) -> None:
+    """The cold way (RESTORE_ANSIBLE_PREFORK=0, or a server that is gone): ansible-runner
+    kills the job's process group, which ansible-core 2.19's detached workers have left."""
+    result = run_playbook(
+        playbook=site / "slow.yml",
+        inventory=str(site / "inventory.ini"),
+        host="target",
+        work_dir=site / "slow-cold",
+        extravars={"pidfile": str(site / "slow-cold.pid")},
+        timeout_s=5,
+    )
+    assert result.status == "timeout" and not result.ok
+    command = int((site / "slow-cold.pid").read_text())
+    assert _gone(command), "the task's command outlived its step (a detached worker)"
+
+
 ENGINE = """
 import sys, threading
 from pathlib import Path
