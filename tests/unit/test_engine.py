@@ -238,9 +238,11 @@ def test_reimage_resets_the_verdict(tmp_path: Path) -> None:
 
 
 def test_hung_step_times_out_and_the_rest_goes_on(tmp_path: Path) -> None:
+    released = threading.Event()
+
     def hang(ctx: StepContext) -> StepOutcome:
         if ctx.host.name == "stuck1":
-            time.sleep(60)  # ignores cancellation, like a hung network call
+            released.wait(60)  # ignores cancellation, like a hung network call
         return StepOutcome("succeeded", {"verdict": "clean"}, Verdict.CLEAN)
 
     services = [
@@ -253,9 +255,12 @@ def test_hung_step_times_out_and_the_rest_goes_on(tmp_path: Path) -> None:
         {"id": "b", "priority": 2, "hosts": ["ok1"], "steps": ["check", "reconnect"]},
     ]
     began = time.monotonic()
-    result, journal = _run(
-        tmp_path, services, ["stuck1", "ok1"], runners={StepType.CHECK: hang}, max_parallel=2
-    )
+    try:
+        result, journal = _run(
+            tmp_path, services, ["stuck1", "ok1"], runners={StepType.CHECK: hang}, max_parallel=2
+        )
+    finally:
+        released.set()  # the hung call returns after the test: no thread outlives it
     assert time.monotonic() - began < 30
     assert _states(result) == {"stuck1": "failed", "ok1": "reconnected"}
     timed = [e for e in journal.events(result.run_id) if e.event == "timed_out"]
