@@ -15,6 +15,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import pytest
 import yaml
 
 from restore.journal import Journal
@@ -177,3 +178,90 @@ def test_unfinished_non_idempotent_step_asks_an_operator(tmp_path: Path) -> None
     assert data["state"] == "succeeded"
     assert data["hosts"][0]["host"] == "db1"
     assert data["head_hash"] == Journal(state).head_hash()
+
+
+def _interrupted_migration(tmp_path: Path) -> tuple[list[str], Path, Path]:
+    """A run killed while its non-idempotent step ran; --resume then stops for an operator."""
+    marker = tmp_path / "migrations"
+    services = [
+        {
+            "id": "db",
+            "priority": 1,
+            "hosts": ["db1"],
+            "steps": [
+                _step(f"echo ran >> {marker}; sleep 3", idempotent=False, name="migrate"),
+                _step(f"echo after >> {marker}", name="after"),
+            ],
+        }
+    ]
+    graph, inventory = _setup(tmp_path, services, ["db1"])
+    state = tmp_path / "state"
+    base = ["run", str(graph), "-i", str(inventory)]
+    _run_and_kill(_restore(*base, state=state), state, after_started=1, and_exists=marker)
+    time.sleep(0.5)
+    stopped = subprocess.run(
+        _restore(*base, "--resume", "--format", "json", state=state),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert json.loads(stopped.stdout)["state"] == "needs_operator"
+    return base, state, marker
+
+
+@pytest.mark.parametrize(
+    ("decision", "target", "step_key", "lines", "last_step"),
+    [
+        # run it again: the operator checked that the migration can be repeated
+        ("retry", "migrate", "1:migrate", ["ran", "ran", "after"], "2:after"),
+        # waive the step: the host's other steps go on
+        ("skip", "1", "1:migrate", ["ran", "after"], "2:after"),
+        # waive the whole host: nothing more runs on it
+        ("skip", "host", None, ["ran"], None),
+    ],
+)
+def test_operator_retry_and_skip_after_an_interrupted_step(
+    tmp_path: Path,
+    decision: str,
+    target: str,
+    step_key: str | None,
+    lines: list[str],
+    last_step: str | None,
+) -> None:
+    base, state, marker = _interrupted_migration(tmp_path)
+    decided = subprocess.run(
+        _restore(
+            decision, "db1", target, "--by", "alice", "--reason", "see ticket 42", state=state
+        ),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert decided.returncode == 0, decided.stderr
+    finished = subprocess.run(
+        _restore(*base, "--resume", "--format", "json", state=state),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert finished.returncode == 0, finished.stderr
+    result = json.loads(finished.stdout)
+    assert result["state"] == "succeeded"
+    assert marker.read_text().split() == lines
+
+    journal = Journal(state)
+    try:
+        journaled = {"retry": "retried", "skip": "waived"}[decision]
+        (event,) = [e for e in journal.events() if e.event == journaled]
+        assert (event.host, event.step) == ("db1", step_key)
+        assert event.detail == {"by": "alice", "reason": "see ticket 42"}
+    finally:
+        journal.close()
+    (host,) = result["hosts"]
+    if last_step is None:
+        assert host["state"] == "skipped" and "waived" in host["message"]
+    else:
+        assert host["step"] == last_step
+        assert host["state"] not in {"failed", "blocked", "skipped"}
