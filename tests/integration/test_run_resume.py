@@ -265,3 +265,62 @@ def test_operator_retry_and_skip_after_an_interrupted_step(
     else:
         assert host["step"] == last_step
         assert host["state"] not in {"failed", "blocked", "skipped"}
+
+
+def test_ctrl_c_stops_cleanly_with_130_and_the_run_resumes(tmp_path: Path) -> None:
+    log = tmp_path / "log"
+    services = [
+        {
+            "id": "app",
+            "priority": 1,
+            "hosts": ["a1", "a2"],
+            "steps": [
+                _step(f"sleep 1; echo $(hostname)-{i} >> {log}", name=f"s{i}") for i in (1, 2)
+            ],
+        }
+    ]
+    graph, inventory = _setup(tmp_path, services, ["a1", "a2"])
+    state = tmp_path / "state"
+    base = ["run", str(graph), "-i", str(inventory), "--format", "json"]
+    run = subprocess.Popen(
+        _restore(*base, state=state), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while _started(state) < 1 and time.monotonic() < deadline and run.poll() is None:
+            time.sleep(0.05)
+        run.send_signal(signal.SIGINT)  # what Ctrl-C sends
+        _, stderr = run.communicate(timeout=60)
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.wait()
+    assert run.returncode == 130, stderr
+    assert "--resume" in stderr and "Traceback" not in stderr
+
+    journal = Journal(state)
+    try:
+        interrupted = [(e.host, e.step) for e in journal.events() if e.event == "succeeded"]
+        assert journal.verify().ok
+    finally:
+        journal.close()
+    assert len([step for _, step in interrupted if step]) < 4  # it really stopped midway
+
+    done = subprocess.run(
+        _restore(*base, "--resume", state=state),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["state"] == "succeeded"
+    journal = Journal(state)
+    try:
+        events = journal.events()
+    finally:
+        journal.close()
+    assert len({e.run_id for e in events}) == 1  # the same run, resumed
+    succeeded = Counter((e.host, e.step) for e in events if e.event == "succeeded" and e.step)
+    assert set(succeeded) == {(h, f"{i}:s{i}") for h in ("a1", "a2") for i in (1, 2)}
+    assert max(succeeded.values()) == 1  # nothing that succeeded ran again
