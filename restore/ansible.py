@@ -174,7 +174,9 @@ def run_playbook(
         duration_s=time.monotonic() - started,
         artifacts=artifacts,
         message=redact_text(
-            f"{status}, rc={runner.rc}" + (f": {failed_tasks[0]}" if failed_tasks else ""),
+            ("check mode (nothing changed): " if check else "")
+            + f"{status}, rc={runner.rc}"
+            + (f": {failed_tasks[0]}" if failed_tasks else ""),
             known_secrets,
         ),
     )

@@ -324,3 +324,58 @@ def test_ctrl_c_stops_cleanly_with_130_and_the_run_resumes(tmp_path: Path) -> No
     succeeded = Counter((e.host, e.step) for e in events if e.event == "succeeded" and e.step)
     assert set(succeeded) == {(h, f"{i}:s{i}") for h in ("a1", "a2") for i in (1, 2)}
     assert max(succeeded.values()) == 1  # nothing that succeeded ran again
+
+
+def test_dry_run_of_the_real_program_changes_nothing(tmp_path: Path) -> None:
+    """--dry-run walks the whole plan: Ansible in check mode, ssh steps shown, not run."""
+    by_ansible, by_ssh = tmp_path / "made-by-ansible", tmp_path / "made-by-ssh"
+    playbook = tmp_path / "make.yml"
+    playbook.write_text(
+        "- hosts: all\n  gather_facts: false\n  tasks:\n"
+        f"    - name: make a file\n      ansible.builtin.file: {{path: {by_ansible}, state: touch,"
+        " mode: '0600'}\n"
+    )
+    services = [
+        {
+            "id": "app",
+            "priority": 1,
+            "hosts": ["a1"],
+            "steps": [{"ansible": str(playbook)}, _step(f"touch {by_ssh}", name="touch")],
+        }
+    ]
+    graph, inventory = _setup(tmp_path, services, ["a1"])
+    # modules run by this very interpreter (interpreter discovery may find a broken shim)
+    data = yaml.safe_load(inventory.read_text())
+    data["all"]["vars"]["ansible_python_interpreter"] = sys.executable
+    inventory.write_text(yaml.safe_dump(data))
+    state = tmp_path / "state"
+    done = subprocess.run(
+        _restore(
+            "run", str(graph), "-i", str(inventory), "--dry-run", "--format", "json", state=state
+        ),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["state"] == "succeeded"
+    assert not by_ansible.exists() and not by_ssh.exists()
+    journal = Journal(state)
+    try:
+        messages = {e.step: str(e.detail.get("message", "")) for e in journal.events() if e.step}
+    finally:
+        journal.close()
+    assert messages["1:ansible: make.yml"].startswith("check mode (nothing changed): successful")
+    assert messages["2:touch"].startswith("dry run: would run over ssh")
+
+    # the same plan for real does make both files: the dry run above could have
+    real = subprocess.run(
+        _restore("run", str(graph), "-i", str(inventory), state=tmp_path / "real"),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert real.returncode == 0, real.stderr
+    assert by_ansible.exists() and by_ssh.exists()
