@@ -120,66 +120,6 @@ def test_kill_9_at_several_points_then_resume(tmp_path: Path) -> None:
     assert verify.returncode == 0, verify.stdout + verify.stderr
 
 
-def test_unfinished_non_idempotent_step_asks_an_operator(tmp_path: Path) -> None:
-    marker = tmp_path / "migrations"
-    services = [
-        {
-            "id": "db",
-            "priority": 1,
-            "hosts": ["db1"],
-            "steps": [
-                _step(f"echo ran >> {marker}; sleep 3", idempotent=False, name="migrate"),
-                _step("true", name="after"),
-            ],
-        }
-    ]
-    graph, inventory = _setup(tmp_path, services, ["db1"])
-    state = tmp_path / "state"
-    base = ["run", str(graph), "-i", str(inventory)]
-    _run_and_kill(_restore(*base, state=state), state, after_started=1, and_exists=marker)
-    time.sleep(0.5)
-
-    stopped = subprocess.run(
-        _restore(*base, "--resume", "--format", "json", state=state),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert stopped.returncode == 1
-    assert json.loads(stopped.stdout)["state"] == "needs_operator"
-    assert marker.read_text().count("ran") == 1  # not run a second time behind anyone's back
-
-    decided = subprocess.run(
-        _restore(
-            "mark-done", "db1", "1", "--by", "alice", "--reason", "checked by hand", state=state
-        ),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert decided.returncode == 0, decided.stderr
-    finished = subprocess.run(
-        _restore(*base, "--resume", "--format", "json", state=state),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert finished.returncode == 0, finished.stderr
-    assert marker.read_text().count("ran") == 1
-    status = subprocess.run(
-        _restore("status", "--format", "json", state=state),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    data = json.loads(status.stdout)
-    assert data["state"] == "succeeded"
-    assert data["hosts"][0]["host"] == "db1"
-    assert data["head_hash"] == Journal(state).head_hash()
-
-
 def _interrupted_migration(tmp_path: Path) -> tuple[list[str], Path, Path]:
     """A run killed while its non-idempotent step ran; --resume then stops for an operator."""
     marker = tmp_path / "migrations"
@@ -206,13 +146,17 @@ def _interrupted_migration(tmp_path: Path) -> tuple[list[str], Path, Path]:
         timeout=60,
         check=False,
     )
+    assert stopped.returncode == 1
     assert json.loads(stopped.stdout)["state"] == "needs_operator"
+    assert marker.read_text().count("ran") == 1  # not run a second time behind anyone's back
     return base, state, marker
 
 
 @pytest.mark.parametrize(
     ("decision", "target", "step_key", "lines", "last_step"),
     [
+        # done by hand: it is not run again
+        ("mark-done", "1", "1:migrate", ["ran", "after"], "2:after"),
         # run it again: the operator checked that the migration can be repeated
         ("retry", "migrate", "1:migrate", ["ran", "ran", "after"], "2:after"),
         # waive the step: the host's other steps go on
@@ -221,7 +165,7 @@ def _interrupted_migration(tmp_path: Path) -> tuple[list[str], Path, Path]:
         ("skip", "host", None, ["ran"], None),
     ],
 )
-def test_operator_retry_and_skip_after_an_interrupted_step(
+def test_an_unfinished_non_idempotent_step_waits_for_an_operator_decision(
     tmp_path: Path,
     decision: str,
     target: str,
@@ -253,12 +197,23 @@ def test_operator_retry_and_skip_after_an_interrupted_step(
 
     journal = Journal(state)
     try:
-        journaled = {"retry": "retried", "skip": "waived"}[decision]
+        journaled = {"mark-done": "marked_done", "retry": "retried", "skip": "waived"}[decision]
         (event,) = [e for e in journal.events() if e.event == journaled]
         assert (event.host, event.step) == ("db1", step_key)
         assert event.detail == {"by": "alice", "reason": "see ticket 42"}
     finally:
         journal.close()
+    status = subprocess.run(
+        _restore("status", "--format", "json", state=state),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    data = json.loads(status.stdout)
+    assert data["state"] == "succeeded" and data["hosts"] == [
+        {k: h[k] for k in ("host", "service", "state", "step", "verdict")} for h in result["hosts"]
+    ]
+    assert data["head_hash"] == Journal(state).head_hash()
     (host,) = result["hosts"]
     if last_step is None:
         assert host["state"] == "skipped" and "waived" in host["message"]
