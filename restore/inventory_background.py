@@ -21,7 +21,6 @@ import contextlib
 import gc
 import os
 import pickle
-import signal
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,17 +29,33 @@ from typing import Any
 
 from restore.errors import InputError
 from restore.models import Inventory
+from restore.process_tree import kill_tree
 
 _INPUT_ERROR_FIELDS = ("message", "file", "service", "key", "line", "hint")
 
 
 @dataclass
-class _Load:
-    join: Callable[[], Inventory]
-    child: int | None  # the pid, or None when loading in this process
+class InventoryLoad:
+    """An inventory being loaded, in a child (`child` is its pid) or, failing that, here."""
+
+    result: Callable[[], Inventory]
+    child: int | None = None
+    reader: int | None = None  # the pipe the child answers on
+
+    def cancel(self) -> None:
+        """Not needed after all (the graph was refused, the plan was cached): end the child
+        now rather than wait for a load nobody will read."""
+        if self.child is not None:
+            kill_tree(self.child)  # with what it runs, such as a dynamic inventory script
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(self.child, 0)
+            self.child = None
+        if self.reader is not None:
+            os.close(self.reader)
+            self.reader = None
 
 
-_started_early: dict[tuple[Path, Path], _Load] = {}
+_started_early: dict[tuple[Path, Path], InventoryLoad] = {}
 
 
 def start_early(source: Path, cache_dir: Path) -> None:
@@ -48,33 +63,29 @@ def start_early(source: Path, cache_dir: Path) -> None:
     load = _start(source, cache_dir)
     if load.child is not None:
         _started_early[(source.absolute(), cache_dir.absolute())] = load
-        atexit.register(_end_unused_early_loads)
+        atexit.register(_cancel_unused_early_loads)
 
 
-def start_loading_inventory(source: Path, cache_dir: Path) -> Callable[[], Inventory]:
-    """Start loading `source` for planning (no secrets); call the result to get it."""
+def start_loading_inventory(source: Path, cache_dir: Path) -> InventoryLoad:
+    """Start loading `source` for planning (no secrets); `.result()` gives it."""
     early = _started_early.pop((source.absolute(), cache_dir.absolute()), None)
-    return (early or _start(source, cache_dir)).join
+    return early or _start(source, cache_dir)
 
 
-def _end_unused_early_loads() -> None:
-    # A cached plan never asks for the inventory: its load is of no use, end it now.
+def _cancel_unused_early_loads() -> None:
     for load in _started_early.values():
-        if load.child is not None:
-            with contextlib.suppress(ProcessLookupError, ChildProcessError):
-                os.kill(load.child, signal.SIGKILL)
-                os.waitpid(load.child, 0)
+        load.cancel()
     _started_early.clear()
 
 
-def _start(source: Path, cache_dir: Path) -> _Load:
+def _start(source: Path, cache_dir: Path) -> InventoryLoad:
     from restore.inventory import load_inventory
 
     def in_this_process() -> Inventory:
         return load_inventory(source, cache_dir=cache_dir)
 
     if threading.active_count() > 1 or not hasattr(os, "fork"):
-        return _Load(in_this_process, None)
+        return InventoryLoad(in_this_process)
     read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: load, report, and leave without running the parent's exit code
@@ -82,20 +93,21 @@ def _start(source: Path, cache_dir: Path) -> _Load:
         _child(write_end, in_this_process)
     os.close(write_end)
 
-    def join() -> Inventory:
+    def from_the_child() -> Inventory:
         with os.fdopen(read_end, "rb") as pipe:
             payload = pipe.read()
         _, status = os.waitpid(pid, 0)
+        load.child = load.reader = None
         if os.waitstatus_to_exitcode(status) != 0 or not payload:
             return in_this_process()
         kind, value = pickle.loads(payload)
         if kind == "error":
             raise InputError(**dict(zip(_INPUT_ERROR_FIELDS, value, strict=True)))
-        if not isinstance(value, Inventory):
-            return in_this_process()
-        return value
+        inventory: Inventory = value
+        return inventory
 
-    return _Load(join, pid)
+    load = InventoryLoad(from_the_child, pid, read_end)
+    return load
 
 
 def _child(write_end: int, load: Callable[[], Inventory]) -> None:

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import enum
-import functools
 import gc
-from collections.abc import Callable
+from collections.abc import Iterator
 from pathlib import Path
 
 import typer
@@ -55,26 +54,20 @@ def parse_parallelism(text: str) -> list[int]:
     return values
 
 
-def _without_cycle_collection(build: Callable[[], RestorePlan]) -> Callable[[], RestorePlan]:
-    """Run `build` with Python's cycle collector paused.
-
-    Building a plan allocates millions of objects that all stay alive (ansible-core's
+@contextlib.contextmanager
+def _cycle_collection_paused() -> Iterator[None]:
+    """Building a plan allocates millions of objects that all stay alive (ansible-core's
     inventory, the validated graph, the schedule), so every collection walks them all for
     nothing: at 10,000 hosts that was a third of the graph's validation and a quarter of the
     inventory load. Plans are built once per short command; a long run collects as usual.
     """
-
-    @functools.wraps(build)
-    def paused() -> RestorePlan:
-        was_enabled = gc.isenabled()
-        gc.disable()
-        try:
-            return build()
-        finally:
-            if was_enabled:
-                gc.enable()
-
-    return paused
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def load_plan(
@@ -87,25 +80,25 @@ def load_plan(
 ) -> RestorePlan:
     parallelism = max_parallel or [1]
 
-    @_without_cycle_collection
     def compute() -> RestorePlan:
         # Imported here: pydantic, networkx and ansible-core are not needed for a cached plan.
         from restore.inventory_background import start_loading_inventory
 
-        # The inventory loads in a child while the graph is validated here (two cores).
-        inventory_loaded = start_loading_inventory(inventory, state_dir / "cache")
-        try:
-            from restore.graph import load_graph
-            from restore.plan import build_plan
+        with _cycle_collection_paused():
+            # The inventory loads in a child while the graph is validated here (two cores);
+            # the graph's own imports come after the fork, so that they overlap too.
+            inventory_load = start_loading_inventory(inventory, state_dir / "cache")
+            try:
+                from restore.graph import load_graph
+                from restore.plan import build_plan
 
-            graph = load_graph(graph_file)
-        except BaseException:
-            # The graph's error is the one to show, as when loading one after the other;
-            # the child is still joined so that none is left behind.
-            with contextlib.suppress(InputError):
-                inventory_loaded()
-            raise
-        return build_plan(graph, inventory_loaded(), only=only, max_parallel=parallelism)
+                graph = load_graph(graph_file)
+            except BaseException:
+                # The graph's error is the one to show, as when loading one after the other,
+                # and the inventory is of no use: its child is ended, not waited for.
+                inventory_load.cancel()
+                raise
+            return build_plan(graph, inventory_load.result(), only=only, max_parallel=parallelism)
 
     return cached_plan(state_dir / "cache", graph_file, inventory, only, parallelism, compute)
 

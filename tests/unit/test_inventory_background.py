@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 from typing import Any
 
@@ -66,7 +67,7 @@ def test_the_child_returns_what_loading_here_returns(tmp_path: Path) -> None:
         """
         from restore.inventory import load_inventory
         source, cache = Path(sys.argv[1]), Path(sys.argv[2])
-        loaded = start_loading_inventory(source, cache)()
+        loaded = start_loading_inventory(source, cache).result()
         same = loaded == load_inventory(source)
         print(json.dumps({"forked": len(forked), "reaped": reaped(), "same": same,
                           "dc1": loaded.host("dc1").platform.value}))
@@ -82,9 +83,9 @@ def test_an_inventory_error_in_the_child_keeps_its_file_and_hint(tmp_path: Path)
     seen = _in_fresh_interpreter(
         """
         from restore.errors import InputError
-        join = start_loading_inventory(Path(sys.argv[1]), Path(sys.argv[2]))
+        load = start_loading_inventory(Path(sys.argv[1]), Path(sys.argv[2]))
         try:
-            join()
+            load.result()
             error = None
         except InputError as exc:
             error = {"file": exc.file, "hint": exc.hint}
@@ -108,7 +109,7 @@ def test_a_child_that_dies_is_replaced_by_loading_here(tmp_path: Path) -> None:
                 os.kill(os.getpid(), signal.SIGKILL)
             return real(*args, **kwargs)
         restore.inventory.load_inventory = killed_in_the_child
-        loaded = start_loading_inventory(Path(sys.argv[1]), Path(sys.argv[2]))()
+        loaded = start_loading_inventory(Path(sys.argv[1]), Path(sys.argv[2])).result()
         print(json.dumps({"forked": len(forked), "reaped": reaped(),
                           "hosts": [h.name for h in loaded.hosts]}))
         """,
@@ -118,27 +119,70 @@ def test_a_child_that_dies_is_replaced_by_loading_here(tmp_path: Path) -> None:
     assert seen == {"forked": 1, "reaped": True, "hosts": ["db1"]}
 
 
-def test_with_both_files_bad_the_graph_error_is_shown_and_no_child_is_left(
+def test_a_refused_graph_does_not_wait_for_the_inventory_and_leaves_nothing(
     tmp_path: Path,
 ) -> None:
     graph = write_graph(tmp_path, [service("lis", 1, ["lis1"], ["nosuch"])])
+    script_pid = tmp_path / "script.pid"
+    slow = tmp_path / "slow_inventory.sh"  # a dynamic inventory that takes its time
+    slow.write_text(f"#!/bin/sh\necho $$ > {script_pid}\nexec sleep 60\n")
+    slow.chmod(0o755)
     seen = _in_fresh_interpreter(
         """
+        import time
         from typer.testing import CliRunner
         from restore.cli.app import app
+        began = time.monotonic()
         result = CliRunner().invoke(app, ["plan", *sys.argv[1:]])
-        print(json.dumps({"forked": len(forked), "reaped": reaped(),
-                          "code": result.exit_code, "stderr": result.stderr}))
+        print(json.dumps({"forked": len(forked), "reaped": reaped(), "code": result.exit_code,
+                          "stderr": result.stderr, "took": time.monotonic() - began}))
         """,
         graph,
         "-i",
-        tmp_path / "absent.yml",
+        slow,
         "--state-dir",
         tmp_path,
     )
     assert seen["forked"] == 1 and seen["reaped"] and seen["code"] == 2
-    assert "nosuch" in seen["stderr"] and "absent.yml" not in seen["stderr"]
-    assert "Traceback" not in seen["stderr"]
+    assert "nosuch" in seen["stderr"] and "Traceback" not in seen["stderr"]
+    assert seen["took"] < 30  # the graph's error came without waiting for the inventory
+
+
+def test_cancel_ends_the_child_and_what_it_runs(tmp_path: Path) -> None:
+    script_pid = tmp_path / "script.pid"
+    slow = tmp_path / "slow_inventory.sh"
+    slow.write_text(f"#!/bin/sh\necho $$ > {script_pid}\nexec sleep 60\n")
+    slow.chmod(0o755)
+    seen = _in_fresh_interpreter(
+        """
+        import time
+        load = start_loading_inventory(Path(sys.argv[1]), Path(sys.argv[2]))
+        deadline = time.monotonic() + 30
+        while not Path(sys.argv[3]).exists() and time.monotonic() < deadline:
+            time.sleep(0.05)  # until ansible-core runs the script
+        load.cancel()
+        print(json.dumps({"forked": len(forked), "reaped": reaped()}))
+        """,
+        slow,
+        tmp_path / "cache",
+        script_pid,
+    )
+    assert seen == {"forked": 1, "reaped": True}
+    assert _ends(int(script_pid.read_text())), "the inventory script outlived the cancel"
+
+
+def _ends(pid: int, within_s: float = 10) -> bool:
+    """The process is gone, or dead and waiting to be reaped by whoever inherited it."""
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            return True
+        if state == "Z":
+            return True
+        time.sleep(0.1)
+    return False
 
 
 @pytest.mark.parametrize(
