@@ -22,10 +22,9 @@ from pathlib import Path
 from typing import Any
 
 import ansible_runner
-from ansible_runner.runner import Runner
 
+from restore import runner_patch
 from restore.journal import REDACTED, redact, redact_text
-from restore.process_tree import kill_tree
 
 ProgressFn = Callable[[str], None]
 
@@ -45,22 +44,6 @@ _DEFAULTS = {
     "ANSIBLE_INVENTORY_UNPARSED_WARNING": "False",
     "ANSIBLE_INVENTORY_ANY_UNPARSED_IS_FAILED": "True",
 }
-
-
-# ansible-runner ends a timed-out or cancelled job by killing its process group, but
-# ansible-core 2.19's workers have left that group, and the commands they run on the
-# controller would go on. Runner.handle_termination is the one place where ansible-runner
-# names the job's pid, just before it kills: the job's whole tree goes first. (Jobs run by
-# the prefork server are killed as a tree by the server itself.)
-_kill_job_group = Runner.handle_termination
-
-
-def _kill_job_tree(_runner_class: type, pid: int, pidfile: str | None = None) -> None:
-    kill_tree(pid)
-    _kill_job_group(pid, pidfile)
-
-
-setattr(Runner, "handle_termination", classmethod(_kill_job_tree))  # noqa: B010
 
 
 @dataclass(frozen=True)
@@ -118,6 +101,7 @@ def run_playbook(
 
     `launch_env` comes from the run's `PreforkAnsible`: it makes "ansible-playbook" the warm,
     forked one. Arguments, artifacts and events are the same either way."""
+    runner_patch.install()  # a timed-out job must lose its whole tree, not only its group
     work_dir.mkdir(parents=True, exist_ok=True)
     known_secrets = [*secrets, *(str(v) for v in (secret_extravars or {}).values() if v)]
     failed_tasks: list[str] = []
