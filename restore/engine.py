@@ -18,6 +18,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import contextlib
 import hashlib
+import logging
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -25,6 +26,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
+from restore import logs
 from restore.engine_replay import (
     DONE,
     HostReplay,
@@ -77,6 +79,9 @@ STATE_OF_STEP: dict[StepType, HostState] = {
     StepType.RECONNECT: HostState.VERIFYING,
 }
 BACKOFF_S = (2.0, 5.0, 15.0, 30.0)
+
+
+log = logs.logger(__name__)
 
 
 class Processor(Protocol):
@@ -189,6 +194,7 @@ class Engine:
         self.processor: Processor = processor or NullProcessor()
         self.secrets = tuple(v for h in inventory.hosts for _, v in h.secret_vars if v)
         journal.add_secrets(self.secrets)
+        logs.add_secrets(self.secrets)
         self._stop = threading.Event()
         self._contexts: set[StepContext] = set()
         self._ctx_lock = threading.Lock()
@@ -215,6 +221,14 @@ class Engine:
             service=host.service if host else None,
             step=step,
             detail=detail,
+        )
+        log.debug(
+            "journal %s %s %s %s %s",
+            row.seq,
+            row.event,
+            row.host or "-",
+            row.step or "-",
+            row.detail,
         )
         self.processor.event(row)
         return row
@@ -273,6 +287,19 @@ class Engine:
 
     def run(self) -> RunResult:
         resumed, replayed = self._open_run()
+        run_log = logs.attach_run_log(self.journal.state_dir / "runs" / self.run_id / "restore.log")
+        try:
+            return self._run_opened(resumed, replayed)
+        finally:
+            logs.detach(run_log)
+
+    def _run_opened(self, resumed: bool, replayed: dict[str, HostReplay]) -> RunResult:
+        log.info(
+            "run %s %s: %d host(s)",
+            self.run_id,
+            "resumed" if resumed else "started",
+            len(self.plan.hosts),
+        )
         self.processor.run_started(self.run_id, self.plan, resumed)
         runs = {
             h.name: _HostRun(
@@ -530,8 +557,24 @@ class Engine:
                 else None
             ),
         )
+        log.info(
+            "%s: step %s (%s) attempt %d, deadline %.0fs",
+            host.name,
+            key,
+            step.type.value,
+            attempt,
+            timeout,
+        )
         outcome = self._with_deadline(ctx, timeout)
         status = outcome.status if outcome.status != SKIPPED else SUCCEEDED
+        log.log(
+            logging.INFO if status == SUCCEEDED else logging.WARNING,
+            "%s: step %s %s %s",
+            host.name,
+            key,
+            status,
+            outcome.detail.get("message", ""),
+        )
         detail = {"attempt": attempt, **outcome.detail}
         self._record(status, host=host, step=key, detail=detail)
         return StepOutcome(status, detail, outcome.verdict)

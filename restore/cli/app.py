@@ -12,6 +12,7 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
+from restore import logs
 from restore.cli import console
 from restore.errors import EXIT_INTERRUPTED, EXIT_OPERATIONAL, Interrupted, RestoreError
 
@@ -51,6 +52,21 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+@app.callback()
+def _global_options(
+    verbose: int = typer.Option(
+        0,
+        "--verbose",
+        "-v",
+        count=True,
+        help="Show what the tool does on stderr: -v for each step, -vv for every journal "
+        "event and transport detail. Secrets are masked. Give it before the command: "
+        "`restore -v run ...`. A run also keeps its log in STATE_DIR/runs/RUN_ID/restore.log.",
+    ),
+) -> None:
+    logs.configure(verbose)
 
 
 def _register_commands() -> None:

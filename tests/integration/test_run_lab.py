@@ -68,6 +68,7 @@ def _run(
             sys.executable,
             "-m",
             "restore",
+            "-vv",  # the diagnostic log must never carry a secret either (checked below)
             "run",
             str(graph),
             "-i",
@@ -172,6 +173,13 @@ def test_small_hospital_on_lab_hosts(tmp_path: Path, lab: tuple[Lab, Path]) -> N
         if path.is_file() and path.stat().st_size < 50_000_000:
             assert SECRET.encode() not in path.read_bytes(), path
     assert SECRET not in done.stdout + done.stderr
+    # -vv: each step on stderr, and the run's own log file, private to root
+    assert "infected1: step 5:ansible: rebuild.yml (ansible) attempt 1" in done.stderr
+    run_log = state / "runs" / result["run_id"] / "restore.log"
+    assert run_log.stat().st_mode & 0o777 == 0o600
+    logged = run_log.read_text()
+    assert "WARNING restore.engine" in logged and "hang1: step 1:check failed" in logged
+    assert "journal" in logged  # -vv also logs every journal event
     hosts_lab.fault("hang1", None)
     assert [e.step for e in events if e.host == "infected1" and e.event == "succeeded"] == [
         "1:evidence",

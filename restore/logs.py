@@ -1,0 +1,103 @@
+"""Diagnostic logging: what the tool is doing, for the sysadmin who asks, never a secret.
+
+The journal is the record investigators trust; the log is for the person at the keyboard
+who wants to see why a step is slow or what a check sent (`restore -v ...`, `-vv`). Every
+record passes one redacting filter, fed with the same secrets as the journal's redaction,
+before any handler sees it: a password that reaches a log call is masked on stderr and in the
+run's log file alike. Only the `restore` logger gets handlers; libraries keep their own
+(silent) defaults, because paramiko's or urllib3's debug output can carry protocol bytes.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+
+from restore.journal import redact_text
+
+LOGGER_NAME = "restore"
+_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(threadName)s] %(message)s"
+_LEVELS = {0: logging.WARNING, 1: logging.INFO}
+
+
+class RedactingFilter(logging.Filter):
+    """Masks known secret values in the final message text, whatever the call passed."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._secrets: set[str] = set()
+        self._lock = threading.Lock()
+
+    def add(self, values: Iterable[str]) -> None:
+        with self._lock:
+            self._secrets.update(v for v in values if v)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        with self._lock:
+            secrets = sorted(self._secrets, key=len, reverse=True)
+        record.msg = redact_text(record.getMessage(), secrets)
+        record.args = None
+        if record.exc_info and record.exc_info[1] is not None:
+            # A traceback's text is rendered later from exc_info; keep only a redacted summary.
+            record.msg += " | " + redact_text(repr(record.exc_info[1]), secrets)
+            record.exc_info = None
+        return True
+
+
+_filter = RedactingFilter()
+_verbosity = 0
+
+
+def logger(name: str) -> logging.Logger:
+    """The module logger under `restore.` (callers pass __name__)."""
+    return logging.getLogger(name if name.startswith(LOGGER_NAME) else f"{LOGGER_NAME}.{name}")
+
+
+def add_secrets(values: Iterable[str]) -> None:
+    _filter.add(values)
+
+
+def level_for(verbosity: int) -> int:
+    return _LEVELS.get(verbosity, logging.DEBUG)
+
+
+def configure(verbosity: int) -> None:
+    """Console logging on stderr: warnings by default, INFO with -v, DEBUG with -vv."""
+    global _verbosity
+    _verbosity = verbosity
+    root = logging.getLogger(LOGGER_NAME)
+    root.setLevel(logging.DEBUG)
+    root.propagate = False
+    for handler in list(root.handlers):
+        if getattr(handler, "restore_console", False):
+            root.removeHandler(handler)
+    console = logging.StreamHandler()
+    console.setLevel(level_for(verbosity))
+    console.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    console.addFilter(_filter)  # on the handler: a logger's own filters skip child records
+    console.restore_console = True  # type: ignore[attr-defined]
+    root.addHandler(console)
+
+
+def attach_run_log(path: Path) -> logging.Handler:
+    """A log file for one run (0600: it names hosts and paths), at INFO, or DEBUG with -vv."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    os.close(fd)
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setLevel(min(level_for(_verbosity), logging.INFO))
+    handler.setFormatter(logging.Formatter(_FORMAT))
+    handler.addFilter(_filter)
+    root = logging.getLogger(LOGGER_NAME)
+    root.setLevel(logging.DEBUG)
+    root.propagate = False
+    root.addHandler(handler)
+    return handler
+
+
+def detach(handler: logging.Handler) -> None:
+    logging.getLogger(LOGGER_NAME).removeHandler(handler)
+    handler.close()
