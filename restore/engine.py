@@ -22,7 +22,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -169,7 +169,6 @@ class _HostRun:
     replayed: HostReplay
     facts: HostFacts
     state: str = HostState.PENDING.value
-    live: set[StepContext] = field(default_factory=set)
 
 
 class Engine:

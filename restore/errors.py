@@ -88,12 +88,6 @@ class OperationalError(RestoreError):
     exit_code = EXIT_OPERATIONAL
 
 
-class NotCleanError(RestoreError):
-    """A host's integrity verdict is not clean."""
-
-    exit_code = EXIT_NOT_CLEAN
-
-
 class Interrupted(RestoreError):
     """The operator interrupted a run; the journal lets it resume."""
 

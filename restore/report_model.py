@@ -21,7 +21,6 @@ from typing import Any
 OPERATOR_EVENTS = frozenset(
     {"approved", "waived", "skipped", "marked_done", "mark_done", "retried", "retry", "overridden"}
 )
-HOST_DONE_EVENTS = frozenset({"reconnected"})
 
 
 @dataclass(frozen=True)

@@ -67,12 +67,3 @@ LINUX_SCENARIOS["ransomware"] = "\n".join(
         "ld-preload",
     )
 )
-
-SCENARIO_HELP = {
-    "ransom-notes": "ransom notes and .lockbit encrypted files in /srv/data and /home",
-    "cron-persistence": "a cron job and an enabled systemd unit running a reverse shell",
-    "backdoor-account": "an extra authorized SSH key and a second UID-0 account",
-    "modified-binary": "a trojaned /usr/bin/ls (dpkg --verify catches it)",
-    "ld-preload": "/etc/ld.so.preload loading an unknown library",
-    "ransomware": "all of the above, as found after a real intrusion",
-}
