@@ -2,9 +2,9 @@
 
 The journal is the record investigators trust; the log is for the person at the keyboard
 who wants to see why a step is slow or what a check sent (`restore -v ...`, `-vv`). Every
-record passes one redacting filter, fed with the same secrets as the journal's redaction,
-before any handler sees it: a password that reaches a log call is masked on stderr and in the
-run's log file alike. Only the `restore` logger gets handlers; libraries keep their own
+record made by a `restore` logger is redacted when it is made, with the same secrets as the
+journal's redaction, before any handler sees it: a password that reaches a log call is
+masked on stderr, in the run's log file and in any handler a site adds. Only the `restore` logger gets handlers; libraries keep their own
 (silent) defaults, because paramiko's or urllib3's debug output can carry protocol bytes.
 """
 
@@ -15,6 +15,7 @@ import os
 import threading
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from restore.journal import redact_text
 
@@ -49,6 +50,22 @@ class RedactingFilter(logging.Filter):
 
 _filter = RedactingFilter()
 _verbosity = 0
+_base_record_factory = logging.getLogRecordFactory()
+
+
+def _redacting_record_factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+    # Redacting where the record is made, not in a handler's filter: every handler then sees
+    # the masked text, including handlers that others attach (a test runner's capture, a
+    # syslog handler added by a site), which a filter on our own handlers would not cover.
+    record = _base_record_factory(*args, **kwargs)
+    if record.name == LOGGER_NAME or record.name.startswith(LOGGER_NAME + "."):
+        _filter.filter(record)
+    return record
+
+
+def _install_record_factory() -> None:
+    if logging.getLogRecordFactory() is not _redacting_record_factory:
+        logging.setLogRecordFactory(_redacting_record_factory)
 
 
 def logger(name: str) -> logging.Logger:
@@ -68,6 +85,7 @@ def configure(verbosity: int) -> None:
     """Console logging on stderr: warnings by default, INFO with -v, DEBUG with -vv."""
     global _verbosity
     _verbosity = verbosity
+    _install_record_factory()
     root = logging.getLogger(LOGGER_NAME)
     root.setLevel(logging.DEBUG)
     root.propagate = False
@@ -84,6 +102,7 @@ def configure(verbosity: int) -> None:
 
 def attach_run_log(path: Path) -> logging.Handler:
     """A log file for one run (0600: it names hosts and paths), at INFO, or DEBUG with -vv."""
+    _install_record_factory()
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     os.close(fd)
