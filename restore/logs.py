@@ -4,8 +4,9 @@ The journal is the record investigators trust; the log is for the person at the 
 who wants to see why a step is slow or what a check sent (`restore -v ...`, `-vv`). Every
 record made by a `restore` logger is redacted when it is made, with the same secrets as the
 journal's redaction, before any handler sees it: a password that reaches a log call is
-masked on stderr, in the run's log file and in any handler a site adds. Only the `restore` logger gets handlers; libraries keep their own
-(silent) defaults, because paramiko's or urllib3's debug output can carry protocol bytes.
+masked on stderr, in the run's log file and in any handler a site adds. Only the `restore`
+logger gets handlers; libraries keep their own (silent) defaults, because paramiko's or
+urllib3's debug output can carry protocol bytes.
 """
 
 from __future__ import annotations
