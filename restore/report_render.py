@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from html import escape
 from typing import Any
 from xml.etree import ElementTree as ET
 
+from markupsafe import Markup
+
 from restore.durations import format_duration
+from restore.html_page import render
 from restore.report_model import RecoveryReport
 from restore.svg_gantt import Bar, gantt_svg
 
@@ -170,142 +172,28 @@ def to_markdown(report: RecoveryReport) -> str:
     return "\n".join(out) + "\n"
 
 
-_CSS = """
-body{font-family:system-ui,sans-serif;margin:2em;color:#111;max-width:1100px}
-h1{font-size:1.6em}h2{border-bottom:2px solid #333;margin-top:1.6em}
-table{border-collapse:collapse;width:100%;font-size:.9em;margin:.5em 0}
-th,td{border:1px solid #999;padding:3px 6px;text-align:left;vertical-align:top}
-th{background:#eee}.missed,.failed,.compromised{color:#b00020;font-weight:bold}
-.met,.reconnected,.clean{color:#1b5e20}.suspect{color:#e65100}
-code{font-size:.85em;word-break:break-all}
-.outcome{font-size:1.2em;padding:.3em .6em;border:2px solid #333;display:inline-block}
-@media print{body{margin:0;max-width:none}h2{page-break-after:avoid}
-tr{page-break-inside:avoid}svg{max-width:100%;height:auto}}
-"""
-
-
-def _table(headers: list[str], rows: list[list[str]], css: list[str] | None = None) -> str:
-    head = "".join(f"<th>{escape(h)}</th>" for h in headers)
-    body = []
-    for i, row in enumerate(rows):
-        cls = f' class="{escape(css[i])}"' if css and css[i] else ""
-        body.append(f"<tr{cls}>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
-
-
 def to_html(report: RecoveryReport) -> str:
-    e = escape
-    chain = _CHAIN[report.chain_ok]
-    sections = [
-        f"<h1>Recovery report — {e(report.graph_name)}</h1>",
-        f'<p class="outcome" id="outcome">Outcome: <strong>{e(report.outcome)}</strong></p>',
-        f"<p>Run <code>{e(report.run_id)}</code>, started {e(_when(report.run_started))}, "
-        f"ended {e(_when(report.run_ended))}; "
-        f"incident declared {e(_when(report.incident_at))}.</p>",
-        f'<p>Journal head hash <code id="head-hash">{e(report.head_hash or "unknown")}</code> '
-        f"(chain {e(chain)}).</p>",
-        "<h2>Services: time to recover</h2>",
-        _table(
-            ["Service", "Priority", "Back after (run)", "Since incident", "RTO", "RTO met"],
-            [
-                [
-                    f"{e(s.id)} — {e(s.name)}",
-                    str(s.priority),
-                    e(_dur(s.restored_s)),
-                    e(_dur(s.restored_since_incident_s)),
-                    e(_dur(s.rto_s)) if s.rto_s else "—",
-                    f'<span class="{_RTO_CLASS[s.met_rto]}">{e(_rto(s.met_rto))}</span>',
-                ]
-                for s in report.services
-            ],
-        ),
-        "<h2>Timeline</h2>",
-        gantt_svg(_bars(report), title="Hosts over time (from the start of the run)"),
-        _table(
-            ["Host", "Service", "State", "Verdict", "Start", "End"],
-            [
-                [
-                    e(h.host),
-                    e(h.service),
-                    f'<span class="{e(h.state)}">{e(h.state)}</span>',
-                    f'<span class="{e(h.verdict or "")}">{e(h.verdict or "—")}</span>',
-                    e(_dur(h.started_s)),
-                    e(_dur(h.ended_s)),
-                ]
-                for h in report.hosts
-            ],
-        ),
-        "<h2>Integrity verdicts</h2>",
-        _table(
-            ["Time", "Host", "Verdict", "Findings"],
-            [
-                [
-                    e(str(v["ts"])),
-                    e(str(v["host"])),
-                    f'<span class="{e(str(v["verdict"]))}">{e(str(v["verdict"]))}</span>',
-                    "<br>".join(
-                        e(_finding_text(f))
-                        for f in v["findings"]
-                        if not (isinstance(f, dict) and f.get("status") == "pass")
-                    )
-                    or "no finding",
-                ]
-                for v in report.verdicts
-            ],
-        ),
-        "<h2>Evidence index and custody</h2>",
-        _table(
-            ["Host", "File", "SHA-256", "Size", "Collected", "By"],
-            [
-                [
-                    e(str(x.get("host"))),
-                    e(str(x.get("source") or x.get("path"))),
-                    f"<code>{e(str(x.get('sha256')))}</code>",
-                    e(str(x.get("size", ""))),
-                    e(str(x.get("collected_at", ""))),
-                    e(str(x.get("collected_by", ""))),
-                ]
-                for x in report.evidence
-            ],
-        ),
-        "<h2>Operator decisions</h2>",
-        _table(
-            ["Time", "Host", "Step", "Decision", "By", "Reason"],
-            [
-                [
-                    e(str(d["ts"])),
-                    e(str(d["host"] or "")),
-                    e(str(d["step"] or "")),
-                    e(str(d["decision"])),
-                    e(str(d["by"] or "")),
-                    e(str(d["reason"] or "")),
-                ]
-                for d in report.decisions
-            ],
-        ),
-        "<h2>Main courante</h2>",
-        "<p>Every action, in order, as recorded in the hash-chained journal.</p>",
-        _table(
-            ["#", "Time", "Host", "Step", "Event", "By"],
-            [
-                [
-                    e(str(c["seq"])),
-                    e(str(c["ts"])),
-                    e(str(c["host"] or "")),
-                    e(str(c["step"] or "")),
-                    e(str(c["summary"])),
-                    e(str(c["by"] or "")),
-                ]
-                for c in report.main_courante
-            ],
-        ),
-    ]
-    return (
-        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
-        f"<title>Recovery report — {e(report.graph_name)}</title><style>{_CSS}</style></head><body>"
-        + "\n".join(sections)
-        + "</body></html>\n"
+    """The report as one self-contained page; every value is autoescaped by the template."""
+    return render(
+        "report.html.j2",
+        title=f"Recovery report — {report.graph_name}",
+        r=report,
+        chain=_CHAIN[report.chain_ok],
+        rto_class=_RTO_CLASS,
+        gantt=Markup(gantt_svg(_bars(report), title="Hosts over time (from the start of the run)")),
+        when=_when,
+        dur=_dur,
+        rto=_rto,
+        findings=_shown_findings,
     )
+
+
+def _shown_findings(findings: list[Any]) -> list[str]:
+    return [
+        _finding_text(f)
+        for f in findings
+        if not (isinstance(f, dict) and f.get("status") == "pass")
+    ]
 
 
 def to_junit(report: RecoveryReport) -> str:
