@@ -235,7 +235,9 @@ def test_hostile_input_gets_well_formed_faults_without_python_text(lab: Lab) -> 
         assert root.find(".//{http://schemas.microsoft.com/wbem/wsman/1/wsmanfault}WSManFault")
         assert b"Traceback" not in answer.content and b"Error:" not in answer.content
         if payload.startswith(b"<s:Envelope"):
-            relates = root.findtext(".//{http://schemas.xmlsoap.org/ws/2004/08/addressing}RelatesTo")
+            relates = root.findtext(
+                ".//{http://schemas.xmlsoap.org/ws/2004/08/addressing}RelatesTo"
+            )
             assert relates == ET.fromstring(payload).findtext(".//{*}MessageID")
     session = _session(lab, "https", "ntlm")
     services = session.run_ps("Get-Service | ConvertTo-Json")  # once 'list index out of range'
@@ -263,7 +265,7 @@ def test_psrp_is_refused_at_create_and_leaves_no_shell(lab: Lab) -> None:
         operation_timeout=5,
         connection_timeout=10,
     )
-    with pytest.raises(WSManFaultError, match="PowerShell remoting .* is not supported"):
+    with pytest.raises(WSManFaultError, match=r"PowerShell remoting .* is not supported"):
         client.execute_ps("hostname")
     assert _shells(lab) == 0
     stdout, _stderr, rc = client.execute_cmd("hostname")  # pypsrp's WinRS path works
