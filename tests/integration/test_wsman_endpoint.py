@@ -288,3 +288,24 @@ def test_lenient_lab_accepts_basic_over_http(tmp_path: Path) -> None:
         assert session.run_cmd("hostname").std_out.strip() == b"win01"
     finally:
         Lab(state).down()
+
+
+def _ansible(lab: Lab, *args: str) -> subprocess.CompletedProcess[str]:
+    ansible = str(Path(sys.executable).parent / "ansible")
+    command = [ansible, "-i", str(lab.inventory_file), "wsm", *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=120)
+
+
+def test_ansible_winrm_raw_runs_and_what_it_cannot(lab: Lab) -> None:
+    """Ansible's winrm connection with the lab inventory (NTLM over HTTPS), and over HTTP."""
+    https = _ansible(lab, "-m", "raw", "-a", "hostname")
+    assert https.returncode == 0 and "wsm" in https.stdout, https.stdout + https.stderr
+    http = _ansible(
+        lab, "-m", "raw", "-a", "hostname", "-e", "ansible_winrm_scheme=http ansible_port=5985"
+    )
+    assert http.returncode == 0 and "wsm" in http.stdout, http.stdout + http.stderr
+    module = _ansible(lab, "-m", "ansible.windows.win_ping")  # modules need real PowerShell
+    assert module.returncode != 0 and "does not understand" in module.stdout
+    psrp_vars = f"ansible_connection=psrp ansible_psrp_ca_cert={lab.dir / 'ca.pem'}"
+    psrp = _ansible(lab, "-m", "raw", "-a", "hostname", "-e", psrp_vars)
+    assert psrp.returncode != 0 and "PowerShell remoting" in psrp.stdout

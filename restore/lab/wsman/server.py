@@ -252,11 +252,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def _authenticate(self):
         """Who is asking, decided from the headers alone; returns a final token to send back."""
-        if os.path.exists(DENY_FLAG):
-            self.ntlm = self.ntlm_user = None
-            raise Refused(401, "Access is denied.")
         scheme, _, token = self.headers.get("Authorization", "").strip().partition(" ")
         kind = scheme.lower()
+        if os.path.exists(DENY_FLAG):  # `lab fault --deny-auth`: as for a disabled account,
+            if kind in ("negotiate", "ntlm") and token.strip():  # NTLM fails at its last leg
+                self._negotiate(scheme, token.strip())
+            self.ntlm = self.ntlm_user = None
+            raise Refused(401, "Access is denied.")
         if kind == "basic":
             self._basic(token.strip())
             return None
