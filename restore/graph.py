@@ -399,6 +399,8 @@ def _step_argument(
             return None
         if step_type is StepType.ANSIBLE:
             return str(_playbook(value, playbook_dir, errors, where, service))
+        if step_type is StepType.WINRM:
+            _powershell_parses(value, errors, where, key, service)
         return value
     if step_type is StepType.HEALTH:
         return _health_probe(value, errors, where, key, service)
@@ -411,6 +413,23 @@ def _step_argument(
             hint=f"write `- {step_type.value}`",
         )
     return None
+
+
+def _powershell_parses(
+    script: str, errors: _Collector, where: PathKey, key: str, service: str
+) -> None:
+    """A winrm: step's PowerShell must parse here, not fail on the night on a real host."""
+    from restore.checks.powershell_syntax import syntax_problems
+
+    for problem in syntax_problems(script, limit=3):
+        errors.add(
+            f"the PowerShell does not parse (script line {problem.line}, column "
+            f"{problem.column}): {problem.message}",
+            where,
+            key=key,
+            service=service,
+            hint="fix the script; `restore validate` parses every winrm: step",
+        )
 
 
 def _health_probe(

@@ -56,6 +56,15 @@ def up(
     rebuild_rootfs: bool = typer.Option(
         False, "--rebuild-rootfs", help="Rebuild the golden image."
     ),
+    winrm_lenient: bool = typer.Option(
+        False,
+        "--winrm-lenient",
+        help=(
+            "Windows hosts also accept Basic and unencrypted WinRM over HTTP (5985), which a "
+            "stock Windows host refuses. Default: NTLM with message encryption over HTTP, "
+            "NTLM or Basic over HTTPS."
+        ),
+    ),
     state_dir: Path = STATE_DIR_OPTION,
 ) -> None:
     """Create lab hosts; print the lab inventory's path as the last line."""
@@ -87,7 +96,11 @@ def up(
         "(the first run builds the golden image, about a minute)"
     )
     path = _lab(state_dir).up(
-        wanted, rebuild_rootfs=rebuild_rootfs, groups=twin_groups, execution_nodes=nodes
+        wanted,
+        rebuild_rootfs=rebuild_rootfs,
+        groups=twin_groups,
+        execution_nodes=nodes,
+        winrm_lenient=winrm_lenient,
     )
     for node in sorted(set(nodes.values())):
         console.info(f"installing execution node {node}")

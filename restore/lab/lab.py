@@ -77,6 +77,8 @@ class Lab:
         self.groups: dict[str, list[str]] = {}
         # host -> the lab host that runs its playbooks (restore_execution_node)
         self.execution_nodes: dict[str, str] = {}
+        # Windows hosts accept Basic and unencrypted traffic over HTTP (`lab up --winrm-lenient`)
+        self.winrm_lenient = False
         self._load()
 
     # -- state --------------------------------------------------------------------------------
@@ -91,6 +93,7 @@ class Lab:
         self.hosts = {h["name"]: LabHost(**h) for h in data.get("hosts", [])}
         self.groups = {str(k): list(v) for k, v in data.get("groups", {}).items()}
         self.execution_nodes = {str(k): str(v) for k, v in data.get("execution_nodes", {}).items()}
+        self.winrm_lenient = bool(data.get("winrm_lenient", False))
 
     def _save(self) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -100,6 +103,7 @@ class Lab:
             "hosts": [asdict(h) for h in self.hosts.values()],
             "groups": self.groups,
             "execution_nodes": self.execution_nodes,
+            "winrm_lenient": self.winrm_lenient,
         }
         tmp = self.state_file.with_suffix(".tmp")
         tmp.write_text(json.dumps(data, indent=2))
@@ -131,12 +135,15 @@ class Lab:
         rebuild_rootfs: bool = False,
         groups: dict[str, list[str]] | None = None,
         execution_nodes: dict[str, str] | None = None,
+        winrm_lenient: bool | None = None,
     ) -> Path:
         """Create the hosts that are not running yet; return the lab inventory's path.
 
         `groups` copies inventory groups onto the twins, so that a graph's "@group" references
         expand to the same hosts in the same order as in the real inventory.
         `execution_nodes` (host -> node) becomes each host's `restore_execution_node`.
+        `winrm_lenient` (None: keep the lab's setting) lets the Windows hosts booted from now on
+        accept Basic and unencrypted traffic over HTTP, which a stock Windows host refuses.
         """
         from restore.lab.prereq import require_lab_tools
 
@@ -148,6 +155,8 @@ class Lab:
         for group, members in (groups or {}).items():
             self.groups[group] = [m for m in members if m in names or m in self.hosts]
         self.execution_nodes.update(execution_nodes or {})
+        if winrm_lenient is not None:
+            self.winrm_lenient = winrm_lenient
         if not self.lab_id:
             self.lab_id = secrets.token_hex(3)
         self._save()  # the number registry reclaims numbers of labs without a state file

@@ -22,7 +22,9 @@ from restore.errors import OperationalError
 
 SUITE = "bookworm"
 # python3: Ansible; restic and postgresql: the data-restore roles; nftables: the quarantine
-# role; cron: persistence scenarios and checks; procps/iproute2/kmod: the integrity checks.
+# role; cron: persistence scenarios and checks; procps/iproute2/kmod: the integrity checks;
+# python3-cryptography: NTLM sealing (RC4) for the pyspnego that the Windows hosts' WS-Man
+# endpoint is given from the control side (Debian bookworm packages no pyspnego).
 PACKAGES = (
     "openssh-server",
     "python3",
@@ -35,6 +37,7 @@ PACKAGES = (
     "sudo",
     "kmod",
     "ca-certificates",
+    "python3-cryptography",
 )
 
 

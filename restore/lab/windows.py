@@ -1,9 +1,11 @@
 """Windows lab hosts, control side: certificates, install and boot of the WS-Man endpoint.
 
-A Windows lab host runs `wsman/server.py` (standard library only) chrooted in its namespaces,
-on HTTP 5985 and HTTPS 5986 of both its addresses. Its certificate is issued by a per-lab CA
-whose path goes into the inventory (`ansible_winrm_ca_trust_path`), so clients validate TLS
-exactly as they would against a real domain controller.
+A Windows lab host runs `wsman/server.py` (standard library, plus the control side's pyspnego
+copied next to it for NTLM) chrooted in its namespaces, on HTTP 5985 and HTTPS 5986 of both
+its addresses. Its certificate is issued by a per-lab CA whose path goes into the inventory
+(`ansible_winrm_ca_trust_path`), so clients validate TLS exactly as they would against a real
+domain controller. Like a stock Windows host it refuses Basic and unencrypted traffic over
+HTTP unless the lab was started with `--winrm-lenient`; the inventory names NTLM over HTTPS.
 """
 
 from __future__ import annotations
@@ -30,7 +32,8 @@ if TYPE_CHECKING:
 
 HTTP_PORT = 5985
 HTTPS_PORT = 5986
-SERVER_SOURCE = Path(__file__).parent / "wsman" / "server.py"
+WSMAN_DIR = Path(__file__).parent / "wsman"
+SERVER_SOURCES = ("server.py", "soap.py", "personality.py")
 INSTALL_DIR = "opt/restore-wsman"
 USER = "Administrator"
 
@@ -128,10 +131,15 @@ def boot_commands(lab: Lab, host: LabHost, upper: Path, fresh: bool) -> tuple[st
     install = upper / INSTALL_DIR
     if fresh:
         install.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(SERVER_SOURCE, install / "server.py")
+        for source in SERVER_SOURCES:
+            shutil.copy2(WSMAN_DIR / source, install / source)
+        _install_spnego(install / "vendor")
         issue_server_cert(lab.dir, host.name, [host.management, host.production], install)
         salt = secrets.token_bytes(16)
         digest = hashlib.pbkdf2_hmac("sha256", lab_password(lab).encode(), salt, 100000)
+        users = install / "ntlm_users"
+        users.write_text(ntlm_user_lines(host.name, lab_password(lab)))
+        users.chmod(0o600)
         config = {
             "addresses": [host.management, host.production],
             "http_port": HTTP_PORT,
@@ -141,24 +149,51 @@ def boot_commands(lab: Lab, host: LabHost, upper: Path, fresh: bool) -> tuple[st
             "user": USER,
             "salt": salt.hex(),
             "password_pbkdf2": digest.hex(),
+            "ntlm_user_file": f"/{INSTALL_DIR}/ntlm_users",
+            "lenient": lab.winrm_lenient,
         }
         (install / "config.json").write_text(json.dumps(config))
         os.chmod(install / "config.json", 0o600)
     daemons = (
         f'[ -f "$R/windows/state.json" ] || chroot "$R" /usr/bin/python3 /{INSTALL_DIR}/server.py '
         f"reset {host.name}\n"
-        f'chroot "$R" /usr/bin/python3 /{INSTALL_DIR}/server.py serve /{INSTALL_DIR}/config.json '
+        f'chroot "$R" /usr/bin/python3 -B /{INSTALL_DIR}/server.py '
+        f"serve /{INSTALL_DIR}/config.json "
         '>>"$R/var/log/restore-wsman.log" 2>&1 &'
     )
     return daemons, HTTPS_PORT
 
 
+def _install_spnego(target: Path) -> None:
+    """Copy the control side's pyspnego (pure Python) into the host: bookworm packages none."""
+    import spnego
+
+    source = Path(spnego.__file__).parent
+    shutil.copytree(
+        source, target / "spnego", ignore=shutil.ignore_patterns("__pycache__"), dirs_exist_ok=True
+    )
+
+
+def ntlm_user_lines(hostname: str, password: str) -> str:
+    """The endpoint's NTLM credential store (smbpasswd format): the NT hash, not the password.
+
+    Lines for `Administrator` and `HOSTNAME\\Administrator`, the names a client may give.
+    """
+    from spnego._ntlm_raw.crypto import ntowfv1  # MD4, which OpenSSL 3 no longer offers
+
+    nt_hash = ntowfv1(password).hex().upper()
+    empty_lm = "AAD3B435B51404EEAAD3B435B51404EE"
+    names = (USER, f"{hostname.split('.')[0].upper()}\\{USER}")
+    return "".join(f"{name}:500:{empty_lm}:{nt_hash}:[U]:LCT-00000000\n" for name in names)
+
+
 def inventory_vars(lab: Lab, host: LabHost) -> dict[str, Any]:
+    """Ansible's WinRM variables: NTLM over HTTPS, what hospitals use (docs/lab-windows.md)."""
     return {
         "ansible_connection": "winrm",
         "ansible_port": HTTPS_PORT,
         "ansible_winrm_scheme": "https",
-        "ansible_winrm_transport": "basic",
+        "ansible_winrm_transport": "ntlm",
         "ansible_user": USER,
         "ansible_password": lab_password(lab),
         "ansible_winrm_ca_trust_path": str(ensure_ca(lab.dir)[0]),
@@ -173,7 +208,7 @@ def set_auth(lab: Lab, host: LabHost, allow: bool) -> None:
 
 
 def infect(lab: Lab, host: LabHost, scenario: str) -> None:
-    from restore.lab.wsman.server import WINDOWS_SCENARIOS
+    from restore.lab.wsman.personality import WINDOWS_SCENARIOS
 
     if scenario not in WINDOWS_SCENARIOS:
         from restore.graph import did_you_mean

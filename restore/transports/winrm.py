@@ -3,10 +3,11 @@
 Settings follow Ansible's own WinRM variables, so one inventory drives both Ansible and
 ``restore``: ``ansible_winrm_scheme`` (https by default), ``ansible_port``,
 ``ansible_winrm_path``, ``ansible_winrm_transport`` (basic, ntlm, kerberos...),
-``ansible_winrm_ca_trust_path``, ``ansible_winrm_operation_timeout_sec`` and
-``ansible_winrm_read_timeout_sec``. ``ansible_winrm_server_cert_validation: ignore`` in an
-inventory is deliberately NOT honoured: skipping validation is a decision for the person at
-the keyboard (``--winrm-insecure``), not for a file an attacker may have edited.
+``ansible_winrm_message_encryption``, ``ansible_winrm_ca_trust_path``,
+``ansible_winrm_operation_timeout_sec`` and ``ansible_winrm_read_timeout_sec``.
+``ansible_winrm_server_cert_validation: ignore`` in an inventory is deliberately NOT
+honoured: skipping validation is a decision for the person at the keyboard
+(``--winrm-insecure``), not for a file an attacker may have edited.
 
 Each command's deadline is hard: before every WS-Man request the HTTP read timeout and the
 WS-Man OperationTimeout are cut down to the time left, so a hung endpoint costs at most the
@@ -54,6 +55,10 @@ def winrm_settings(host: HostSpec, insecure: bool = False) -> dict[str, Any]:
         "server_cert_validation": "ignore" if insecure else "validate",
         "proxy": None,  # never through a proxy: the endpoint is the host itself
     }
+    # NTLM over HTTP encrypts each message (pywinrm's "auto"), as a stock Windows host demands
+    encryption = str(host.var("ansible_winrm_message_encryption", "auto")).lower()
+    if encryption in ("auto", "always", "never"):
+        settings["message_encryption"] = encryption
     ca = host.var("ansible_winrm_ca_trust_path")
     if ca:
         settings["ca_trust_path"] = str(Path(str(ca)).expanduser())

@@ -170,12 +170,13 @@ def test_linux_infections_visible(fresh_lab: Lab, scenario: str, probe: str, exp
 
 
 def _winrm(lab: Lab, scheme: str, **kwargs: object) -> winrm.Session:
+    """NTLM, as the lab inventory names it (over HTTP pywinrm encrypts every message)."""
     gamma = lab.host("gamma")
     port = 5986 if scheme == "https" else 5985
     return winrm.Session(
         f"{scheme}://{gamma.management}:{port}/wsman",
         auth=("Administrator", lab_password(lab)),
-        transport="basic",
+        transport="ntlm",
         **kwargs,
     )
 

@@ -140,7 +140,7 @@ def test_inventory_gives_each_host_the_contract_vars(tmp_path: Path) -> None:
     assert windows["ansible_connection"] == "winrm"
     assert windows["ansible_port"] == 5986
     assert windows["ansible_winrm_scheme"] == "https"
-    assert windows["ansible_winrm_transport"] == "basic"
+    assert windows["ansible_winrm_transport"] == "ntlm"
     assert windows["ansible_user"] == "Administrator"
     assert windows["ansible_password"]
     assert Path(windows["ansible_winrm_ca_trust_path"]).exists()

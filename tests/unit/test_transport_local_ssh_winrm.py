@@ -68,5 +68,6 @@ def test_winrm_validates_certificates_unless_the_operator_opts_out() -> None:
     assert settings["endpoint"] == "https://127.0.11.5:5986/wsman"
     assert settings["ca_trust_path"] == "/lab/ca.pem" and settings["proxy"] is None
     assert winrm_settings(spec, insecure=True)["server_cert_validation"] == "ignore"
+    assert settings["message_encryption"] == "auto"  # NTLM over HTTP: encrypted, as Windows needs
     assert isinstance(make_transport(spec), WinrmTransport)
     assert encode_powershell("# restore:x").startswith("powershell -encodedcommand ")

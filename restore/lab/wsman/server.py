@@ -1,605 +1,417 @@
 #!/usr/bin/python3
-"""WS-Management / WinRS endpoint with a simulated "Windows personality" (lab only).
+"""WS-Management endpoint of a lab Windows host: HTTP(S), authentication, message encryption.
 
-Standard library only: it runs chrooted in a lab host under the rootfs's python3.
+Standard library only, plus the pyspnego package that the control side copies next to this
+script (vendor/; Debian bookworm packages none): it runs chrooted in a lab host under the
+rootfs's python3, whose python3-cryptography does NTLM's RC4 sealing.
 
-Protocol: the WinRS subset pywinrm uses — Create (shell), Command, Send (stdin), Receive
-(with the OperationTimeout long-poll answered by WSManFault 2150858793), Signal, Delete —
-over HTTP and HTTPS, Basic authentication.
+Like a stock Windows host (winrm/config/service: AllowUnencrypted=false; here Basic is allowed
+over HTTPS, as Ansible's usual Windows setup does), unless the lab was started lenient:
+- HTTPS (5986): NTLM (with or without message encryption) or Basic;
+- HTTP (5985): NTLM with WinRM message encryption (MS-WSMV 2.2.9.1.1, multipart/encrypted,
+  "application/HTTP-SPNEGO-session-encrypted") only: Basic is refused (only Negotiate is
+  offered), and an unencrypted envelope gets an AccessDenied fault;
+- CredSSP and Kerberos are refused with a clear reason.
 
-Personality: the PowerShell the orchestrator sends is small and emits JSON; each script starts
-with a marker line `# restore:<query>` (and optionally `# args: {json}`) that names what it
-asks. The answers come from a simulated state kept in this host's filesystem
-(/windows/state.json and files under /windows/C). A few plain commands (hostname, whoami,
-echo, Get-Service NAMES, Test-Path, Start-Sleep, exit N) are understood too; anything else
-exits 1 with a clear message. This proves the transport, authentication, TLS validation,
-parsers and verdicts; it does not prove real PowerShell semantics.
+Hardened against a client that is not a WinRM client: the TLS handshake and every connection
+run in their own thread with socket timeouts (one silent TCP connection freezes nobody); the
+Content-Length is checked (digits, at most MAX_REQUEST bytes, WS-Man's MaxEnvelopeSize plus
+the encryption framing) and authentication is decided before the body is read; an
+unauthenticated body is never kept in memory; concurrent connections are capped.
 
-Usage: server.py serve CONFIG | server.py reset | server.py infect SCENARIO
+Usage: server.py serve CONFIG   (reset/infect: see personality.py)
 """
 
 import base64
-import datetime as dt
+import binascii
 import hashlib
 import hmac
 import http.server
 import json
 import os
 import re
+import socket
 import socketserver
 import ssl
+import struct
 import sys
 import threading
 import time
-import uuid
-from xml.etree import ElementTree as ET
 
-STATE = "/windows/state.json"
-C_ROOT = "/windows/C"
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(1, os.path.join(HERE, "vendor"))
+
+import personality  # noqa: E402
+import soap  # noqa: E402
+
+try:
+    import spnego  # noqa: E402
+except ImportError:  # without it the host speaks Basic over HTTPS only (logged at start)
+    spnego = None
+
 DENY_FLAG = "/opt/restore-wsman/deny-auth"
-NS = {
-    "s": "http://www.w3.org/2003/05/soap-envelope",
-    "a": "http://schemas.xmlsoap.org/ws/2004/08/addressing",
-    "w": "http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd",
-    "rsp": "http://schemas.microsoft.com/wbem/wsman/1/windows/shell",
-}
-SHELL_URI = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell"
-TIMEOUT_FAULT_CODE = 2150858793
-RANSOM_NOTE = "Your files are encrypted. Contact us on Tor to recover them.\n"
-
-# ---------------------------------------------------------------------------------------------
-# simulated Windows state
-
-
-def now_iso():
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+# Windows' default MaxEnvelopeSizekb is 500; pywinrm and pypsrp ask for 150 KiB envelopes.
+MAX_ENVELOPE = 500 * 1024
+MAX_REQUEST = MAX_ENVELOPE + 4096  # room for the multipart/encrypted framing
+HANDSHAKE_TIMEOUT = 10.0  # TLS handshake, then the first request's headers
+PRE_AUTH_TIMEOUT = 30.0  # an unauthenticated connection between reads
+IDLE_TIMEOUT = 3600.0  # an authenticated keep-alive connection (NTLM binds to it)
+MAX_CONNECTIONS = 128  # per listening socket
+BACKLOG = 256  # parallel runs open many connections at once
+DRAIN_LIMIT = MAX_REQUEST  # bytes read and dropped before closing a refused connection
+BOUNDARY = b"--Encrypted Boundary"
+SPNEGO_ENCRYPTED = b"application/HTTP-SPNEGO-session-encrypted"
+ENCRYPTED_CONTENT_TYPE = (
+    'multipart/encrypted;protocol="%s";boundary="Encrypted Boundary"' % SPNEGO_ENCRYPTED.decode()
+)
 
 
-def clean_state(hostname):
-    services = [
-        (
-            "WinRM",
-            "Windows Remote Management (WS-Management)",
-            "C:\\Windows\\System32\\svchost.exe -k NetworkService",
-        ),
-        (
-            "EventLog",
-            "Windows Event Log",
-            "C:\\Windows\\System32\\svchost.exe -k LocalServiceNetworkRestricted",
-        ),
-        (
-            "WinDefend",
-            "Microsoft Defender Antivirus Service",
-            '"C:\\ProgramData\\Microsoft\\Windows Defender\\platform\\MsMpEng.exe"',
-        ),
-        ("VSS", "Volume Shadow Copy", "C:\\Windows\\system32\\vssvc.exe"),
-    ]
-    if hostname.startswith("dc"):
-        services += [
-            ("NTDS", "Active Directory Domain Services", "C:\\Windows\\System32\\lsass.exe"),
-            ("DNS", "DNS Server", "C:\\Windows\\system32\\dns.exe"),
-            ("Netlogon", "Netlogon", "C:\\Windows\\system32\\lsass.exe"),
-            ("Kdc", "Kerberos Key Distribution Center", "C:\\Windows\\System32\\lsass.exe"),
-        ]
-    if hostname.startswith("sql"):
-        services.append(
-            (
-                "MSSQLSERVER",
-                "SQL Server (MSSQLSERVER)",
-                '"C:\\Program Files\\Microsoft SQL Server\\MSSQL16.MSSQLSERVER\\MSSQL\\Binn\\sqlservr.exe"',
-            )
-        )
-    return {
-        "hostname": hostname,
-        "defender": {
-            "AntivirusEnabled": True,
-            "RealTimeProtectionEnabled": True,
-            "AntivirusSignatureAge": 0,
-            "TamperProtected": True,
-        },
-        "local_admins": ["Administrator", "CHU\\Domain Admins"],
-        "services": [
-            {"Name": n, "DisplayName": d, "State": "Running", "StartMode": "Auto", "PathName": p}
-            for n, d, p in services
-        ],
-        "scheduled_tasks": [
-            {
-                "TaskName": "ScheduledDefrag",
-                "TaskPath": "\\Microsoft\\Windows\\Defrag\\",
-                "Execute": "%windir%\\system32\\defrag.exe",
-                "State": "Ready",
-            },
-            {
-                "TaskName": "Scheduled Start",
-                "TaskPath": "\\Microsoft\\Windows\\WindowsUpdate\\",
-                "Execute": "sc.exe start wuauserv",
-                "State": "Ready",
-            },
-        ],
-        "run_keys": [
-            {
-                "Key": "HKLM:\\Software\\Microsoft\\Windows\\CurrentVersion\\Run",
-                "Name": "SecurityHealth",
-                "Value": "%windir%\\system32\\SecurityHealthSystray.exe",
-            },
-        ],
-        "wmi_subscriptions": [],
-        "events": [
-            {
-                "LogName": "Security",
-                "Id": 4624,
-                "TimeCreated": now_iso(),
-                "Message": "An account was successfully logged on.",
-            }
-        ],
-        "shadow_copies": 3,
-        "process_history": [],
-    }
+class Refused(Exception):
+    """An HTTP-level refusal: status, a reason (sent as a WS-Man fault), extra headers."""
+
+    def __init__(self, status, reason, headers=None, close=True):
+        Exception.__init__(self, reason)
+        self.status, self.reason, self.headers, self.close = status, reason, headers or {}, close
 
 
-def load_state():
-    with open(STATE) as handle:
-        return json.load(handle)
+def unwrap_encrypted(context, body):
+    """The SOAP envelope inside a multipart/encrypted body (one part), or ValueError."""
+    parts = body.split(BOUNDARY + b"\r\n", 2)
+    end = BOUNDARY + b"--\r\n"
+    if len(parts) != 3 or parts[0] or not parts[2].endswith(end):
+        raise ValueError("not a multipart/encrypted WinRM body")
+    header, payload = parts[1], parts[2][: -len(end)]
+    length = re.search(rb"Length=(\d{1,9})", header)
+    if SPNEGO_ENCRYPTED.lower() not in header.lower() or length is None:
+        raise ValueError("not an SPNEGO-encrypted part")
+    first_line, sep, stream = payload.partition(b"\r\n")
+    if not sep or b"application/octet-stream" not in first_line:
+        raise ValueError("no octet-stream part")
+    if len(stream) < 4:
+        raise ValueError("truncated stream")
+    signature_length = struct.unpack("<I", stream[:4])[0]
+    if signature_length > 256 or 4 + signature_length > len(stream):
+        raise ValueError("bad signature length")
+    plain = context.unwrap_winrm(stream[4 : 4 + signature_length], stream[4 + signature_length :])
+    if len(plain) != int(length.group(1)):
+        raise ValueError("length mismatch")
+    return plain
 
 
-def save_state(state):
-    tmp = STATE + ".tmp"
-    with open(tmp, "w") as handle:
-        json.dump(state, handle, indent=1)
-    os.replace(tmp, STATE)
-
-
-def reset(hostname):
-    os.makedirs(os.path.dirname(STATE), exist_ok=True)
-    for sub in ("Data", "Users/Public/Documents", "Windows/System32"):
-        os.makedirs(os.path.join(C_ROOT, sub), exist_ok=True)
-    with open(os.path.join(C_ROOT, "Data", "readme.txt"), "w") as handle:
-        handle.write("Clinical data share\n")
-    save_state(clean_state(hostname))
-
-
-def _plant_files():
-    for folder in ("Data", "Users/Public/Documents"):
-        base = os.path.join(C_ROOT, folder)
-        os.makedirs(base, exist_ok=True)
-        for name in ("worklist.xlsx", "report.docx", "export.csv"):
-            with open(os.path.join(base, name + ".lockbit"), "wb") as handle:
-                handle.write(os.urandom(2048))
-        with open(os.path.join(base, "Restore-My-Files.txt"), "w") as handle:
-            handle.write(RANSOM_NOTE)
-
-
-WINDOWS_SCENARIOS = {
-    "scheduled-task": "a scheduled task running an encoded PowerShell at logon",
-    "local-admin": "a new local administrator account",
-    "defender-disabled": "Microsoft Defender real-time protection turned off",
-    "ransom-notes": "ransom notes and .lockbit files under C:\\Data and C:\\Users\\Public",
-    "log-cleared": "the Security log cleared (event 1102)",
-    "shadow-copies-deleted": "vssadmin delete shadows /all /quiet",
-    "ransomware": "all of the above",
-}
-
-
-def infect(scenario):
-    state = load_state()
-    chosen = list(WINDOWS_SCENARIOS)[:-1] if scenario == "ransomware" else [scenario]
-    for name in chosen:
-        if name == "scheduled-task":
-            state["scheduled_tasks"].append(
-                {
-                    "TaskName": "SysUpdate",
-                    "TaskPath": "\\",
-                    "Execute": "powershell.exe -nop -w hidden -enc SQBFAFgA",
-                    "State": "Ready",
-                }
-            )
-            state["run_keys"].append(
-                {
-                    "Key": "HKCU:\\Software\\Microsoft\\Windows\\CurrentVersion\\Run",
-                    "Name": "SysUpdate",
-                    "Value": "C:\\ProgramData\\sysupdate.exe",
-                }
-            )
-        elif name == "local-admin":
-            state["local_admins"].append("svc-backup")
-        elif name == "defender-disabled":
-            state["defender"].update(
-                {
-                    "RealTimeProtectionEnabled": False,
-                    "AntivirusEnabled": False,
-                    "AntivirusSignatureAge": 41,
-                }
-            )
-        elif name == "ransom-notes":
-            _plant_files()
-        elif name == "log-cleared":
-            state["events"] = [
-                {
-                    "LogName": "Security",
-                    "Id": 1102,
-                    "TimeCreated": now_iso(),
-                    "Message": "The audit log was cleared.",
-                }
-            ]
-        elif name == "shadow-copies-deleted":
-            state["shadow_copies"] = 0
-            state["process_history"].append(
-                {"TimeCreated": now_iso(), "CommandLine": "vssadmin.exe delete shadows /all /quiet"}
-            )
-        else:
-            raise SystemExit(
-                "unknown Windows scenario %r; one of %s" % (name, ", ".join(WINDOWS_SCENARIOS))
-            )
-    save_state(state)
-
-
-# ---------------------------------------------------------------------------------------------
-# the personality: scripts -> (stdout, stderr, rc)
-
-
-def _walk(paths):
-    found = []
-    for path in paths:
-        local = os.path.join(C_ROOT, path.replace("C:\\", "").replace("\\", "/").lstrip("/"))
-        for root, _dirs, files in os.walk(local):
-            for name in files:
-                full = os.path.join(root, name)
-                stat = os.stat(full)
-                rel = os.path.relpath(full, C_ROOT).replace("/", "\\")
-                found.append(
-                    {
-                        "FullName": "C:\\" + rel,
-                        "Length": stat.st_size,
-                        "LastWriteTime": dt.datetime.fromtimestamp(
-                            stat.st_mtime, dt.timezone.utc
-                        ).isoformat(timespec="seconds"),
-                        "local": full,
-                    }
-                )
-    return found
-
-
-def query(name, args):
-    state = load_state()
-    if name == "defender":
-        return state["defender"]
-    if name == "local-admins":
-        return state["local_admins"]
-    if name == "services":
-        return state["services"]
-    if name == "scheduled-tasks":
-        return state["scheduled_tasks"]
-    if name == "run-keys":
-        return state["run_keys"]
-    if name == "wmi-subscriptions":
-        return state["wmi_subscriptions"]
-    if name == "events":
-        ids = set(args.get("ids", []))
-        return [e for e in state["events"] if not ids or e["Id"] in ids]
-    if name == "shadow-copies":
-        return {
-            "Count": state["shadow_copies"],
-            "DeletionCommands": [
-                p for p in state["process_history"] if "shadow" in p["CommandLine"].lower()
-            ],
-        }
-    if name == "files":
-        return [
-            {k: v for k, v in f.items() if k != "local"} for f in _walk(args.get("paths", ["C:\\"]))
-        ]
-    if name == "file-hash":
-        out = []
-        for f in _walk(args.get("paths", [])):
-            if f["Length"] <= args.get("max_bytes", 1 << 30):
-                with open(f["local"], "rb") as handle:
-                    out.append(
-                        {
-                            "Path": f["FullName"],
-                            "Hash": hashlib.sha256(handle.read()).hexdigest().upper(),
-                        }
-                    )
-        return out
-    if name == "file-content":
-        out = []
-        for f in _walk(args.get("paths", [])):
-            with open(f["local"], "rb") as handle:
-                out.append(
-                    {
-                        "Path": f["FullName"],
-                        "Base64": base64.b64encode(
-                            handle.read(args.get("max_bytes", 1 << 20))
-                        ).decode(),
-                    }
-                )
-        return out
-    raise KeyError(name)
-
-
-def run_script(script):
-    lines = [line.strip() for line in script.strip().splitlines() if line.strip()]
-    if lines and lines[0].lower().startswith("# restore:"):
-        name = lines[0].split(":", 1)[1].strip()
-        args = {}
-        for line in lines[1:]:
-            if line.lower().startswith("# args:"):
-                args = json.loads(line.split(":", 1)[1])
-        try:
-            return json.dumps(query(name, args)) + "\r\n", "", 0
-        except KeyError:
-            return "", "restore lab: unknown query %r\r\n" % name, 1
-    out, rc = [], 0
-    state = load_state()
-    for line in lines:
-        if line.startswith("#"):
-            continue
-        word = line.split()[0].lower()
-        if word in ("hostname", "$env:computername"):
-            out.append(state["hostname"])
-        elif word == "whoami":
-            out.append(state["hostname"] + "\\administrator")
-        elif word in ("echo", "write-output", "write-host"):
-            out.append(line.split(None, 1)[1].strip("'\"") if " " in line else "")
-        elif word == "exit":
-            return "\r\n".join(out), "", int(line.split()[1])
-        elif word == "start-sleep":
-            time.sleep(float(re.findall(r"[\d.]+", line)[0]))
-        elif word == "test-path":
-            target = line.split(None, 1)[1].strip("'\"")
-            local = os.path.join(C_ROOT, target.replace("C:\\", "").replace("\\", "/"))
-            out.append("True" if os.path.exists(local) else "False")
-        elif word == "get-service":
-            names = [n.strip() for n in line.split(None, 1)[1].split("|")[0].split(",")]
-            found = [
-                s for s in state["services"] if s["Name"].lower() in {n.lower() for n in names}
-            ]
-            missing = sorted({n for n in names} - {s["Name"] for s in found})
-            if missing:
-                return (
-                    "",
-                    "Get-Service : Cannot find any service with service name '%s'.\r\n"
-                    % missing[0],
-                    1,
-                )
-            out.append(json.dumps([{"Name": s["Name"], "Status": s["State"]} for s in found]))
-            if any(s["State"] != "Running" for s in found):
-                rc = 1
-        else:
-            return (
-                "\r\n".join(out),
-                "restore lab: this simulated Windows host does not understand: %s\r\n" % line,
-                1,
-            )
-    return "\r\n".join(out) + ("\r\n" if out else ""), "", rc
-
-
-def run_command(command):
-    match = re.match(r"(?i)^\s*powershell(?:\.exe)?\b.*-e(?:ncodedcommand)?\s+(\S+)", command)
-    if match:
-        try:
-            script = base64.b64decode(match.group(1)).decode("utf-16-le")
-        except Exception:
-            return "", "cannot decode -EncodedCommand\r\n", 1
-        return run_script(script)
-    return run_script(command)
-
-
-# ---------------------------------------------------------------------------------------------
-# WinRS over HTTP(S)
-
-
-class Command:
-    def __init__(self, command):
-        self.stdout = b""
-        self.stderr = b""
-        self.rc = None
-        self.done = threading.Event()
-        self.delivered = False
-        threading.Thread(target=self._run, args=(command,), daemon=True).start()
-
-    def _run(self, command):
-        try:
-            out, err, rc = run_command(command)
-        except Exception as exc:  # the personality must answer, never crash the endpoint
-            out, err, rc = "", "restore lab: %s\r\n" % exc, 1
-        self.stdout, self.stderr, self.rc = out.encode(), err.encode(), rc
-        self.done.set()
-
-
-SHELLS = {}
-LOCK = threading.Lock()
-
-
-def envelope(action, relates_to, body):
+def wrap_encrypted(context, plain):
+    wrapped = context.wrap_winrm(plain)
     return (
-        '<s:Envelope xmlns:s="%(s)s" xmlns:a="%(a)s" xmlns:w="%(w)s" xmlns:rsp="%(rsp)s" '
-        'xmlns:x="http://schemas.xmlsoap.org/ws/2004/09/transfer">'
-        "<s:Header><a:Action>%(action)s</a:Action><a:MessageID>uuid:%(mid)s</a:MessageID>"
-        "<a:RelatesTo>%(rel)s</a:RelatesTo><a:To>http://schemas.xmlsoap.org/ws/2004/08/addressing/role/anonymous</a:To></s:Header>"
-        "<s:Body>%(body)s</s:Body></s:Envelope>"
-    ) % dict(NS, action=action, mid=uuid.uuid4(), rel=relates_to, body=body)
-
-
-def fault(relates_to, code, subcode, reason, wsman_code):
-    body = (
-        "<s:Fault><s:Code><s:Value>s:%s</s:Value><s:Subcode><s:Value>w:%s</s:Value></s:Subcode></s:Code>"
-        '<s:Reason><s:Text xml:lang="en-US">%s</s:Text></s:Reason><s:Detail>'
-        '<f:WSManFault xmlns:f="http://schemas.microsoft.com/wbem/wsman/1/wsmanfault" Code="%d" Machine="lab">'
-        "<f:Message>%s</f:Message></f:WSManFault></s:Detail></s:Fault>"
-    ) % (code, subcode, reason, wsman_code, reason)
-    return envelope("http://schemas.dmtf.org/wbem/wsman/1/wsman/fault", relates_to, body)
-
-
-def parse_timeout(text):
-    match = re.match(r"PT([\d.]+)S", text or "")
-    return float(match.group(1)) if match else 20.0
-
-
-def handle_soap(xml):
-    root = ET.fromstring(xml)
-    header = root.find("s:Header", NS)
-    action = header.findtext("a:Action", namespaces=NS).strip()
-    message_id = header.findtext("a:MessageID", namespaces=NS)
-    shell_id = None
-    for selector in header.iter("{%s}Selector" % NS["w"]):
-        if selector.get("Name") == "ShellId":
-            shell_id = selector.text
-    body = root.find("s:Body", NS)
-    timeout = parse_timeout(header.findtext("w:OperationTimeout", namespaces=NS))
-    if action.endswith("transfer/Create"):
-        shell_id = str(uuid.uuid4()).upper()
-        with LOCK:
-            SHELLS[shell_id] = {}
-        return 200, envelope(
-            "http://schemas.xmlsoap.org/ws/2004/09/transfer/CreateResponse",
-            message_id,
-            "<x:ResourceCreated><a:Address>http://lab/wsman</a:Address><a:ReferenceParameters>"
-            '<w:ResourceURI>%s/cmd</w:ResourceURI><w:SelectorSet><w:Selector Name="ShellId">%s</w:Selector>'
-            "</w:SelectorSet></a:ReferenceParameters></x:ResourceCreated><rsp:Shell><rsp:ShellId>%s</rsp:ShellId>"
-            "<rsp:State>Connected</rsp:State></rsp:Shell>" % (SHELL_URI, shell_id, shell_id),
-        )
-    shell = SHELLS.get(shell_id)
-    if shell is None:
-        return 500, fault(
-            message_id, "Sender", "InvalidSelectors", "The shell was not found.", 2150858843
-        )
-    if action.endswith("transfer/Delete"):
-        with LOCK:
-            SHELLS.pop(shell_id, None)
-        return 200, envelope(
-            "http://schemas.xmlsoap.org/ws/2004/09/transfer/DeleteResponse", message_id, ""
-        )
-    if action == SHELL_URI + "/Command":
-        line = body.find("rsp:CommandLine", NS)
-        command = line.findtext("rsp:Command", default="", namespaces=NS)
-        arguments = line.findtext("rsp:Arguments", default="", namespaces=NS)
-        command_id = str(uuid.uuid4()).upper()
-        shell[command_id] = Command((command + " " + arguments).strip())
-        return 200, envelope(
-            SHELL_URI + "/CommandResponse",
-            message_id,
-            "<rsp:CommandResponse><rsp:CommandId>%s</rsp:CommandId></rsp:CommandResponse>"
-            % command_id,
-        )
-    if action == SHELL_URI + "/Send":
-        return 200, envelope(SHELL_URI + "/SendResponse", message_id, "<rsp:SendResponse/>")
-    if action == SHELL_URI + "/Signal":
-        return 200, envelope(SHELL_URI + "/SignalResponse", message_id, "<rsp:SignalResponse/>")
-    if action == SHELL_URI + "/Receive":
-        desired = body.find("rsp:Receive/rsp:DesiredStream", NS)
-        command = shell.get(desired.get("CommandId")) if desired is not None else None
-        if command is None:
-            return 500, fault(
-                message_id, "Sender", "InvalidParameter", "Unknown command.", 2150858843
-            )
-        if not command.done.wait(timeout):
-            return 500, fault(
-                message_id,
-                "Receiver",
-                "TimedOut",
-                "The WS-Management service cannot complete the operation within the time specified in OperationTimeout.",
-                TIMEOUT_FAULT_CODE,
-            )
-        cid = desired.get("CommandId")
-        streams = "".join(
-            '<rsp:Stream Name="%s" CommandId="%s">%s</rsp:Stream>'
-            % (name, cid, base64.b64encode(data).decode())
-            for name, data in (("stdout", command.stdout), ("stderr", command.stderr))
-            if data
-        )
-        streams += '<rsp:Stream Name="stdout" CommandId="%s" End="true"></rsp:Stream>' % cid
-        state = (
-            '<rsp:CommandState CommandId="%s" State="%s/CommandState/Done"><rsp:ExitCode>%d</rsp:ExitCode></rsp:CommandState>'
-            % (cid, SHELL_URI, command.rc)
-        )
-        return 200, envelope(
-            SHELL_URI + "/ReceiveResponse",
-            message_id,
-            "<rsp:ReceiveResponse>%s%s</rsp:ReceiveResponse>" % (streams, state),
-        )
-    return 500, fault(
-        message_id, "Sender", "ActionNotSupported", "Action not supported: %s" % action, 2150858771
+        BOUNDARY + b"\r\n\tContent-Type: " + SPNEGO_ENCRYPTED + b"\r\n"
+        b"\tOriginalContent: type=application/soap+xml;charset=UTF-8;Length="
+        + str(len(plain)).encode()
+        + b"\r\n"
+        + BOUNDARY
+        + b"\r\n\tContent-Type: application/octet-stream\r\n"
+        + struct.pack("<I", len(wrapped.header))
+        + wrapped.header
+        + wrapped.data
+        + BOUNDARY
+        + b"--\r\n"
     )
+
+
+def _is_initial_token(token):
+    """An NTLM NEGOTIATE message or an SPNEGO NegTokenInit: a handshake starts afresh."""
+    return token[:12] == b"NTLMSSP\x00\x01\x00\x00\x00" or token[:1] == b"\x60"
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "Microsoft-HTTPAPI/2.0"
+    sys_version = ""
 
     def log_message(self, *args):
         pass
 
-    def _authorized(self):
-        if os.path.exists(DENY_FLAG):
-            return False
-        header = self.headers.get("Authorization", "")
-        if not header.startswith("Basic "):
-            return False
+    def setup(self):
+        http.server.BaseHTTPRequestHandler.setup(self)
+        self.connection.settimeout(PRE_AUTH_TIMEOUT)
+        self.ntlm = None  # this connection's NTLM/SPNEGO context (NTLM binds to the connection)
+        self.ntlm_user = None  # set once that handshake completed
+
+    # -- replies ---------------------------------------------------------------------------
+
+    def _send(self, status, data, content_type, headers=None, close=False):
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        for key, value in (headers or {}).items():
+            for one in value if isinstance(value, list) else [value]:
+                self.send_header(key, one)
+        if close:
+            self.send_header("Connection", "close")
+            self.close_connection = True
+        self.end_headers()
+        self.wfile.write(data)
+        self.wfile.flush()
+
+    def _offers(self):
+        """WWW-Authenticate as a stock Windows host sends it (Basic only where allowed)."""
+        offers = ["Negotiate"] if spnego is not None else []
+        if self.server.tls is not None or self.server.config.get("lenient"):
+            offers.append('Basic realm="WSMAN"')
+        return offers
+
+    def _refuse(self, refused, unread):
+        headers = dict(refused.headers)
+        if refused.status == 401 and "WWW-Authenticate" not in headers:
+            headers["WWW-Authenticate"] = self._offers()
+        fault = soap.Fault("AccessDenied", refused.reason, 5)
+        data = soap.fault_envelope("", fault).encode()
+        self._send(
+            refused.status, data, "application/soap+xml;charset=UTF-8", headers, refused.close
+        )
+        if unread and refused.close:
+            self._linger(unread)
+        elif unread:
+            self._discard(unread)
+
+    def _linger(self, unread):
+        """Drop what the client is still sending (bounded) so it reads our answer, not a reset."""
+        deadline = time.monotonic() + 2.0
         try:
-            user, _, password = base64.b64decode(header[6:]).decode().partition(":")
-        except Exception:
-            return False
+            self.connection.settimeout(0.5)
+            left = min(unread, DRAIN_LIMIT)
+            while left > 0 and time.monotonic() < deadline:
+                chunk = self.rfile.read1(min(left, 65536))
+                if not chunk:
+                    break
+                left -= len(chunk)
+        except (OSError, ValueError):
+            pass
+
+    def _discard(self, length):
+        while length > 0:
+            chunk = self.rfile.read(min(length, 65536))
+            if not chunk:
+                raise Refused(400, "The request body ended early.")
+            length -= len(chunk)
+
+    # -- the request ---------------------------------------------------------------------------
+
+    def _content_length(self):
+        if self.headers.get("Transfer-Encoding"):
+            raise Refused(411, "Chunked requests are not accepted: send a Content-Length.")
+        values = self.headers.get_all("Content-Length") or ["0"]
+        if len(values) != 1 or not re.fullmatch(r"\d{1,12}", values[0].strip()):
+            raise Refused(400, "The Content-Length is missing or not a number.")
+        length = int(values[0])
+        if length > MAX_REQUEST:
+            raise Refused(
+                413, "The request is larger than MaxEnvelopeSize (%d bytes)." % MAX_ENVELOPE
+            )
+        return length
+
+    def _basic(self, token):
         config = self.server.config
+        if self.server.tls is None and not config.get("lenient"):
+            raise Refused(
+                401,
+                "Basic authentication over HTTP is refused (as on a stock Windows host): use HTTPS, or NTLM with message encryption.",
+            )
+        try:
+            user, _, password = base64.b64decode(token, validate=True).decode().partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            raise Refused(401, "Malformed Basic credentials.") from None
         digest = hashlib.pbkdf2_hmac(
             "sha256", password.encode(), bytes.fromhex(config["salt"]), 100000
         ).hex()
-        return user == config["user"] and hmac.compare_digest(digest, config["password_pbkdf2"])
+        if not (
+            user.lower() == config["user"].lower()
+            and hmac.compare_digest(digest, config["password_pbkdf2"])
+        ):
+            raise Refused(401, "The credentials were rejected.")
+        return user
 
-    def _reply(self, status, payload, extra=None):
-        data = payload.encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/soap+xml;charset=UTF-8")
-        self.send_header("Content-Length", str(len(data)))
-        for key, value in (extra or {}).items():
-            self.send_header(key, value)
-        self.end_headers()
-        self.wfile.write(data)
+    def _negotiate(self, scheme, token):
+        """One NTLM/SPNEGO leg: (user, final token) once complete, or a challenge (Refused 401)."""
+        if spnego is None:
+            raise Refused(401, "NTLM is not available on this lab host (pyspnego missing).")
+        try:
+            raw = base64.b64decode(token, validate=True)
+        except binascii.Error:
+            raise Refused(401, "Malformed %s token." % scheme) from None
+        if self.ntlm is None or self.ntlm_user is not None or _is_initial_token(raw):
+            self.ntlm, self.ntlm_user = spnego.server(protocol="negotiate"), None
+        try:
+            out = self.ntlm.step(raw)
+        except Exception:  # bad password, unknown user, Kerberos-only SPNEGO...
+            self.ntlm = None
+            raise Refused(401, "The credentials were rejected (NTLM).") from None
+        if not self.ntlm.complete:
+            challenge = "%s %s" % (scheme, base64.b64encode(out or b"").decode())
+            raise Refused(401, "NTLM challenge.", {"WWW-Authenticate": challenge}, close=False)
+        self.ntlm_user = str(self.ntlm.client_principal or "")
+        return out
+
+    def _authenticate(self):
+        """Who is asking, decided from the headers alone; returns a final token to send back."""
+        scheme, _, token = self.headers.get("Authorization", "").strip().partition(" ")
+        kind = scheme.lower()
+        if os.path.exists(DENY_FLAG):  # `lab fault --deny-auth`: as for a disabled account,
+            if kind in ("negotiate", "ntlm") and token.strip():  # NTLM fails at its last leg
+                self._negotiate(scheme, token.strip())
+            self.ntlm = self.ntlm_user = None
+            raise Refused(401, "Access is denied.")
+        if kind == "basic":
+            self._basic(token.strip())
+            return None
+        if kind in ("negotiate", "ntlm") and token.strip():
+            return self._negotiate(scheme, token.strip())
+        if kind == "credssp":
+            raise Refused(
+                401,
+                "CredSSP is not supported by the lab host: use NTLM (with message encryption over HTTP) or Basic over HTTPS.",
+            )
+        if kind == "kerberos":
+            raise Refused(401, "Kerberos is not supported by the lab host (future work): use NTLM.")
+        if kind:
+            raise Refused(401, "Unsupported authentication scheme.")
+        if self.ntlm_user is None:
+            raise Refused(401, "Authentication required.")
+        return None  # a later request on a connection NTLM authenticated
 
     def do_POST(self):
-        length = int(self.headers.get("Content-Length", "0"))
-        payload = self.rfile.read(length)
-        if not self._authorized():
-            self._reply(401, "", {"WWW-Authenticate": 'Basic realm="WSMAN"'})
-            return
+        unread = 0
         try:
-            status, answer = handle_soap(payload)
-        except Exception as exc:
-            status, answer = (
+            if self.path.split("?", 1)[0].rstrip("/").lower() != "/wsman":
+                raise Refused(404, "Only /wsman is served here.")
+            unread = self._content_length()
+            try:
+                final_token = self._authenticate()
+            except Refused as refused:
+                if refused.close:
+                    raise
+                self._discard(unread)  # a handshake leg's body (bounded): keep the connection
+                unread = 0
+                raise
+            self.connection.settimeout(IDLE_TIMEOUT)
+            body = self.rfile.read(unread) if unread else b""
+            if len(body) != unread:
+                raise Refused(400, "The request body ended early.")
+            unread = 0
+            self._answer(body, final_token)
+        except Refused as refused:
+            self._refuse(refused, unread)
+
+    def _answer(self, body, final_token):
+        headers = {}
+        if final_token:
+            headers["WWW-Authenticate"] = "Negotiate " + base64.b64encode(final_token).decode()
+        content_type = self.headers.get("Content-Type", "").lower()
+        encrypted = content_type.startswith(("multipart/encrypted", "multipart/x-multi-encrypted"))
+        if encrypted:
+            if self.ntlm is None or self.ntlm_user is None:
+                raise Refused(401, "An encrypted message needs an NTLM-authenticated connection.")
+            if SPNEGO_ENCRYPTED.decode().lower() not in content_type:
+                raise Refused(400, "Only application/HTTP-SPNEGO-session-encrypted is supported.")
+            try:
+                body = unwrap_encrypted(self.ntlm, body)
+            except Exception:
+                raise Refused(400, "The encrypted message could not be decrypted.") from None
+        elif body and self.server.tls is None and not self.server.config.get("lenient"):
+            raise Refused(
                 500,
-                fault("", "Sender", "SchemaValidationError", "bad request: %s" % exc, 2150858817),
+                "Unencrypted traffic is refused by this host (AllowUnencrypted=false, as on a stock Windows host): use NTLM with message encryption over HTTP, or HTTPS.",
+                headers,
+                close=False,
             )
-        self._reply(status, answer)
+        if not body:  # the blank message a client sends to set up the security context
+            self._send(200, b"", "application/soap+xml;charset=UTF-8", headers)
+            return
+        if len(body) > MAX_ENVELOPE:
+            raise Refused(
+                413, "The envelope is larger than MaxEnvelopeSize (%d bytes)." % MAX_ENVELOPE
+            )
+        status, answer = soap.handle_soap(body)
+        data = answer.encode()
+        if encrypted:
+            self._send(status, wrap_encrypted(self.ntlm, data), ENCRYPTED_CONTENT_TYPE, headers)
+        else:
+            self._send(status, data, "application/soap+xml;charset=UTF-8", headers)
 
 
 class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
+    """One listening socket; TLS is set up in each connection's own thread, with a timeout."""
+
     daemon_threads = True
     allow_reuse_address = True
+    block_on_close = False
+    request_queue_size = BACKLOG
+
+    def __init__(self, address, config, tls):
+        self.config, self.tls = config, tls
+        self.slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+        http.server.HTTPServer.__init__(self, address, Handler)
+
+    def process_request(self, request, client_address):
+        if not self.slots.acquire(blocking=False):  # full: refuse rather than queue forever
+            self.shutdown_request(request)
+            return
+        try:
+            socketserver.ThreadingMixIn.process_request(self, request, client_address)
+        except Exception:
+            self.slots.release()
+            raise
+
+    def process_request_thread(self, request, client_address):
+        try:
+            socketserver.ThreadingMixIn.process_request_thread(self, request, client_address)
+        finally:
+            self.slots.release()
+
+    def finish_request(self, request, client_address):
+        request.settimeout(HANDSHAKE_TIMEOUT)
+        if self.tls is None:
+            self.RequestHandlerClass(request, client_address, self)
+            return
+        try:
+            secure = self.tls.wrap_socket(request, server_side=True)
+        except (OSError, ssl.SSLError):
+            return  # silent, slow or not TLS at all: this thread alone gave up on it
+        try:
+            self.RequestHandlerClass(secure, client_address, self)
+        finally:
+            try:
+                secure.close()
+            except OSError:
+                pass
+
+    def handle_error(self, request, client_address):
+        pass  # a client that vanished or timed out is not worth a traceback in the log
 
 
 def serve(config_path):
     with open(config_path) as handle:
         config = json.load(handle)
+    if config.get("ntlm_user_file"):
+        os.environ["NTLM_USER_FILE"] = config["ntlm_user_file"]
+    if spnego is None:
+        print("restore-wsman: pyspnego not found: NTLM is unavailable", file=sys.stderr)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(config["cert"], config["key"])
     servers = []
     for address in config["addresses"]:
-        plain = Server((address, config["http_port"]), Handler)
-        plain.config = config
-        servers.append(plain)
-        secure = Server((address, config["https_port"]), Handler)
-        secure.config = config
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.load_cert_chain(config["cert"], config["key"])
-        secure.socket = context.wrap_socket(secure.socket, server_side=True)
-        servers.append(secure)
+        servers.append(Server((address, config["http_port"]), config, None))
+        servers.append(Server((address, config["https_port"]), config, context))
     for server in servers[1:]:
         threading.Thread(target=server.serve_forever, daemon=True).start()
     servers[0].serve_forever()
 
 
 if __name__ == "__main__":
+    socket.setdefaulttimeout(None)
     if len(sys.argv) >= 3 and sys.argv[1] == "serve":
         serve(sys.argv[2])
     elif len(sys.argv) >= 3 and sys.argv[1] == "reset":
-        reset(sys.argv[2])
+        personality.reset(sys.argv[2])
     elif len(sys.argv) >= 3 and sys.argv[1] == "infect":
-        infect(sys.argv[2])
+        personality.infect(sys.argv[2])
     else:
         raise SystemExit(__doc__)
