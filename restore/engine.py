@@ -35,7 +35,14 @@ from restore.engine_replay import (
 )
 from restore.errors import InputError, Interrupted
 from restore.journal import Event, Journal
-from restore.models import HostState, Inventory, StepSpec, StepType, Verdict
+from restore.models import (
+    SUCCESSFUL_HOST_STATES,
+    HostState,
+    Inventory,
+    StepSpec,
+    StepType,
+    Verdict,
+)
 from restore.plan_model import PlannedHost, RestorePlan
 from restore.prefork.service import PreforkAnsible
 from restore.schedule import SchedJob, SchedService, Scheduler
@@ -298,7 +305,7 @@ class Engine:
         )
         outcomes: dict[str, HostOutcome] = {}
         for name, run in runs.items():  # finished in an earlier attempt: never run again
-            if run.state in {HostState.RECONNECTED.value, HostState.SKIPPED.value}:
+            if run.state in SUCCESSFUL_HOST_STATES:
                 outcomes[name] = HostOutcome(
                     name, run.planned.service, run.state, True, run.replayed.verdict
                 )
@@ -476,6 +483,14 @@ class Engine:
                     return self._outcome(run, False, f"{verdict.value}: stays quarantined")
             if step.type is StepType.RECONNECT:
                 self._set_state(run, HostState.RECONNECTED)
+        # A finished host never stays in the phase of its last step: `reconnected` if one of
+        # its reconnect steps ran (now or before a resume), else `restored`.
+        done = self._decisions(run).last
+        reconnected = any(
+            s.type is StepType.RECONNECT and done.get(step_key(i, s)) in DONE - {"skipped"}
+            for i, s in enumerate(steps, 1)
+        )
+        self._set_state(run, HostState.RECONNECTED if reconnected else HostState.RESTORED)
         return self._outcome(run, True)
 
     def _attempts(self, run: _HostRun, step: StepSpec, key: str) -> StepOutcome:

@@ -57,14 +57,23 @@ class HostState(enum.StrEnum):
     VERIFYING = "verifying"
     AWAITING_APPROVAL = "awaiting_approval"
     RECONNECTED = "reconnected"
+    RESTORED = "restored"  # every step succeeded and the host's steps have no `reconnect`
     FAILED = "failed"
     BLOCKED = "blocked"
     SKIPPED = "skipped"
 
 
 TERMINAL_HOST_STATES = frozenset(
-    {HostState.RECONNECTED, HostState.FAILED, HostState.BLOCKED, HostState.SKIPPED}
+    {
+        HostState.RECONNECTED,
+        HostState.RESTORED,
+        HostState.FAILED,
+        HostState.BLOCKED,
+        HostState.SKIPPED,
+    }
 )
+# The endings of a host whose run went as planned (or that an operator waived).
+SUCCESSFUL_HOST_STATES = frozenset({HostState.RECONNECTED, HostState.RESTORED, HostState.SKIPPED})
 
 
 class StepType(enum.StrEnum):

@@ -14,12 +14,24 @@ from typing import Any
 import typer
 from rich.live import Live
 from rich.table import Table
+from rich.text import Text
 
 from restore.cli import console
 from restore.cli.options import FORMAT_OPTION, INVENTORY_OPTION, STATE_DIR_OPTION, OutputFormat
 from restore.errors import EXIT_OK, EXIT_OPERATIONAL, InputError
 from restore.journal import Event, Journal
 
+# Colours of the live table's state column: green is back, red stopped, yellow needs a look.
+STATE_STYLES = {
+    "reconnected": "green",
+    "restored": "green",
+    "clean": "green",
+    "failed": "red",
+    "compromised": "red",
+    "suspect": "yellow",
+    "skipped": "yellow",
+    "blocked": "grey50",
+}
 _OPERATOR_EVENT = {"mark-done": "marked_done", "retry": "retried", "skip": "waived"}
 
 
@@ -75,6 +87,7 @@ class LiveProgress:
             "failed",
             "blocked",
             "reconnected",
+            "restored",
             "skipped",
         }:
             console.info(_line(event))
@@ -91,7 +104,8 @@ class LiveProgress:
             table.add_column(column)
         for host, row in self.rows.items():
             elapsed = f"{time.monotonic() - row['since']:.0f}s" if row["since"] else ""
-            table.add_row(host, row["service"], row["state"], row["step"], row["verdict"], elapsed)
+            state = Text(row["state"], style=STATE_STYLES.get(row["state"], ""))
+            table.add_row(host, row["service"], state, row["step"], row["verdict"], elapsed)
         return table
 
 

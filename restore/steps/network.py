@@ -46,4 +46,6 @@ def run(ctx: StepContext) -> StepOutcome:
     detail = {"via": str(playbook), "ansible": result.to_json()}
     if result.ok:
         return succeeded(f"{action}ed", **detail)
+    if result.failures:
+        detail["failure"] = result.failures[0]
     return failed(f"{action} playbook: {result.message}", **detail)

@@ -28,4 +28,6 @@ def run(ctx: StepContext) -> StepOutcome:
     detail = {"playbook": str(playbook), "check_mode": ctx.dry_run, "ansible": result.to_json()}
     if result.ok:
         return succeeded(result.message, **detail)
+    if result.failures:  # which task failed, where and why: for the console, journal, report
+        detail["failure"] = result.failures[0]
     return failed(f"playbook {playbook.name}: {result.message}", **detail)
