@@ -45,6 +45,7 @@ from restore.models import (
 )
 from restore.plan_model import PlannedHost, RestorePlan
 from restore.prefork.service import PreforkAnsible
+from restore.run_snapshot import graph_document, inventory_fingerprint, plan_hosts
 from restore.schedule import SchedJob, SchedService, Scheduler
 from restore.steps import RUNNERS
 from restore.steps.base import (
@@ -253,8 +254,9 @@ class Engine:
             self.journal.set_run_state(self.run_id, "running")
             self._record("run_resumed", detail={"previous_state": record.state})
             return True, replay(self.journal.events(self.run_id))
+        graph_path = str(self.plan.graph.path.resolve())
         self.run_id = self.journal.create_run(
-            graph_path=str(self.plan.graph.path),
+            graph_path=graph_path,
             graph_hash=digest,
             inventory=self.inventory_path,
             options={
@@ -265,15 +267,25 @@ class Engine:
         )
         self._record(
             "run_started",
+            # Everything later commands need, so that none re-reads the graph file
+            # (restore.run_snapshot): the graph as data, the plan with its step keys.
             detail={
-                "graph": str(self.plan.graph.path),
+                "graph": graph_path,
                 "graph_name": self.plan.graph.name,
                 "graph_sha256": digest,
+                "graph_document": graph_document(self.plan.graph),
+                "incident_at": (
+                    self.plan.graph.incident_declared_at.isoformat()
+                    if self.plan.graph.incident_declared_at
+                    else None
+                ),
                 "inventory": self.inventory_path,
+                "inventory_sha256": inventory_fingerprint(self.inventory_path),
                 "dry_run": self.options.dry_run,
                 "max_parallel": self.options.max_parallel,
                 "order": list(self.plan.order),
-                "hosts": [{"host": h.name, "service": h.service} for h in self.plan.hosts],
+                "critical_path": list(self.plan.critical_path),
+                "hosts": plan_hosts(self.plan),
             },
         )
         return False, {}

@@ -296,20 +296,19 @@ def _decision(kind: str) -> Any:
 
 
 def _step_key(journal: Journal, run_id: str, host: str, step: str) -> str:
-    """Accept '4', '4:check' or a unique label; return the journal's step key."""
-    from restore.engine_replay import step_key
-    from restore.graph import load_graph
-    from restore.inventory import load_inventory
-    from restore.plan import build_plan
+    """Accept '4', '4:check' or a unique label; return the journal's step key.
 
-    record = journal.run(run_id)
-    assert record is not None
-    plan = build_plan(load_graph(record.graph_path), load_inventory(record.inventory))
-    try:
-        planned = plan.host(host)
-    except KeyError:
-        raise InputError(f"host '{host}' is not in the run's plan") from None
-    keys = [step_key(i, s) for i, s in enumerate(planned.steps, 1)]
+    The keys come from the run's own `run_started` row (restore.run_snapshot), never from the
+    graph file: a decision is taken from any folder, whatever became of that file."""
+    from restore.run_snapshot import snapshot
+
+    events = journal.events(run_id)
+    snap = snapshot(events)
+    keys = list(snap.step_keys.get(host, ())) if snap is not None else []
+    if not keys:  # a journal from before the plan was kept in it: the keys it has seen
+        keys = list(dict.fromkeys(e.step for e in events if e.host == host and e.step))
+    if not keys:
+        raise InputError(f"host '{host}' has no steps in run {run_id}")
     matches = [k for k in keys if step in (k, k.split(":", 1)[0], k.split(":", 1)[1])]
     if len(matches) != 1:
         raise InputError(
