@@ -137,6 +137,8 @@ class RunResult:
     hosts: tuple[HostOutcome, ...]
     head_hash: str
     dry_run: bool = False
+    # a dry run's summary: where a real run would stop (approvals, reconnect-needs-clean...)
+    gates: tuple[dict[str, str], ...] = ()
 
     @property
     def exit_code(self) -> int:
@@ -148,6 +150,7 @@ class RunResult:
             "state": self.state,
             "dry_run": self.dry_run,
             "head_hash": self.head_hash,
+            "gates": [dict(g) for g in self.gates],
             "hosts": [
                 {
                     "host": h.host,
@@ -202,6 +205,7 @@ class Engine:
         self._ctx_lock = threading.Lock()
         self.run_id = ""
         self._ansible_env: dict[str, str] = {}
+        self._gates: list[dict[str, str]] = []
         # Started by the caller before the inventory loads, so it is warm by the first step;
         # without one the run starts (and stops) its own.
         self._prefork = prefork
@@ -352,16 +356,18 @@ class Engine:
         elif not all(o.ok for o in ordered):
             state = "failed"
         self.journal.set_run_state(self.run_id, state)
+        gates = tuple(sorted(self._gates, key=lambda g: self.plan.hosts_order.index(g["host"])))
         self._record(
             "run_finished",
             detail={
                 "state": state,
                 "hosts": {o.host: o.state for o in ordered},
                 "dry_run": self.options.dry_run,
+                **({"gates": list(gates)} if self.options.dry_run else {}),
             },
         )
         result = RunResult(
-            self.run_id, state, ordered, self.journal.head_hash(), self.options.dry_run
+            self.run_id, state, ordered, self.journal.head_hash(), self.options.dry_run, gates
         )
         self.processor.run_finished(result)
         return result
@@ -561,6 +567,9 @@ class Engine:
         status = outcome.status if outcome.status != SKIPPED else SUCCEEDED
         detail = {"attempt": attempt, **outcome.detail}
         self._record(status, host=host, step=key, detail=detail)
+        if self.options.dry_run and detail.get("gate"):
+            with self._ctx_lock:
+                self._gates.append({"host": host.name, "step": key, "gate": str(detail["gate"])})
         return StepOutcome(status, detail, outcome.verdict)
 
     def _prefork_for_run(self) -> contextlib.AbstractContextManager[PreforkAnsible]:

@@ -184,7 +184,22 @@ def run_command(
         console.emit_json(result.to_json())
     else:
         _print_hosts(result.run_id, result.state, result.to_json()["hosts"], result.head_hash)
+        if result.dry_run:
+            _print_gates(result.gates)
     raise typer.Exit(result.exit_code)
+
+
+def _print_gates(gates: tuple[dict[str, str], ...]) -> None:
+    """A dry run's last word: where the real run would stop and wait, or refuse."""
+    if not gates:
+        console.out.print("dry run: a real run would stop at no gate")
+        return
+    table = Table(title=f"dry run: a real run would stop at {len(gates)} gate(s)")
+    for column in ("host", "step", "gate"):
+        table.add_column(column)
+    for gate in gates:
+        table.add_row(Text(gate["host"]), Text(gate["step"]), Text(gate["gate"]))
+    console.out.print(table)
 
 
 def _print_hosts(run_id: str, state: str, hosts: list[dict[str, Any]], head: str) -> None:

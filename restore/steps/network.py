@@ -20,6 +20,16 @@ _LAB_LOCK = threading.Lock()
 
 def run(ctx: StepContext) -> StepOutcome:
     reconnect = ctx.step.type is StepType.RECONNECT
+    action = "reconnect" if reconnect else "quarantine"
+    if ctx.dry_run:  # no verdict exists in a dry run: the gate is named, not decided
+        lab = ctx.host.var("restore_lab")
+        book = ctx.graph.network.reconnect if reconnect else ctx.graph.network.quarantine
+        via = "the lab" if lab else (f"playbook {book}" if book else "nothing (no playbook)")
+        return dry(
+            f"would {action} {ctx.host.name} through {via}",
+            gate="reconnect needs the host's latest check to be clean" if reconnect else None,
+            via="lab" if lab else str(book),
+        )
     if reconnect and ctx.facts.verdict is not Verdict.CLEAN:
         seen = ctx.facts.verdict.value if ctx.facts.verdict else "none since the last change"
         return refused(
@@ -27,12 +37,9 @@ def run(ctx: StepContext) -> StepOutcome:
             "not clean; it stays quarantined",
             verdict=ctx.facts.verdict.value if ctx.facts.verdict else None,
         )
-    action = "reconnect" if reconnect else "quarantine"
     lab = ctx.host.var("restore_lab")
     playbook = ctx.graph.network.reconnect if reconnect else ctx.graph.network.quarantine
     if lab:
-        if ctx.dry_run:
-            return dry(f"would {action} through the lab", via="lab")
         from restore.lab import Lab
 
         with _LAB_LOCK:
