@@ -41,6 +41,10 @@ class _Network(_Strict):
     reconnect: str | None = None
 
 
+class _Rehearsal(_Strict):
+    seed: list[str] | str = []
+
+
 class _Service(_Strict):
     id: Annotated[str, Field(pattern=SERVICE_ID_PATTERN)]
     name: str | None = None
@@ -58,6 +62,7 @@ class _Graph(_Strict):
     incident: _Incident | None = None
     playbook_dir: str | None = None
     network: _Network | None = None
+    rehearsal: _Rehearsal | None = None
     services: Annotated[list[_Service], Field(min_length=1)]
 
 
@@ -135,6 +140,7 @@ _KNOWN_KEYS: dict[str, tuple[str, ...]] = {
     "service": tuple(_Service.model_fields),
     "incident": tuple(_Incident.model_fields),
     "network": tuple(_Network.model_fields),
+    "rehearsal": tuple(_Rehearsal.model_fields),
 }
 
 
@@ -210,6 +216,7 @@ def load_graph(path: str | Path) -> GraphSpec:
 
     incident_at = _incident_time(model, errors)
     network = _network(model, playbook_dir, errors)
+    seeds = _rehearsal_seeds(model, playbook_dir, errors)
     services = [
         _service(index, svc, playbook_dir, errors) for index, svc in enumerate(model.services)
     ]
@@ -223,6 +230,7 @@ def load_graph(path: str | Path) -> GraphSpec:
         incident_declared_at=incident_at,
         playbook_dir=playbook_dir,
         network=network,
+        rehearsal_seeds=seeds,
     )
 
 
@@ -280,6 +288,26 @@ def _network(model: _Graph, playbook_dir: Path, errors: _Collector) -> NetworkSp
         if ref is not None:
             found[key] = _playbook(ref, playbook_dir, errors, ("network", key))
     return NetworkSpec(quarantine=found["quarantine"], reconnect=found["reconnect"])
+
+
+def _rehearsal_seeds(model: _Graph, playbook_dir: Path, errors: _Collector) -> tuple[Path, ...]:
+    """What a rehearsal must prepare on its twins (e.g. a backup to restore from): declared
+    with the graph, so that `restore rehearse GRAPH -i INV --lab` needs nothing else."""
+    if model.rehearsal is None:
+        return ()
+    seed = model.rehearsal.seed
+    refs: list[tuple[str, PathKey]] = (
+        [(seed, ("rehearsal", "seed"))]
+        if isinstance(seed, str)
+        else [(ref, ("rehearsal", "seed", i)) for i, ref in enumerate(seed)]
+    )
+    found = []
+    for ref, loc in refs:
+        if not ref.strip():
+            errors.add("needs a playbook path", loc, key="rehearsal.seed")
+        else:
+            found.append(_playbook(ref, playbook_dir, errors, loc))
+    return tuple(found)
 
 
 def _duration(

@@ -155,6 +155,8 @@ class GraphSpec:
     incident_declared_at: datetime | None = None
     playbook_dir: Path | None = None
     network: NetworkSpec = field(default_factory=NetworkSpec)
+    # playbooks a rehearsal runs on its twins before the simulated attack (`rehearsal.seed`)
+    rehearsal_seeds: tuple[Path, ...] = ()
 
     def service(self, service_id: str) -> ServiceSpec:
         for svc in self.services:

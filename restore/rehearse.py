@@ -135,7 +135,9 @@ def rehearse(
         # would mean in a real recovery.
         # Seeds (a backup repository...) are the world before the attack: they run first, told
         # roughly when the attack will be, so that their files are older than it.
-        for book in seeds:
+        # the graph's own `rehearsal.seed` first, then any given on the command line
+        books = {str(b.resolve()): b for b in (*graph.rehearsal_seeds, *seeds)}
+        for book in books.values():
             _seed(book, target_inventory, state_dir, datetime.now(UTC).replace(microsecond=0), say)
         attack_at = _attack_moment() if lab else graph.incident_declared_at
         rehearsal_graph = replace(graph, incident_declared_at=attack_at)

@@ -53,6 +53,7 @@ def graph_document(graph: GraphSpec) -> dict[str, Any]:
             "quarantine": str(graph.network.quarantine) if graph.network.quarantine else None,
             "reconnect": str(graph.network.reconnect) if graph.network.reconnect else None,
         },
+        "rehearsal": {"seed": [str(p) for p in graph.rehearsal_seeds]},
         "services": [
             {
                 "id": s.id,
