@@ -24,7 +24,7 @@ from typing import Any
 import ansible_runner
 from ansible_runner.runner import Runner
 
-from restore.failures import failure_text, task_failure
+from restore.failures import failure_text, play_error, task_failure
 from restore.journal import REDACTED, redact, redact_text
 from restore.process_tree import kill_tree
 
@@ -126,6 +126,7 @@ def run_playbook(
     known_secrets = [*secrets, *(str(v) for v in (secret_extravars or {}).values() if v)]
     failed_tasks: list[str] = []
     failures: list[dict[str, Any]] = []
+    errors: list[dict[str, Any]] = []  # outside any task: the explanation when none failed
     started = time.monotonic()
 
     def on_event(event: Mapping[str, Any]) -> bool:
@@ -136,6 +137,8 @@ def run_playbook(
             failures.append(redact(failure, known_secrets))
             prefix = "unreachable: " if failure["unreachable"] else ""
             failed_tasks.append(prefix + str(failure["task"]))
+        elif (error := play_error(event)) is not None:
+            errors.append(redact(error, known_secrets))
         if progress is not None and kind in {"playbook_on_task_start", "runner_on_failed"}:
             progress(str(data.get("task", kind)))
         return True  # keep the event in job_events (scrubbed below)
@@ -171,6 +174,8 @@ def run_playbook(
     stats = host_stats(runner.stats, host)
     artifacts = str(getattr(runner.config, "artifact_dir", work_dir))
     scrub_artifacts(work_dir, known_secrets)
+    if not failures and status != "successful":
+        failures = errors[:1]
     return PlaybookResult(
         status=status,
         rc=runner.rc,

@@ -48,6 +48,24 @@ def task_failure(event: Mapping[str, Any]) -> dict[str, Any] | None:
     }
 
 
+def play_error(event: Mapping[str, Any]) -> dict[str, Any] | None:
+    """An error outside any task (a vault secret missing, a syntax error...), from an `error`
+    event: its own text is the only explanation Ansible gives. Used when no task failed."""
+    data = event.get("event_data") or {}
+    if str(event.get("event", "")) != "error":
+        return None
+    message = str(event.get("stdout") or "").strip().removeprefix("[ERROR]:").strip()
+    if len(message) > MAX_FAILURE_MESSAGE:
+        message = message[:MAX_FAILURE_MESSAGE] + f"... ({len(message)} characters)"
+    return {
+        "task": str(data.get("task") or f"play {data.get('play') or '?'}"),
+        "host": str(data.get("host") or data.get("play_pattern") or "?"),
+        "module": "",
+        "message": message or "error",
+        "unreachable": False,
+    }
+
+
 def failure_text(failure: Mapping[str, Any]) -> str:
     """One line for people: `task 'NAME' on HOST (module): MESSAGE`."""
     module = f" ({failure['module']})" if failure.get("module") else ""

@@ -43,6 +43,7 @@ class _Network(_Strict):
 
 class _Rehearsal(_Strict):
     seed: list[str] | str = []
+    vault_password_file: str | None = None
 
 
 class _Service(_Strict):
@@ -217,6 +218,7 @@ def load_graph(path: str | Path) -> GraphSpec:
     incident_at = _incident_time(model, errors)
     network = _network(model, playbook_dir, errors)
     seeds = _rehearsal_seeds(model, playbook_dir, errors)
+    rehearsal_vault = _rehearsal_vault(model, base_dir, errors)
     services = [
         _service(index, svc, playbook_dir, errors) for index, svc in enumerate(model.services)
     ]
@@ -231,6 +233,7 @@ def load_graph(path: str | Path) -> GraphSpec:
         playbook_dir=playbook_dir,
         network=network,
         rehearsal_seeds=seeds,
+        rehearsal_vault_password_file=rehearsal_vault,
     )
 
 
@@ -308,6 +311,22 @@ def _rehearsal_seeds(model: _Graph, playbook_dir: Path, errors: _Collector) -> t
         else:
             found.append(_playbook(ref, playbook_dir, errors, loc))
     return tuple(found)
+
+
+def _rehearsal_vault(model: _Graph, base_dir: Path, errors: _Collector) -> Path | None:
+    """The lab's vault password file (relative to the graph file), used by a rehearsal when
+    the operator set no ANSIBLE_VAULT_PASSWORD_FILE: lab secrets only, never production's."""
+    ref = model.rehearsal.vault_password_file if model.rehearsal else None
+    if ref is None:
+        return None
+    path = Path(ref) if Path(ref).is_absolute() else base_dir / ref
+    if not path.is_file():
+        errors.add(
+            f"vault password file {ref!r} does not exist (looked for {path})",
+            ("rehearsal", "vault_password_file"),
+            hint="the path is relative to the graph file",
+        )
+    return path
 
 
 def _duration(

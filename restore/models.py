@@ -157,6 +157,7 @@ class GraphSpec:
     network: NetworkSpec = field(default_factory=NetworkSpec)
     # playbooks a rehearsal runs on its twins before the simulated attack (`rehearsal.seed`)
     rehearsal_seeds: tuple[Path, ...] = ()
+    rehearsal_vault_password_file: Path | None = None  # the lab's, for rehearsals only
 
     def service(self, service_id: str) -> ServiceSpec:
         for svc in self.services:

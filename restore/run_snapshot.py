@@ -53,7 +53,14 @@ def graph_document(graph: GraphSpec) -> dict[str, Any]:
             "quarantine": str(graph.network.quarantine) if graph.network.quarantine else None,
             "reconnect": str(graph.network.reconnect) if graph.network.reconnect else None,
         },
-        "rehearsal": {"seed": [str(p) for p in graph.rehearsal_seeds]},
+        "rehearsal": {
+            "seed": [str(p) for p in graph.rehearsal_seeds],
+            "vault_password_file": (
+                str(graph.rehearsal_vault_password_file)
+                if graph.rehearsal_vault_password_file
+                else None
+            ),
+        },
         "services": [
             {
                 "id": s.id,
