@@ -131,7 +131,10 @@ def run_command(
     graph: Path = typer.Argument(..., help="The dependency graph (YAML, version 1)."),
     inventory: str = INVENTORY_OPTION,
     dry_run: bool = typer.Option(
-        False, "--dry-run", help="Change nothing; show what would happen."
+        False,
+        "--dry-run",
+        help="Walk the whole plan touching no host: each step says what it would do, and "
+        "the summary lists the gates (approvals, reconnect-needs-clean...) a real run stops at.",
     ),
     max_parallel: int = typer.Option(1, "--max-parallel", min=1, help="Hosts at once, in all."),
     yes: bool = typer.Option(False, "--yes", help="Approve every approval gate (rehearsals)."),
