@@ -142,7 +142,8 @@ def test_rehearsal_report_matches_journal(tmp_path: Path, monkeypatch: pytest.Mo
 
     suite = validate_junit(junit.read_text())
     cases = list(suite.iter("testcase"))
-    assert len(cases) == 3 + 8 + 8  # ns01's default steps, then each lis host's eight
+    # one outcome case per host, then ns01's default steps and each lis host's eight
+    assert len(cases) == 3 + 3 + 8 + 8
     assert suite.get("failures") == "0"
 
     # a successful rehearsal is remembered; changing a playbook asks for re-verification
