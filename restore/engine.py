@@ -246,6 +246,16 @@ class Engine:
             record = self.journal.run(self.options.run_id)
             if record is None:
                 raise InputError("no run to resume in this state dir", key="--resume")
+            if bool(record.options.get("dry_run")) != self.options.dry_run:
+                # a dry run's steps are journaled as done: resumed for real, nothing would run
+                was = "a dry run" if record.options.get("dry_run") else "a real run"
+                raise InputError(
+                    f"run {record.run_id} was {was}; --resume continues it only as one",
+                    key="--resume",
+                    hint="start a new run without --resume"
+                    if record.options.get("dry_run")
+                    else "resume it without --dry-run",
+                )
             if record.graph_hash != digest:
                 raise InputError(
                     f"the graph changed since run {record.run_id} started; a resumed run must "

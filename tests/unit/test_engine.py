@@ -20,6 +20,7 @@ import pytest
 import yaml
 
 from restore.engine import Engine, RunOptions, RunResult
+from restore.errors import InputError
 from restore.graph import load_graph
 from restore.inventory import load_inventory
 from restore.journal import Journal
@@ -406,3 +407,12 @@ def test_dry_run_walks_the_whole_plan_and_names_the_gates(tmp_path: Path) -> Non
         ("8:reconnect", "reconnect"),
     ]
     assert result.to_json()["gates"] == [dict(g) for g in result.gates]
+
+
+def test_a_dry_run_is_never_resumed_for_real(tmp_path: Path) -> None:
+    """Its steps are journaled as done: resumed as a real run, nothing would run at all."""
+    services = [{"id": "s", "priority": 1, "hosts": ["h1"], "steps": [{"ssh": "true"}]}]
+    _, journal = _run(tmp_path, services, ["h1"], dry_run=True)
+    journal.close()
+    with pytest.raises(InputError, match="was a dry run"):
+        _run(tmp_path, services, ["h1"], resume=True)
