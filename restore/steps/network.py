@@ -24,7 +24,11 @@ def run(ctx: StepContext) -> StepOutcome:
     if ctx.dry_run:  # no verdict exists in a dry run: the gate is named, not decided
         lab = ctx.host.var("restore_lab")
         book = ctx.graph.network.reconnect if reconnect else ctx.graph.network.quarantine
-        via = "the lab" if lab else (f"playbook {book}" if book else "nothing (no playbook)")
+        if not lab and book is None:  # what the real run would meet here
+            return failed(
+                f"no way to {action} {ctx.host.name}: the graph has no network.{action} playbook"
+            )
+        via = "the lab" if lab else f"playbook {book}"
         return dry(
             f"would {action} {ctx.host.name} through {via}",
             gate="reconnect needs the host's latest check to be clean" if reconnect else None,
