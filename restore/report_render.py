@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
 from html import escape
 from typing import Any
@@ -351,6 +352,14 @@ def to_html(report: RecoveryReport) -> str:
 
 
 BACK_STATES = frozenset({"reconnected", "restored"})
+# Characters XML 1.0 cannot carry at all: a host's message may hold them (hostile data).
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def _xml(text: str, limit: int) -> str:
+    return _NOT_XML.sub("\ufffd", text)[:limit]
+
+
 UNSAFE_VERDICTS = frozenset({"compromised", "suspect"})
 
 
@@ -391,7 +400,7 @@ def to_junit(report: RecoveryReport) -> str:
         why = _host_failure(report, host)
         if why is not None:
             failures += 1
-            ET.SubElement(case, "failure", message=why[:500]).text = why[:4000]
+            ET.SubElement(case, "failure", message=_xml(why, 500)).text = _xml(why, 4000)
         for index, step in enumerate(host.steps or [], 1):
             tests += 1
             duration = (step.ended_s or 0.0) - (step.started_s or 0.0)
@@ -405,7 +414,7 @@ def to_junit(report: RecoveryReport) -> str:
             if step.status in FAILED_STEP_STATES or step.status == "running":
                 failures += 1
                 message = step_failure_text(step.detail) or step.status
-                ET.SubElement(case, "failure", message=message[:500]).text = json.dumps(
+                ET.SubElement(case, "failure", message=_xml(message, 500)).text = json.dumps(
                     step.detail, default=str
                 )[:4000]
             elif step.status in {"skipped", "waived"}:

@@ -184,6 +184,13 @@ def test_a_failed_ansible_task_is_named_in_every_format() -> None:
     assert item["task"] == "Restore the dump" and item["host"] == "lis1"
     for text in (to_markdown(report), to_html(report), str(to_json(report)), to_junit(report)):
         assert "Restore the dump" in text and "repository does not exist" in text
+    # a host's message is hostile data: control characters cannot break the XML
+    hostile = {**failure, "message": "bad\x01\x1b[31m | <b>&"}
+    events[1] = ev(2, 1, "lis1", "5:restore", "failed", message="x", failure=hostile)
+    report = build_report(events, SERVICES, run_id="r1", graph_name="g")
+    validate_junit(to_junit(report))
+    assert "<b>" not in to_html(report)
+    assert "\\| <b>&" in to_markdown(report)  # the pipe cannot split the failures row
 
 
 def test_the_junit_check_refuses_what_a_ci_system_would_misread() -> None:
