@@ -15,7 +15,7 @@ setup:
 # infection, evidence, checks, reimage, rebuild, reconnect, report. Prints the report's path.
 demo: setup
 	$(BIN)/restore plan dependency_graphs/hospital.yaml -i inventory/hospital.yml --max-parallel 1,4 --state-dir .restore/demo
-	$(BIN)/restore rehearse dependency_graphs/hospital.yaml -i inventory/hospital.yml --lab --seed playbooks/lab_seed_backup.yml --max-parallel 4 --junit .restore/demo/rehearsal-junit.xml --state-dir .restore/demo
+	$(BIN)/restore rehearse dependency_graphs/hospital.yaml -i inventory/hospital.yml --lab --max-parallel 4 --junit .restore/demo/rehearsal-junit.xml --state-dir .restore/demo
 
 lint: setup
 	$(BIN)/ruff check restore tests bench

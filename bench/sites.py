@@ -58,7 +58,7 @@ def run(command: list[str]) -> tuple[float, float]:
             problems = "\n".join(
                 f"  {h['host']}: {h['state']} {h.get('message') or ''}"
                 for h in hosts
-                if h["state"] not in {"reconnected", "rebuilding"} or h.get("message")
+                if h["state"] not in {"reconnected", "restored"} or h.get("message")
             )
         except (ValueError, KeyError):
             problems = done.stdout[-2000:]

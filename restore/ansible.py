@@ -24,6 +24,7 @@ from typing import Any
 import ansible_runner
 
 from restore import runner_patch
+from restore.failures import failure_text, play_error, task_failure
 from restore.journal import REDACTED, redact, redact_text
 
 ProgressFn = Callable[[str], None]
@@ -58,6 +59,8 @@ class PlaybookResult:
     duration_s: float = 0.0
     artifacts: str = ""
     message: str = ""
+    # one entry per failed task, from its runner_on_failed/unreachable event (task_failure)
+    failures: tuple[dict[str, Any], ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -79,6 +82,7 @@ class PlaybookResult:
             "duration_s": round(self.duration_s, 3),
             "artifacts": self.artifacts,
             "message": self.message,
+            "failures": [dict(f) for f in self.failures],
         }
 
 
@@ -105,15 +109,20 @@ def run_playbook(
     work_dir.mkdir(parents=True, exist_ok=True)
     known_secrets = [*secrets, *(str(v) for v in (secret_extravars or {}).values() if v)]
     failed_tasks: list[str] = []
+    failures: list[dict[str, Any]] = []
+    errors: list[dict[str, Any]] = []  # outside any task: the explanation when none failed
     started = time.monotonic()
 
     def on_event(event: Mapping[str, Any]) -> bool:
         data = event.get("event_data") or {}
         kind = str(event.get("event", ""))
-        if kind == "runner_on_failed" and not data.get("ignore_errors"):
-            failed_tasks.append(str(data.get("task", "?")))
-        if kind == "runner_on_unreachable":
-            failed_tasks.append(f"unreachable: {data.get('task', '?')}")
+        failure = task_failure(event)
+        if failure is not None:
+            failures.append(redact(failure, known_secrets))
+            prefix = "unreachable: " if failure["unreachable"] else ""
+            failed_tasks.append(prefix + str(failure["task"]))
+        elif (error := play_error(event)) is not None:
+            errors.append(redact(error, known_secrets))
         if progress is not None and kind in {"playbook_on_task_start", "runner_on_failed"}:
             progress(str(data.get("task", kind)))
         return True  # keep the event in job_events (scrubbed below)
@@ -149,6 +158,8 @@ def run_playbook(
     stats = host_stats(runner.stats, host)
     artifacts = str(getattr(runner.config, "artifact_dir", work_dir))
     scrub_artifacts(work_dir, known_secrets)
+    if not failures and status != "successful":
+        failures = errors[:1]
     return PlaybookResult(
         status=status,
         rc=runner.rc,
@@ -160,9 +171,10 @@ def run_playbook(
         message=redact_text(
             ("check mode (nothing changed): " if check else "")
             + f"{status}, rc={runner.rc}"
-            + (f": {failed_tasks[0]}" if failed_tasks else ""),
+            + (f": {failure_text(failures[0])}" if failures else ""),
             known_secrets,
         ),
+        failures=tuple(failures),
     )
 
 

@@ -37,9 +37,17 @@ from restore.engine_replay import (
 )
 from restore.errors import InputError, Interrupted
 from restore.journal import Event, Journal
-from restore.models import HostState, Inventory, StepSpec, StepType, Verdict
+from restore.models import (
+    SUCCESSFUL_HOST_STATES,
+    HostState,
+    Inventory,
+    StepSpec,
+    StepType,
+    Verdict,
+)
 from restore.plan_model import PlannedHost, RestorePlan
 from restore.prefork.service import PreforkAnsible
+from restore.run_snapshot import graph_document, inventory_fingerprint, plan_hosts
 from restore.schedule import SchedJob, SchedService, Scheduler
 from restore.steps import RUNNERS
 from restore.steps.base import (
@@ -134,6 +142,8 @@ class RunResult:
     hosts: tuple[HostOutcome, ...]
     head_hash: str
     dry_run: bool = False
+    # a dry run's summary: where a real run would stop (approvals, reconnect-needs-clean...)
+    gates: tuple[dict[str, str], ...] = ()
 
     @property
     def exit_code(self) -> int:
@@ -145,6 +155,7 @@ class RunResult:
             "state": self.state,
             "dry_run": self.dry_run,
             "head_hash": self.head_hash,
+            "gates": [dict(g) for g in self.gates],
             "hosts": [
                 {
                     "host": h.host,
@@ -199,6 +210,7 @@ class Engine:
         self._ctx_lock = threading.Lock()
         self.run_id = ""
         self._ansible_env: dict[str, str] = {}
+        self._gates: list[dict[str, str]] = []
         # Started by the caller before the inventory loads, so it is warm by the first step;
         # without one the run starts (and stops) its own.
         self._prefork = prefork
@@ -247,6 +259,16 @@ class Engine:
             record = self.journal.run(self.options.run_id)
             if record is None:
                 raise InputError("no run to resume in this state dir", key="--resume")
+            if bool(record.options.get("dry_run")) != self.options.dry_run:
+                # a dry run's steps are journaled as done: resumed for real, nothing would run
+                was = "a dry run" if record.options.get("dry_run") else "a real run"
+                raise InputError(
+                    f"run {record.run_id} was {was}; --resume continues it only as one",
+                    key="--resume",
+                    hint="start a new run without --resume"
+                    if record.options.get("dry_run")
+                    else "resume it without --dry-run",
+                )
             if record.graph_hash != digest:
                 raise InputError(
                     f"the graph changed since run {record.run_id} started; a resumed run must "
@@ -259,8 +281,9 @@ class Engine:
             self.journal.set_run_state(self.run_id, "running")
             self._record("run_resumed", detail={"previous_state": record.state})
             return True, replay(self.journal.events(self.run_id))
+        graph_path = str(self.plan.graph.path.resolve())
         self.run_id = self.journal.create_run(
-            graph_path=str(self.plan.graph.path),
+            graph_path=graph_path,
             graph_hash=digest,
             inventory=self.inventory_path,
             options={
@@ -271,15 +294,25 @@ class Engine:
         )
         self._record(
             "run_started",
+            # Everything later commands need, so that none re-reads the graph file
+            # (restore.run_snapshot): the graph as data, the plan with its step keys.
             detail={
-                "graph": str(self.plan.graph.path),
+                "graph": graph_path,
                 "graph_name": self.plan.graph.name,
                 "graph_sha256": digest,
+                "graph_document": graph_document(self.plan.graph),
+                "incident_at": (
+                    self.plan.graph.incident_declared_at.isoformat()
+                    if self.plan.graph.incident_declared_at
+                    else None
+                ),
                 "inventory": self.inventory_path,
+                "inventory_sha256": inventory_fingerprint(self.inventory_path),
                 "dry_run": self.options.dry_run,
                 "max_parallel": self.options.max_parallel,
                 "order": list(self.plan.order),
-                "hosts": [{"host": h.name, "service": h.service} for h in self.plan.hosts],
+                "critical_path": list(self.plan.critical_path),
+                "hosts": plan_hosts(self.plan),
             },
         )
         return False, {}
@@ -324,7 +357,7 @@ class Engine:
         )
         outcomes: dict[str, HostOutcome] = {}
         for name, run in runs.items():  # finished in an earlier attempt: never run again
-            if run.state in {HostState.RECONNECTED.value, HostState.SKIPPED.value}:
+            if run.state in SUCCESSFUL_HOST_STATES:
                 outcomes[name] = HostOutcome(
                     name, run.planned.service, run.state, True, run.replayed.verdict
                 )
@@ -359,16 +392,18 @@ class Engine:
         elif not all(o.ok for o in ordered):
             state = "failed"
         self.journal.set_run_state(self.run_id, state)
+        gates = tuple(sorted(self._gates, key=lambda g: self.plan.hosts_order.index(g["host"])))
         self._record(
             "run_finished",
             detail={
                 "state": state,
                 "hosts": {o.host: o.state for o in ordered},
                 "dry_run": self.options.dry_run,
+                **({"gates": list(gates)} if self.options.dry_run else {}),
             },
         )
         result = RunResult(
-            self.run_id, state, ordered, self.journal.head_hash(), self.options.dry_run
+            self.run_id, state, ordered, self.journal.head_hash(), self.options.dry_run, gates
         )
         self.processor.run_finished(result)
         return result
@@ -502,6 +537,14 @@ class Engine:
                     return self._outcome(run, False, f"{verdict.value}: stays quarantined")
             if step.type is StepType.RECONNECT:
                 self._set_state(run, HostState.RECONNECTED)
+        # A finished host never stays in the phase of its last step: `reconnected` if one of
+        # its reconnect steps ran (now or before a resume), else `restored`.
+        done = self._decisions(run).last
+        reconnected = any(
+            s.type is StepType.RECONNECT and done.get(step_key(i, s)) in DONE - {"skipped"}
+            for i, s in enumerate(steps, 1)
+        )
+        self._set_state(run, HostState.RECONNECTED if reconnected else HostState.RESTORED)
         return self._outcome(run, True)
 
     def _attempts(self, run: _HostRun, step: StepSpec, key: str) -> StepOutcome:
@@ -576,6 +619,9 @@ class Engine:
         )
         detail = {"attempt": attempt, **outcome.detail}
         self._record(status, host=host, step=key, detail=detail)
+        if self.options.dry_run and detail.get("gate"):
+            with self._ctx_lock:
+                self._gates.append({"host": host.name, "step": key, "gate": str(detail["gate"])})
         return StepOutcome(status, detail, outcome.verdict)
 
     def _prefork_for_run(self) -> contextlib.AbstractContextManager[PreforkAnsible]:

@@ -73,7 +73,9 @@ def facts_after(step: StepSpec, status: str, detail: Mapping[str, Any], facts: H
     if step.type is StepType.CHECK and status == "succeeded" and detail.get("verdict"):
         facts.verdict = Verdict(str(detail["verdict"]))
     elif step.type is StepType.EVIDENCE:
-        if status == "succeeded" and not detail.get("dry_run"):
+        if status == "succeeded" and detail.get("dry_run"):
+            facts.evidence_planned = True
+        elif status == "succeeded":
             facts.evidence_collected = True
         elif status in {"skipped", "marked_done"}:
             facts.evidence_waived = True

@@ -41,6 +41,11 @@ class _Network(_Strict):
     reconnect: str | None = None
 
 
+class _Rehearsal(_Strict):
+    seed: list[str] | str = []
+    vault_password_file: str | None = None
+
+
 class _Service(_Strict):
     id: Annotated[str, Field(pattern=SERVICE_ID_PATTERN)]
     name: str | None = None
@@ -58,6 +63,7 @@ class _Graph(_Strict):
     incident: _Incident | None = None
     playbook_dir: str | None = None
     network: _Network | None = None
+    rehearsal: _Rehearsal | None = None
     services: Annotated[list[_Service], Field(min_length=1)]
 
 
@@ -135,6 +141,7 @@ _KNOWN_KEYS: dict[str, tuple[str, ...]] = {
     "service": tuple(_Service.model_fields),
     "incident": tuple(_Incident.model_fields),
     "network": tuple(_Network.model_fields),
+    "rehearsal": tuple(_Rehearsal.model_fields),
 }
 
 
@@ -210,6 +217,8 @@ def load_graph(path: str | Path) -> GraphSpec:
 
     incident_at = _incident_time(model, errors)
     network = _network(model, playbook_dir, errors)
+    seeds = _rehearsal_seeds(model, playbook_dir, errors)
+    rehearsal_vault = _rehearsal_vault(model, base_dir, errors)
     services = [
         _service(index, svc, playbook_dir, errors) for index, svc in enumerate(model.services)
     ]
@@ -223,6 +232,8 @@ def load_graph(path: str | Path) -> GraphSpec:
         incident_declared_at=incident_at,
         playbook_dir=playbook_dir,
         network=network,
+        rehearsal_seeds=seeds,
+        rehearsal_vault_password_file=rehearsal_vault,
     )
 
 
@@ -280,6 +291,42 @@ def _network(model: _Graph, playbook_dir: Path, errors: _Collector) -> NetworkSp
         if ref is not None:
             found[key] = _playbook(ref, playbook_dir, errors, ("network", key))
     return NetworkSpec(quarantine=found["quarantine"], reconnect=found["reconnect"])
+
+
+def _rehearsal_seeds(model: _Graph, playbook_dir: Path, errors: _Collector) -> tuple[Path, ...]:
+    """What a rehearsal must prepare on its twins (e.g. a backup to restore from): declared
+    with the graph, so that `restore rehearse GRAPH -i INV --lab` needs nothing else."""
+    if model.rehearsal is None:
+        return ()
+    seed = model.rehearsal.seed
+    refs: list[tuple[str, PathKey]] = (
+        [(seed, ("rehearsal", "seed"))]
+        if isinstance(seed, str)
+        else [(ref, ("rehearsal", "seed", i)) for i, ref in enumerate(seed)]
+    )
+    found = []
+    for ref, loc in refs:
+        if not ref.strip():
+            errors.add("needs a playbook path", loc, key="rehearsal.seed")
+        else:
+            found.append(_playbook(ref, playbook_dir, errors, loc))
+    return tuple(found)
+
+
+def _rehearsal_vault(model: _Graph, base_dir: Path, errors: _Collector) -> Path | None:
+    """The lab's vault password file (relative to the graph file), used by a rehearsal when
+    the operator set no ANSIBLE_VAULT_PASSWORD_FILE: lab secrets only, never production's."""
+    ref = model.rehearsal.vault_password_file if model.rehearsal else None
+    if ref is None:
+        return None
+    path = Path(ref) if Path(ref).is_absolute() else base_dir / ref
+    if not path.is_file():
+        errors.add(
+            f"vault password file {ref!r} does not exist (looked for {path})",
+            ("rehearsal", "vault_password_file"),
+            hint="the path is relative to the graph file",
+        )
+    return path
 
 
 def _duration(

@@ -57,14 +57,23 @@ class HostState(enum.StrEnum):
     VERIFYING = "verifying"
     AWAITING_APPROVAL = "awaiting_approval"
     RECONNECTED = "reconnected"
+    RESTORED = "restored"  # every step succeeded and the host's steps have no `reconnect`
     FAILED = "failed"
     BLOCKED = "blocked"
     SKIPPED = "skipped"
 
 
 TERMINAL_HOST_STATES = frozenset(
-    {HostState.RECONNECTED, HostState.FAILED, HostState.BLOCKED, HostState.SKIPPED}
+    {
+        HostState.RECONNECTED,
+        HostState.RESTORED,
+        HostState.FAILED,
+        HostState.BLOCKED,
+        HostState.SKIPPED,
+    }
 )
+# The endings of a host whose run went as planned (or that an operator waived).
+SUCCESSFUL_HOST_STATES = frozenset({HostState.RECONNECTED, HostState.RESTORED, HostState.SKIPPED})
 
 
 class StepType(enum.StrEnum):
@@ -146,6 +155,9 @@ class GraphSpec:
     incident_declared_at: datetime | None = None
     playbook_dir: Path | None = None
     network: NetworkSpec = field(default_factory=NetworkSpec)
+    # playbooks a rehearsal runs on its twins before the simulated attack (`rehearsal.seed`)
+    rehearsal_seeds: tuple[Path, ...] = ()
+    rehearsal_vault_password_file: Path | None = None  # the lab's, for rehearsals only
 
     def service(self, service_id: str) -> ServiceSpec:
         for svc in self.services:

@@ -22,7 +22,7 @@ from restore.models import StepType
 from restore.plan_model import RestorePlan
 
 # Bump when the plan's content changes for the same inputs (e.g. a new scheduler).
-_FORMAT = 2
+_FORMAT = 3  # 3: GraphSpec.rehearsal_seeds
 
 
 def _key(

@@ -10,9 +10,11 @@ so that `restore plan` can say when the plan needs re-verification.
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,6 +25,7 @@ from restore.fingerprint import record_success
 from restore.graph import load_graph
 from restore.inventory import load_inventory
 from restore.journal import Journal
+from restore.models import GraphSpec
 from restore.nodes.install import install_node
 from restore.plan import build_plan
 from restore.prefork.service import PreforkAnsible
@@ -31,6 +34,7 @@ from restore.report_render import to_html, to_junit, to_markdown
 from restore.reporting import report_for_run
 
 Say = Callable[[str], None]
+VAULT_ENV = "ANSIBLE_VAULT_PASSWORD_FILE"
 
 
 def _seed(
@@ -94,9 +98,55 @@ def rehearse(
     processor: Processor | None = None,
     say: Say = lambda _m: None,
 ) -> RehearsalResult:
+    graph = load_graph(graph_file)
+    with _lab_vault(graph.rehearsal_vault_password_file):
+        return _rehearse(
+            graph,
+            graph_file,
+            inventory_file,
+            state_dir,
+            lab=lab,
+            scenario=scenario,
+            max_parallel=max_parallel,
+            junit=junit,
+            keep_lab=keep_lab,
+            seeds=seeds,
+            processor=processor,
+            say=say,
+        )
+
+
+@contextlib.contextmanager
+def _lab_vault(password_file: Path | None) -> Iterator[None]:
+    """The graph's `rehearsal.vault_password_file`, for this rehearsal's playbooks (the seed,
+    the steps, the prefork server started below), unless the operator set one already."""
+    if password_file is None or os.environ.get(VAULT_ENV):
+        yield
+        return
+    os.environ[VAULT_ENV] = str(password_file.resolve())
+    try:
+        yield
+    finally:
+        os.environ.pop(VAULT_ENV, None)
+
+
+def _rehearse(
+    graph: GraphSpec,
+    graph_file: Path,
+    inventory_file: Path,
+    state_dir: Path,
+    *,
+    lab: bool,
+    scenario: str,
+    max_parallel: int,
+    junit: Path | None,
+    keep_lab: bool,
+    seeds: tuple[Path, ...],
+    processor: Processor | None,
+    say: Say,
+) -> RehearsalResult:
     timings: dict[str, float] = {}
     started = time.monotonic()
-    graph = load_graph(graph_file)
     real_inventory = load_inventory(inventory_file)
     # binding validates the graph against the real inventory; no need to plan it twice
     bound = [host for hosts in bind(graph, real_inventory).values() for host in hosts]
@@ -135,7 +185,9 @@ def rehearse(
         # would mean in a real recovery.
         # Seeds (a backup repository...) are the world before the attack: they run first, told
         # roughly when the attack will be, so that their files are older than it.
-        for book in seeds:
+        # the graph's own `rehearsal.seed` first, then any given on the command line
+        books = {str(b.resolve()): b for b in (*graph.rehearsal_seeds, *seeds)}
+        for book in books.values():
             _seed(book, target_inventory, state_dir, datetime.now(UTC).replace(microsecond=0), say)
         attack_at = _attack_moment() if lab else graph.incident_declared_at
         rehearsal_graph = replace(graph, incident_declared_at=attack_at)

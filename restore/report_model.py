@@ -18,9 +18,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from restore.failures import step_failure_text
+
 OPERATOR_EVENTS = frozenset(
     {"approved", "waived", "skipped", "marked_done", "mark_done", "retried", "retry", "overridden"}
 )
+FAILED_STEP_EVENTS = frozenset({"failed", "timed_out", "refused"})
+HOST_DONE_EVENTS = frozenset({"reconnected", "restored"})
+# A host in one of these states is back (or waived by an operator): its service can count it.
+HOST_BACK_STATES = frozenset({"reconnected", "restored", "skipped"})
 
 
 @dataclass(frozen=True)
@@ -79,13 +85,17 @@ class RecoveryReport:
     main_courante: tuple[dict[str, Any], ...]
     head_hash: str | None
     chain_ok: bool | None
+    # every failed, timed-out or refused step, with the failing task when Ansible named it
+    failures: tuple[dict[str, Any], ...] = ()
+    # what the reader must know about the report's sources (e.g. the graph file changed)
+    notes: tuple[str, ...] = ()
 
     @property
     def outcome(self) -> str:
         states = {h.state for h in self.hosts}
         if not self.hosts:
             return "empty"
-        if states <= {"reconnected", "skipped"}:
+        if states <= HOST_BACK_STATES:
             return "succeeded"
         return "failed"
 
@@ -108,6 +118,7 @@ def build_report(
     incident_at: datetime | None = None,
     head_hash: str | None = None,
     chain_ok: bool | None = None,
+    notes: Sequence[str] = (),
 ) -> RecoveryReport:
     ordered = sorted(events, key=lambda e: int(e.get("seq", 0)))
     stamps = [t for t in (_ts(e.get("ts")) for e in ordered) if t is not None]
@@ -125,6 +136,7 @@ def build_report(
     evidence: list[dict[str, Any]] = []
     decisions: list[dict[str, Any]] = []
     courante: list[dict[str, Any]] = []
+    failures: list[dict[str, Any]] = []
     for event in ordered:
         kind = str(event.get("event", ""))
         host_name = event.get("host")
@@ -158,6 +170,8 @@ def build_report(
             )
         if not host_name:
             continue
+        if step and kind in FAILED_STEP_EVENTS:
+            failures.append(_failure(event, kind, detail))
         record = hosts.setdefault(
             str(host_name),
             HostRecord(
@@ -211,7 +225,7 @@ def build_report(
         done = (
             members
             and len(members) == len(svc.hosts)
-            and all(m.state in {"reconnected", "skipped"} for m in members)
+            and all(m.state in HOST_BACK_STATES for m in members)
         )
         restored = max((m.ended_s or 0.0) for m in members) if done else None
         since_incident = None
@@ -245,7 +259,24 @@ def build_report(
         main_courante=tuple(courante),
         head_hash=head_hash,
         chain_ok=chain_ok,
+        failures=tuple(failures),
+        notes=tuple(notes),
     )
+
+
+def _failure(event: Mapping[str, Any], kind: str, detail: Mapping[str, Any]) -> dict[str, Any]:
+    raw = detail.get("failure")
+    failure: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
+    return {
+        "ts": event.get("ts"),
+        "host": event.get("host"),
+        "step": event.get("step"),
+        "status": kind,
+        "task": failure.get("task"),
+        "module": failure.get("module"),
+        "message": failure.get("message") or step_failure_text(detail),
+        "why": step_failure_text(detail),
+    }
 
 
 def _summary(kind: str, detail: Mapping[str, Any]) -> str:

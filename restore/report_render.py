@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
 from typing import Any
 from xml.etree import ElementTree as ET
@@ -10,8 +11,9 @@ from xml.etree import ElementTree as ET
 from markupsafe import Markup
 
 from restore.durations import format_duration
+from restore.failures import step_failure_text
 from restore.html_page import render
-from restore.report_model import RecoveryReport
+from restore.report_model import HostRecord, RecoveryReport
 from restore.svg_gantt import Bar, gantt_svg
 
 FAILED_STEP_STATES = frozenset({"failed", "timed_out", "refused"})
@@ -75,6 +77,8 @@ def to_json(report: RecoveryReport) -> dict[str, Any]:
         "verdicts": list(report.verdicts),
         "evidence": list(report.evidence),
         "decisions": list(report.decisions),
+        "failures": list(report.failures),
+        "notes": list(report.notes),
         "main_courante": list(report.main_courante),
     }
 
@@ -94,6 +98,11 @@ def _finding_text(finding: Any) -> str:
     return str(finding)
 
 
+def _md(text: Any) -> str:
+    """A table cell or a quoted line: a module's message may hold pipes and newlines."""
+    return str(text).replace("|", "\\|").replace("\r", " ").replace("\n", " ")
+
+
 def to_markdown(report: RecoveryReport) -> str:
     out = [
         f"# Recovery report — {report.graph_name}",
@@ -103,6 +112,7 @@ def to_markdown(report: RecoveryReport) -> str:
         "",
         f"Journal head hash: `{report.head_hash or 'unknown'}` (chain {_CHAIN[report.chain_ok]}).",
         "",
+        *[f"> **Note:** {_md(note)}\n" for note in report.notes],
         "## Services: time to recover",
         "",
         "| Service | Priority | Back after (run) | Since incident | RTO | RTO met |",
@@ -126,6 +136,18 @@ def to_markdown(report: RecoveryReport) -> str:
             f"| {h.host} | {h.service} | {h.state} | {h.verdict or '—'} | "
             f"{_dur(h.started_s)} | {_dur(h.ended_s)} |"
         )
+    if report.failures:
+        out += [
+            "",
+            "## Failures",
+            "",
+            "| Time | Host | Step | Status | Why |",
+            "|---|---|---|---|---|",
+        ]
+        for f in report.failures:
+            out.append(
+                f"| {f['ts']} | {f['host']} | {f['step']} | {f['status']} | {_md(f['why'])} |"
+            )
     out += ["", "## Integrity verdicts", ""]
     for v in report.verdicts:
         out.append(f"- {v['ts']} **{v['host']}**: {v['verdict']}")
@@ -196,23 +218,57 @@ def _shown_findings(findings: list[Any]) -> list[str]:
     ]
 
 
+BACK_STATES = frozenset({"reconnected", "restored"})
+# Characters XML 1.0 cannot carry at all: a host's message may hold them (hostile data).
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def _xml(text: str, limit: int) -> str:
+    return _NOT_XML.sub("\ufffd", text)[:limit]
+
+
+UNSAFE_VERDICTS = frozenset({"compromised", "suspect"})
+
+
+def _host_failure(report: RecoveryReport, host: HostRecord) -> str | None:
+    """Why a host is a failing case, or None: it must end back in service, and its last
+    check must not have said compromised or suspect (a check step that "succeeded" in
+    reaching a verdict of compromise is no success for the rehearsal)."""
+    problems = []
+    if host.state not in BACK_STATES:
+        problems.append(f"ended {host.state}")
+    if host.verdict in UNSAFE_VERDICTS:
+        problems.append(f"last check verdict {host.verdict}")
+    if not problems:
+        return None
+    message = f"{host.host}: " + "; ".join(problems)
+    last = [v for v in report.verdicts if v["host"] == host.host][-1:]
+    findings = [
+        _finding_text(f)
+        for v in last
+        for f in v["findings"]
+        if not (isinstance(f, dict) and f.get("status") == "pass")
+    ]
+    if findings:
+        message += " — findings: " + " | ".join(findings)
+    return message
+
+
 def to_junit(report: RecoveryReport) -> str:
-    """One testcase per host and step, so that CI systems show each failure by name."""
+    """One case per host (its outcome) and one per step, so that CI systems show each failure
+    by name."""
     suite = ET.Element("testsuite", name=f"restore rehearsal: {report.graph_name}")
     tests = failures = skipped = 0
     for host in report.hosts:
-        steps = host.steps or []
-        if not steps:
-            case = ET.SubElement(
-                suite, "testcase", classname=f"{host.service}.{host.host}", name="restore"
-            )
-            tests += 1
-            if host.state in {"blocked", "failed"}:
-                failures += 1
-                ET.SubElement(
-                    case, "failure", message=f"host {host.state}"
-                ).text = f"{host.host} {host.state}"
-        for index, step in enumerate(steps, 1):
+        tests += 1
+        case = ET.SubElement(
+            suite, "testcase", classname=f"{host.service}.{host.host}", name="00 outcome"
+        )
+        why = _host_failure(report, host)
+        if why is not None:
+            failures += 1
+            ET.SubElement(case, "failure", message=_xml(why, 500)).text = _xml(why, 4000)
+        for index, step in enumerate(host.steps or [], 1):
             tests += 1
             duration = (step.ended_s or 0.0) - (step.started_s or 0.0)
             case = ET.SubElement(
@@ -224,8 +280,8 @@ def to_junit(report: RecoveryReport) -> str:
             )
             if step.status in FAILED_STEP_STATES or step.status == "running":
                 failures += 1
-                message = str(step.detail.get("error") or step.detail.get("reason") or step.status)
-                ET.SubElement(case, "failure", message=message[:500]).text = json.dumps(
+                message = step_failure_text(step.detail) or step.status
+                ET.SubElement(case, "failure", message=_xml(message, 500)).text = json.dumps(
                     step.detail, default=str
                 )[:4000]
             elif step.status in {"skipped", "waived"}:

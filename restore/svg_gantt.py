@@ -13,6 +13,7 @@ from restore.durations import format_duration
 
 STATUS_COLOURS = {
     "reconnected": "#2e7d32",
+    "restored": "#558b2f",
     "succeeded": "#2e7d32",
     "planned": "#1565c0",
     "running": "#f9a825",

@@ -37,7 +37,8 @@ def register(app: typer.Typer) -> None:
             [],
             "--seed",
             help="Playbook run on the rehearsal's hosts before the simulated attack, e.g. to "
-            "fill the lab's backup repository (repeatable). Gets restore_incident_start.",
+            "fill the lab's backup repository (repeatable), after the graph's own "
+            "`rehearsal.seed`. Gets restore_incident_start.",
         ),
         state_dir: Path = STATE_DIR_OPTION,
     ) -> None:

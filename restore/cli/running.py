@@ -14,12 +14,24 @@ from typing import Any
 import typer
 from rich.live import Live
 from rich.table import Table
+from rich.text import Text
 
 from restore.cli import console
 from restore.cli.options import FORMAT_OPTION, INVENTORY_OPTION, STATE_DIR_OPTION, OutputFormat
 from restore.errors import EXIT_OK, EXIT_OPERATIONAL, InputError
 from restore.journal import Event, Journal
 
+# Colours of the live table's state column: green is back, red stopped, yellow needs a look.
+STATE_STYLES = {
+    "reconnected": "green",
+    "restored": "green",
+    "clean": "green",
+    "failed": "red",
+    "compromised": "red",
+    "suspect": "yellow",
+    "skipped": "yellow",
+    "blocked": "grey50",
+}
 _OPERATOR_EVENT = {"mark-done": "marked_done", "retry": "retried", "skip": "waived"}
 
 
@@ -75,6 +87,7 @@ class LiveProgress:
             "failed",
             "blocked",
             "reconnected",
+            "restored",
             "skipped",
         }:
             console.info(_line(event))
@@ -91,7 +104,8 @@ class LiveProgress:
             table.add_column(column)
         for host, row in self.rows.items():
             elapsed = f"{time.monotonic() - row['since']:.0f}s" if row["since"] else ""
-            table.add_row(host, row["service"], row["state"], row["step"], row["verdict"], elapsed)
+            state = Text(row["state"], style=STATE_STYLES.get(row["state"], ""))
+            table.add_row(host, row["service"], state, row["step"], row["verdict"], elapsed)
         return table
 
 
@@ -117,7 +131,10 @@ def run_command(
     graph: Path = typer.Argument(..., help="The dependency graph (YAML, version 1)."),
     inventory: str = INVENTORY_OPTION,
     dry_run: bool = typer.Option(
-        False, "--dry-run", help="Change nothing; show what would happen."
+        False,
+        "--dry-run",
+        help="Walk the whole plan touching no host: each step says what it would do, and "
+        "the summary lists the gates (approvals, reconnect-needs-clean...) a real run stops at.",
     ),
     max_parallel: int = typer.Option(1, "--max-parallel", min=1, help="Hosts at once, in all."),
     yes: bool = typer.Option(False, "--yes", help="Approve every approval gate (rehearsals)."),
@@ -170,7 +187,22 @@ def run_command(
         console.emit_json(result.to_json())
     else:
         _print_hosts(result.run_id, result.state, result.to_json()["hosts"], result.head_hash)
+        if result.dry_run:
+            _print_gates(result.gates)
     raise typer.Exit(result.exit_code)
+
+
+def _print_gates(gates: tuple[dict[str, str], ...]) -> None:
+    """A dry run's last word: where the real run would stop and wait, or refuse."""
+    if not gates:
+        console.out.print("dry run: a real run would stop at no gate")
+        return
+    table = Table(title=f"dry run: a real run would stop at {len(gates)} gate(s)")
+    for column in ("host", "step", "gate"):
+        table.add_column(column)
+    for gate in gates:
+        table.add_row(Text(gate["host"]), Text(gate["step"]), Text(gate["gate"]))
+    console.out.print(table)
 
 
 def _print_hosts(run_id: str, state: str, hosts: list[dict[str, Any]], head: str) -> None:
@@ -282,20 +314,19 @@ def _decision(kind: str) -> Any:
 
 
 def _step_key(journal: Journal, run_id: str, host: str, step: str) -> str:
-    """Accept '4', '4:check' or a unique label; return the journal's step key."""
-    from restore.engine_replay import step_key
-    from restore.graph import load_graph
-    from restore.inventory import load_inventory
-    from restore.plan import build_plan
+    """Accept '4', '4:check' or a unique label; return the journal's step key.
 
-    record = journal.run(run_id)
-    assert record is not None
-    plan = build_plan(load_graph(record.graph_path), load_inventory(record.inventory))
-    try:
-        planned = plan.host(host)
-    except KeyError:
-        raise InputError(f"host '{host}' is not in the run's plan") from None
-    keys = [step_key(i, s) for i, s in enumerate(planned.steps, 1)]
+    The keys come from the run's own `run_started` row (restore.run_snapshot), never from the
+    graph file: a decision is taken from any folder, whatever became of that file."""
+    from restore.run_snapshot import snapshot
+
+    events = journal.events(run_id)
+    snap = snapshot(events)
+    keys = list(snap.step_keys.get(host, ())) if snap is not None else []
+    if not keys:  # a journal from before the plan was kept in it: the keys it has seen
+        keys = list(dict.fromkeys(e.step for e in events if e.host == host and e.step))
+    if not keys:
+        raise InputError(f"host '{host}' has no steps in run {run_id}")
     matches = [k for k in keys if step in (k, k.split(":", 1)[0], k.split(":", 1)[1])]
     if len(matches) != 1:
         raise InputError(

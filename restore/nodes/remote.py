@@ -18,7 +18,8 @@ from typing import Any
 import ansible_runner
 
 from restore.ansible import PlaybookResult, ProgressFn, host_stats, scrub_artifacts
-from restore.journal import redact_text
+from restore.failures import failure_text, task_failure
+from restore.journal import redact, redact_text
 from restore.models import HostSpec
 from restore.nodes.job_package import write_transmit
 from restore.nodes.link import (
@@ -65,6 +66,8 @@ def run_playbook_on_node(
 
     def result(status: str, message: str, **fields: Any) -> PlaybookResult:
         scrub_artifacts(work_dir, known_secrets)
+        # a module's message may echo a secret the play was given
+        fields["failures"] = tuple(redact(f, known_secrets) for f in fields.get("failures", ()))
         return PlaybookResult(
             status,
             fields.pop("rc", None),
@@ -130,6 +133,7 @@ def _follow(
 ) -> PlaybookResult:
     seen: set[str] = set()
     failed_tasks: list[str] = []
+    failures: list[dict[str, Any]] = []
     stats: dict[str, int] = {}
     explanation: list[str] = []
 
@@ -140,10 +144,11 @@ def _follow(
         seen.add(event_id)
         data = event.get("event_data") or {}
         kind = str(event.get("event", ""))
-        if kind == "runner_on_failed" and not data.get("ignore_errors"):
-            failed_tasks.append(str(data.get("task", "?")))
-        if kind == "runner_on_unreachable":
-            failed_tasks.append(f"unreachable: {data.get('task', '?')}")
+        failure = task_failure(event)
+        if failure is not None:
+            failures.append(failure)
+            prefix = "unreachable: " if failure["unreachable"] else ""
+            failed_tasks.append(prefix + str(failure["task"]))
         if kind == "playbook_on_stats":
             stats.update(host_stats(data, target))
         if progress is not None and kind in {"playbook_on_task_start", "runner_on_failed"}:
@@ -189,7 +194,7 @@ def _follow(
     status = stream.stopped or status
     artifacts = work_dir / "artifacts" / ident
     rc = _read_int(artifacts / "rc")
-    message = f"{status}, rc={rc}" + (f": {failed_tasks[0]}" if failed_tasks else "")
+    message = f"{status}, rc={rc}" + (f": {failure_text(failures[0])}" if failures else "")
     if explanation and status not in {"successful", "failed"}:
         message += f" ({explanation[-1]})"
     message += f"; job {ident}, {stream.offset} bytes read, re-attached {stream.reattached} time(s)"
@@ -199,6 +204,7 @@ def _follow(
         rc=rc,
         stats=stats,
         failed_tasks=tuple(failed_tasks),
+        failures=tuple(failures),
         artifacts=str(artifacts),
     )
 

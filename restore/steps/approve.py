@@ -7,14 +7,20 @@ engine approves itself, and the journal says so.
 
 from __future__ import annotations
 
-from restore.steps.base import StepContext, StepOutcome, failed, succeeded
+from restore.steps.base import StepContext, StepOutcome, dry, failed, succeeded
 
 POLL_S = 0.5
 
 
 def run(ctx: StepContext) -> StepOutcome:
     message = str(ctx.step.argument or "operator approval")
-    if ctx.assume_yes or ctx.dry_run:
+    if ctx.dry_run:  # no approval is journaled: nobody approved anything
+        return dry(
+            f"would wait for `restore approve {ctx.host.name} --by NAME`: {message}",
+            gate=f"approval: {message}",
+            request=message,
+        )
+    if ctx.assume_yes:
         ctx.journal.append(
             ctx.run_id,
             "approved",

@@ -34,6 +34,9 @@ class HostFacts:
     evidence_collected: bool = False
     evidence_waived: bool = False
     reimaged: bool = False
+    # a dry run's evidence step said what it would collect: enough for the dry run's reimage
+    # gate, never for a real one (the reimage step also checks ctx.dry_run)
+    evidence_planned: bool = False
 
 
 @dataclass(frozen=True)
@@ -103,6 +106,12 @@ def succeeded(message: str = "", **detail: Any) -> StepOutcome:
     return StepOutcome(SUCCEEDED, {"message": message, **detail} if message else dict(detail))
 
 
-def dry(message: str, **detail: Any) -> StepOutcome:
-    """A dry run shows what would happen and counts as success for the rest of the walk."""
-    return StepOutcome(SUCCEEDED, {"message": f"dry run: {message}", "dry_run": True, **detail})
+def dry(message: str, gate: str | None = None, **detail: Any) -> StepOutcome:
+    """A dry run shows what would happen and counts as success for the rest of the walk.
+
+    `gate` names where a real run would stop here (wait for a person, or refuse unless a
+    condition holds): the run's summary lists them."""
+    extra = {"gate": gate} if gate else {}
+    return StepOutcome(
+        SUCCEEDED, {"message": f"dry run: {message}", "dry_run": True, **extra, **detail}
+    )

@@ -2,8 +2,8 @@
 
 The verdict is data: a compromised host is a *successful* check whose verdict then drives the
 host's state (the engine sends it to a reimage step, or leaves it quarantined). Only a host
-that cannot be checked (unreachable) makes the step fail. Checks read only, so they also run
-in a dry run.
+that cannot be checked (unreachable) makes the step fail. A dry run touches no host: the
+check says what it would decide (its verdict after a dry reimage could not mean anything).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from restore.models import Finding, FindingStatus, Verdict
-from restore.steps.base import StepContext, StepOutcome, failed
+from restore.steps.base import StepContext, StepOutcome, dry, failed
 from restore.steps.integrity import examine
 
 
@@ -26,6 +26,11 @@ def finding_json(finding: Finding) -> dict[str, Any]:
 
 
 def run(ctx: StepContext) -> StepOutcome:
+    if ctx.dry_run:
+        return dry(
+            f"would check {ctx.host.name} against the integrity catalog: a verdict other than "
+            "clean sends it to a following reimage step, or keeps it quarantined"
+        )
     result = examine(ctx, collect_evidence=False)
     findings = [finding_json(f) for f in result.findings if f.status is not FindingStatus.PASS]
     detail = {

@@ -2,7 +2,8 @@
 
 The catalog examines the host and the evidence store copies what failed findings name, with
 a custody record (restore.evidence); nothing is ever deleted on the host. In a dry run
-nothing is collected (a custody chain for a rehearsal that did not happen would mislead).
+nothing is collected (a custody chain for a rehearsal that did not happen would mislead): the
+step says what it would collect, which satisfies the reimage gate of that dry run only.
 The verdict seen here is kept as `observed_verdict`: only a `check` step opens the gates.
 """
 
@@ -15,9 +16,23 @@ from restore.steps.check import finding_json
 from restore.steps.integrity import examine
 
 
+def would_collect(ctx: StepContext) -> str:
+    """What a real evidence step would do on this host, said without touching it."""
+    from restore.checks.runner import catalog_for
+
+    checks = [c.name for c in catalog_for(ctx.host.platform).checks]
+    via = "WinRM" if ctx.host.platform.value == "windows" else "SSH"
+    return (
+        f"would examine {ctx.host.name} over {via} with the {len(checks)} checks of the "
+        f"{ctx.host.platform.value} catalog ({', '.join(checks)}), then copy and hash every "
+        f"file a failed finding names into {ctx.state_dir / 'evidence' / ctx.host.name} "
+        "with a custody record; nothing on the host is changed or deleted"
+    )
+
+
 def run(ctx: StepContext) -> StepOutcome:
     if ctx.dry_run:
-        return dry("would collect and hash evidence")
+        return dry(would_collect(ctx))
     before = len(read_custody(ctx.state_dir, ctx.host.name))
     result = examine(ctx, collect_evidence=True)
     if result.verdict is Verdict.UNREACHABLE:

@@ -1,7 +1,8 @@
 """`health: {tcp: PORT} | {http: URL} | {command: CMD}`: is the service answering?
 
 Probes retry until they pass or the step's deadline: a service that was just rebuilt takes a
-moment to listen. Probes read only, so they run in a dry run too. TCP and HTTP probes go to
+moment to listen. A dry run only says what it would probe: the service it probes is rebuilt by
+steps that a dry run does not run. TCP and HTTP probes go to
 the host's management address (`ansible_host`): the production address is cut while the host
 is quarantined, and a health check must pass *before* reconnecting.
 """
@@ -15,7 +16,7 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-from restore.steps.base import StepContext, StepOutcome, failed, succeeded
+from restore.steps.base import StepContext, StepOutcome, dry, failed, succeeded
 
 _PAUSE_S = 1.0
 
@@ -49,6 +50,12 @@ def _probe(ctx: StepContext, spec: dict[str, Any], budget: float) -> tuple[bool,
 
 def run(ctx: StepContext) -> StepOutcome:
     spec = ctx.step.argument if isinstance(ctx.step.argument, dict) else {}
+    if ctx.dry_run:  # what it probes is rebuilt by steps a dry run only describes
+        probe = ", ".join(f"{kind} {target}" for kind, target in spec.items())
+        return dry(
+            f"would probe {probe} on {ctx.host.name} ({ctx.host.address}) until it answers, "
+            f"for up to {ctx.timeout_s:.0f}s"
+        )
     deadline = time.monotonic() + ctx.timeout_s
     attempts = 0
     while True:

@@ -20,6 +20,20 @@ _LAB_LOCK = threading.Lock()
 
 def run(ctx: StepContext) -> StepOutcome:
     reconnect = ctx.step.type is StepType.RECONNECT
+    action = "reconnect" if reconnect else "quarantine"
+    if ctx.dry_run:  # no verdict exists in a dry run: the gate is named, not decided
+        lab = ctx.host.var("restore_lab")
+        book = ctx.graph.network.reconnect if reconnect else ctx.graph.network.quarantine
+        if not lab and book is None:  # what the real run would meet here
+            return failed(
+                f"no way to {action} {ctx.host.name}: the graph has no network.{action} playbook"
+            )
+        via = "the lab" if lab else f"playbook {book}"
+        return dry(
+            f"would {action} {ctx.host.name} through {via}",
+            gate="reconnect needs the host's latest check to be clean" if reconnect else None,
+            via="lab" if lab else str(book),
+        )
     if reconnect and ctx.facts.verdict is not Verdict.CLEAN:
         seen = ctx.facts.verdict.value if ctx.facts.verdict else "none since the last change"
         return refused(
@@ -27,12 +41,9 @@ def run(ctx: StepContext) -> StepOutcome:
             "not clean; it stays quarantined",
             verdict=ctx.facts.verdict.value if ctx.facts.verdict else None,
         )
-    action = "reconnect" if reconnect else "quarantine"
     lab = ctx.host.var("restore_lab")
     playbook = ctx.graph.network.reconnect if reconnect else ctx.graph.network.quarantine
     if lab:
-        if ctx.dry_run:
-            return dry(f"would {action} through the lab", via="lab")
         from restore.lab import Lab
 
         with _LAB_LOCK:
@@ -46,4 +57,6 @@ def run(ctx: StepContext) -> StepOutcome:
     detail = {"via": str(playbook), "ansible": result.to_json()}
     if result.ok:
         return succeeded(f"{action}ed", **detail)
+    if result.failures:
+        detail["failure"] = result.failures[0]
     return failed(f"{action} playbook: {result.message}", **detail)

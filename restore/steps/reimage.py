@@ -11,7 +11,8 @@ from restore.steps.base import StepContext, StepOutcome, dry, failed, refused, s
 
 
 def run(ctx: StepContext) -> StepOutcome:
-    if not (ctx.facts.evidence_collected or ctx.facts.evidence_waived):
+    planned = ctx.dry_run and ctx.facts.evidence_planned  # a dry run's gate only
+    if not (ctx.facts.evidence_collected or ctx.facts.evidence_waived or planned):
         return refused(
             f"refusing to reimage {ctx.host.name}: no evidence collected in this run and no "
             "waiver (add an `evidence` step before `reimage`, or `restore skip HOST STEP` "
@@ -24,7 +25,12 @@ def run(ctx: StepContext) -> StepOutcome:
             "restore_lab) for it in the inventory"
         )
     if ctx.dry_run:
-        return dry(f"would reimage through the {provider.name} provider", provider=provider.name)
+        return dry(
+            f"would reimage {ctx.host.name} through the {provider.name} provider and pin its "
+            "new host key",
+            gate="reimage needs evidence collected in this run (or waived by an operator)",
+            provider=provider.name,
+        )
     result = provider.reimage(ctx.host, ctx.timeout_s)
     if not result.ok:
         return failed(result.message, provider=provider.name)

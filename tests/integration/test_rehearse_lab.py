@@ -20,16 +20,42 @@ ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 
 
+SEED = """
+- hosts: ns01
+  gather_facts: false
+  tasks:
+    - name: a zone file as it was before the attack
+      ansible.builtin.copy: {dest: /srv/data/seeded, content: "zone\\n", mode: "0644"}
+"""
+
+
 def _write_case(tmp: Path) -> tuple[Path, Path]:
     books = tmp / "playbooks"
     # the real playbooks with their roles and vault, so a later edit can be detected
     shutil.copytree(ROOT / "playbooks", books)
+    (books / "seed_dns.yml").write_text(SEED)
     graph = {
         "version": 1,
         "name": "Rehearsal test",
         "playbook_dir": "playbooks",
+        # what this rehearsal needs, declared with the graph: no --seed, no vault variable
+        "rehearsal": {
+            "seed": ["seed_dns.yml"],
+            "vault_password_file": "playbooks/lab-vault-password.txt",
+        },
         "services": [
-            {"id": "dns", "priority": 3, "hosts": ["ns01"], "rto": "1h"},
+            {
+                "id": "dns",
+                "priority": 3,
+                "hosts": ["ns01"],
+                "rto": "1h",
+                "steps": [
+                    "evidence",
+                    "check",
+                    {"ssh": "test -f /srv/data/seeded", "name": "seeded before the attack"},
+                    "reconnect",
+                ],
+            },
             {
                 "id": "lis",
                 "priority": 1,
@@ -69,9 +95,8 @@ def _write_case(tmp: Path) -> tuple[Path, Path]:
 
 
 def test_rehearsal_report_matches_journal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(
-        "ANSIBLE_VAULT_PASSWORD_FILE", str(ROOT / "playbooks" / "lab-vault-password.txt")
-    )
+    # the graph's rehearsal.vault_password_file is what opens the playbooks' vault
+    monkeypatch.delenv("ANSIBLE_VAULT_PASSWORD_FILE", raising=False)
     graph, inventory = _write_case(tmp_path)
     state = tmp_path / "state"
     junit = tmp_path / "junit.xml"
@@ -142,7 +167,8 @@ def test_rehearsal_report_matches_journal(tmp_path: Path, monkeypatch: pytest.Mo
 
     suite = validate_junit(junit.read_text())
     cases = list(suite.iter("testcase"))
-    assert len(cases) == 3 + 8 + 8  # ns01's default steps, then each lis host's eight
+    # one outcome case per host, then ns01's four steps and each lis host's eight
+    assert len(cases) == 3 + 4 + 8 + 8
     assert suite.get("failures") == "0"
 
     # a successful rehearsal is remembered; changing a playbook asks for re-verification

@@ -20,6 +20,7 @@ import yaml
 from restore.journal import Journal
 from restore.lab import Lab
 from restore.models import Platform
+from tests.junit_schema import validate_junit
 
 SECRET = "Lab-Secret-8675309"
 PLAYBOOK = """
@@ -181,6 +182,27 @@ def test_small_hospital_on_lab_hosts(tmp_path: Path, lab: tuple[Lab, Path]) -> N
     assert "WARNING restore.engine" in logged and "hang1: step 1:check failed" in logged
     assert "journal" in logged  # -vv also logs every journal event
     hosts_lab.fault("hang1", None)
+
+    # JUnit tells the truth: the compromised host fails with its verdict and findings, though
+    # its check step "succeeded" in reaching that verdict; the blocked one fails too
+    junit = subprocess.run(
+        [sys.executable, "-m", "restore", "report", "--format", "junit", "--state-dir", str(state)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert junit.returncode == 0, junit.stderr
+    suite = validate_junit(junit.stdout)
+    outcome = {
+        c.get("classname"): c.find("failure")
+        for c in suite.iter("testcase")
+        if c.get("name") == "00 outcome"
+    }
+    bad = outcome["other.bad1"]
+    assert bad is not None and "last check verdict compromised" in str(bad.get("message"))
+    assert "ransom" in str(bad.get("message"))
+    assert outcome["dep.dep1"] is not None and outcome["app.infected1"] is None
     assert [e.step for e in events if e.host == "infected1" and e.event == "succeeded"] == [
         "1:evidence",
         "2:check",

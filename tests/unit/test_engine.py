@@ -20,6 +20,7 @@ import pytest
 import yaml
 
 from restore.engine import Engine, RunOptions, RunResult
+from restore.errors import InputError
 from restore.graph import load_graph
 from restore.inventory import load_inventory
 from restore.journal import Journal
@@ -371,3 +372,47 @@ def test_yes_auto_approves_and_says_so(tmp_path: Path, yes: bool) -> None:
     assert _states(result) == {"h1": "reconnected"}
     approved = [e for e in journal.events() if e.event == "approved"]
     assert approved[0].detail["auto"] is True
+
+
+def test_dry_run_walks_the_whole_plan_and_names_the_gates(tmp_path: Path) -> None:
+    """The real evidence and check steps: in a dry run they touch nothing, the evidence step's
+    plan satisfies the dry run's reimage gate, and no approval is journaled."""
+    from restore.steps import RUNNERS
+
+    marker = tmp_path / "touched"
+    steps = [
+        "evidence",
+        "check",
+        "reimage",
+        "check",
+        {"ssh": f"touch {marker}"},
+        {"health": {"tcp": 1}, "timeout": "5s"},
+        {"approve": "biology confirms"},
+        "reconnect",
+    ]
+    services = [{"id": "s", "priority": 1, "hosts": ["h1"], "steps": steps}]
+    real = {t: RUNNERS[t] for t in (StepType.EVIDENCE, StepType.CHECK)}
+    result, journal = _run(tmp_path, services, ["h1"], runners=real, dry_run=True)
+    assert result.state == "succeeded", result
+    assert not marker.exists() and not (tmp_path / "state" / "evidence").exists()
+    events = journal.events(result.run_id)
+    assert not [e for e in events if e.event == "approved"]  # nobody approved anything
+    said = {e.step: e.detail["message"] for e in events if e.event == "succeeded"}
+    assert "would examine h1 over SSH" in said["1:evidence"]
+    assert "would reimage h1" in said["3:reimage"]
+    assert "would probe tcp 1" in said["6:health: tcp=1"]
+    assert [(g["step"], g["gate"].split()[0]) for g in result.gates] == [
+        ("3:reimage", "reimage"),
+        ("7:approve: biology confirms", "approval:"),
+        ("8:reconnect", "reconnect"),
+    ]
+    assert result.to_json()["gates"] == [dict(g) for g in result.gates]
+
+
+def test_a_dry_run_is_never_resumed_for_real(tmp_path: Path) -> None:
+    """Its steps are journaled as done: resumed as a real run, nothing would run at all."""
+    services = [{"id": "s", "priority": 1, "hosts": ["h1"], "steps": [{"ssh": "true"}]}]
+    _, journal = _run(tmp_path, services, ["h1"], dry_run=True)
+    journal.close()
+    with pytest.raises(InputError, match="was a dry run"):
+        _run(tmp_path, services, ["h1"], resume=True)

@@ -201,3 +201,22 @@ def test_several_errors_reported_at_once(tmp_path: Path) -> None:
     )
     text = str(err)
     assert "bad duration" in text and "unknown dependency 'zz'" in text
+
+
+def test_rehearsal_seed_is_a_checked_playbook_list(tmp_path: Path) -> None:
+    (tmp_path / "seed_backup.yml").write_text("[]\n")
+    ok = load_graph(
+        write_graph(tmp_path, [service("a", 1, ["h"])], rehearsal={"seed": ["seed_backup.yml"]})
+    )
+    assert ok.rehearsal_seeds == (tmp_path / "seed_backup.yml",)
+    single = load_graph(
+        write_graph(tmp_path, [service("a", 1, ["h"])], rehearsal={"seed": "seed_backup.yml"})
+    )
+    assert single.rehearsal_seeds == ok.rehearsal_seeds
+    missing = refuse(
+        write_graph(tmp_path, [service("a", 1, ["h"])], rehearsal={"seed": ["seed_bakup.yml"]})
+    )
+    assert "playbook 'seed_bakup.yml' does not exist" in str(missing)
+    assert "did you mean 'seed_backup.yml'" in str(missing) and missing.line is not None
+    typo = refuse(write_graph(tmp_path, [service("a", 1, ["h"])], rehearsal={"seeds": []}))
+    assert "unknown key 'seeds'" in str(typo) and "did you mean 'seed'" in str(typo)

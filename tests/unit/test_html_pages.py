@@ -41,7 +41,9 @@ def test_a_report_keeps_hostile_names_and_reasons_as_text() -> None:
     assert "img" not in parsed.tags and "script" not in parsed.tags
     assert "onerror" not in parsed.attributes and "onmouseover" not in parsed.attributes
     assert html.count("&lt;img src=x onerror=alert(1)&gt;") >= 4  # title, h1, file, finding...
-    assert parsed.tags.count("table") == 6
+    assert (
+        parsed.tags.count("table") == 7
+    )  # services, hosts, failures, verdicts, evidence, decisions, journal
     assert "<style>" in html and "svg" in parsed.tags
 
 

@@ -129,9 +129,68 @@ def test_formats() -> None:
     data = to_json(report)
     assert data["services"][0]["restored_s"] == 600.0 and data["journal"]["head_hash"] == "f" * 64
     suite = validate_junit(to_junit(report))
-    assert suite.get("failures") == "1"
+    # lis1's failed check, lis1 (failed, compromised) and lis2 (never back) as hosts
+    assert suite.get("failures") == "3"
     names = [c.get("name") for c in suite.iter("testcase")]
-    assert "01 check" in names and "02 reconnect" in names
+    assert "01 check" in names and "02 reconnect" in names and "00 outcome" in names
+
+
+def _outcome_failure(events: list[dict[str, object]], host: str) -> str | None:
+    suite = validate_junit(to_junit(build_report(events, SERVICES, run_id="r1", graph_name="g")))
+    for case in suite.iter("testcase"):
+        if case.get("classname", "").endswith(f".{host}") and case.get("name") == "00 outcome":
+            failure = case.find("failure")
+            return None if failure is None else str(failure.get("message"))
+    raise AssertionError(f"no outcome case for {host}")
+
+
+def test_junit_fails_a_host_whose_check_said_compromised_though_the_step_succeeded() -> None:
+    finding = {"check": "ransom_notes", "status": "fail", "detail": "1 ransom note"}
+    events = [
+        ev(1, 0, "lis1", "1:check", "started"),
+        ev(2, 1, "lis1", "1:check", "succeeded", verdict="compromised", findings=[finding]),
+        ev(3, 2, "lis1", None, "state", state="failed"),
+        ev(4, 3, "dc1", "1:check", "started"),
+        ev(5, 4, "dc1", "1:check", "succeeded", verdict="suspect", findings=[]),
+        ev(6, 5, "dc1", None, "state", state="restored"),
+        ev(7, 6, "lis2", "1:check", "started"),
+        ev(8, 7, "lis2", "1:check", "succeeded", verdict="clean", findings=[]),
+        ev(9, 8, "lis2", None, "state", state="restored"),
+    ]
+    message = _outcome_failure(events, "lis1")
+    assert message is not None
+    assert "ended failed" in message and "compromised" in message
+    assert "ransom_notes: fail — 1 ransom note" in message
+    suspect = _outcome_failure(events, "dc1")
+    assert suspect is not None and "last check verdict suspect" in suspect
+    assert _outcome_failure(events, "lis2") is None  # restored and clean: a passing case
+
+
+def test_a_failed_ansible_task_is_named_in_every_format() -> None:
+    failure = {
+        "task": "Restore the dump",
+        "host": "pg01",
+        "module": "ansible.builtin.command",
+        "message": "non-zero return code: restic: repository does not exist",
+        "unreachable": False,
+    }
+    events = [
+        ev(1, 0, "lis1", "5:restore", "started"),
+        ev(2, 1, "lis1", "5:restore", "failed", message="playbook x.yml: failed", failure=failure),
+        ev(3, 2, "lis1", None, "state", state="failed"),
+    ]
+    report = build_report(events, SERVICES, run_id="r1", graph_name="g")
+    (item,) = report.failures
+    assert item["task"] == "Restore the dump" and item["host"] == "lis1"
+    for text in (to_markdown(report), to_html(report), str(to_json(report)), to_junit(report)):
+        assert "Restore the dump" in text and "repository does not exist" in text
+    # a host's message is hostile data: control characters cannot break the XML
+    hostile = {**failure, "message": "bad\x01\x1b[31m | <b>&"}
+    events[1] = ev(2, 1, "lis1", "5:restore", "failed", message="x", failure=hostile)
+    report = build_report(events, SERVICES, run_id="r1", graph_name="g")
+    validate_junit(to_junit(report))
+    assert "<b>" not in to_html(report)
+    assert "\\| <b>&" in to_markdown(report)  # the pipe cannot split the failures row
 
 
 def test_the_junit_check_refuses_what_a_ci_system_would_misread() -> None:
