@@ -172,7 +172,7 @@ def test_bad_duration(tmp_path: Path, bad: str) -> None:
         ({"ssh": ""}, "needs a shell command"),
         ({"check": None, "evidence": None}, "exactly one type"),
         ({"check": None, "vars": {"a": 1}}, "ansible steps only"),
-        ({"check": None, "retries": -1}, "greater than or equal to 0"),
+        ({"check": None, "retries": -1}, "retries -1 must be >= 0"),
         ({"check": None, "platform": "solaris"}, "linux"),
     ],
 )
@@ -181,7 +181,7 @@ def test_bad_steps(tmp_path: Path, step: dict[str, object], message: str) -> Non
 
 
 def test_bad_priority_and_version(tmp_path: Path) -> None:
-    assert "greater than or equal to 0" in str(
+    assert "priority -1 must be >= 0" in str(
         refuse(write_graph(tmp_path, [service("a", -1, ["h"])]))
     )
     path = write_graph(tmp_path, [service("a", 1, ["h"])], version=2)
