@@ -257,7 +257,36 @@ def _validated(errors: _Collector, data: dict[str, Any]) -> tuple[_Graph, list[i
             indices.append(index)
         except ValidationError as exc:
             _report_validation(errors, exc, ("services", index))
+            salvaged = _salvage(raw, exc)
+            if salvaged is not None:
+                services.append(salvaged)
+                indices.append(index)
     return _Graph.model_construct(**top, services=services), indices
+
+
+# Stand-ins for a required key whose value was refused, so that the service's other keys
+# (durations, playbooks, dependencies) are still checked. The graph is refused anyway.
+_STAND_INS: dict[str, Any] = {"priority": 0, "hosts": ["-"]}
+
+
+def _salvage(raw: Any, exc: ValidationError) -> _Service | None:
+    """The service without its refused keys (defaults or stand-ins in their place), or None
+    when it cannot be identified (no valid id) or is not a mapping."""
+    if not isinstance(raw, dict):
+        return None
+    fixed = dict(raw)
+    for item in exc.errors():
+        name = item["loc"][0] if item["loc"] else None
+        if not isinstance(name, str) or name == "id":
+            return None
+        if name in _STAND_INS:
+            fixed[name] = _STAND_INS[name]
+        else:
+            fixed.pop(name, None)
+    try:
+        return _Service.model_validate(fixed)
+    except ValidationError:
+        return None
 
 
 def load_graph(path: str | Path) -> GraphSpec:
