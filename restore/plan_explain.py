@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from restore.durations import format_duration
-from restore.plan_model import PlannedService, RestorePlan
+from restore.plan_model import RestorePlan
 from restore.schedule import Simulation
 
 
@@ -79,20 +79,36 @@ def _first_starts(sim: Simulation) -> dict[str, tuple[float, int]]:
     return first
 
 
+class _Lookups:
+    """What the questions below need, computed once per (plan, simulation): every answer is
+    then linear in the plan's size (a 10,000-host plan renders in milliseconds)."""
+
+    def __init__(self, plan: RestorePlan, sim: Simulation) -> None:
+        self.plan = plan
+        self.position = {sid: index for index, sid in enumerate(plan.order)}
+        self.services = {s.id: s for s in plan.services}
+        self.restored = {s.id: s.restored_s for s in sim.services}
+        self.lower_bound = {s.id: s.lower_bound_s for s in sim.services}
+        self.first = _first_starts(sim)
+        self.never = len(sim.timeline)
+
+    def start_key(self, sid: str) -> tuple[float, int, int]:
+        start, place = self.first.get(sid, (max(self.restored.get(sid, 0.0), 0.0), self.never))
+        return (start, place, self.position[sid])
+
+    def last_dependency(self, sid: str) -> str | None:
+        """The dependency back last in the simulation (the first in priority order on a tie)."""
+        deps = self.services[sid].depends_on
+        if not deps:
+            return None
+        return max(deps, key=lambda d: (self.restored.get(d, 0.0), -self.position.get(d, 0)))
+
+
 def start_order(plan: RestorePlan, sim: Simulation) -> tuple[str, ...]:
     """Services in the order the engine starts them at this K: by their first host's start,
     simultaneous starts in the scheduler's own order. A service without hosts sits where it
     is back (when what it needs is back)."""
-    first = _first_starts(sim)
-    restored = {s.id: s.restored_s for s in sim.services}
-    priority_pos = {sid: index for index, sid in enumerate(plan.order)}
-    never = len(sim.timeline)
-
-    def key(sid: str) -> tuple[float, int, int]:
-        start, place = first.get(sid, (max(restored.get(sid, 0.0), 0.0), never))
-        return (start, place, priority_pos[sid])
-
-    return tuple(sorted(plan.order, key=key))
+    return tuple(sorted(plan.order, key=_Lookups(plan, sim).start_key))
 
 
 def hosts_start_order(sim: Simulation) -> tuple[str, ...]:
@@ -100,61 +116,52 @@ def hosts_start_order(sim: Simulation) -> tuple[str, ...]:
     return tuple(entry.host for entry in sim.timeline)
 
 
-def _dependents(plan: RestorePlan) -> dict[str, list[str]]:
-    result: dict[str, list[str]] = {s.id: [] for s in plan.services}
-    for svc in plan.services:
+def _inherited_via(plan: RestorePlan) -> dict[str, str]:
+    """service -> the direct dependent its urgency comes through (the first in priority order
+    among those carrying the same source), for services that inherit it. Linear in the graph."""
+    source = {s.id: s.inherited_from for s in plan.services}
+    via: dict[str, str] = {}
+    # The source itself first, when it needs the service directly; then, in priority order,
+    # the first service that carries the same source.
+    carriers = [s for s in plan.services if s.inherited_from is None] + [
+        s for s in plan.services if s.inherited_from is not None
+    ]
+    for svc in carriers:
+        carries = source[svc.id] or svc.id
         for dep in svc.depends_on:
-            result.setdefault(dep, []).append(svc.id)
-    return result
+            if dep not in via and source.get(dep) is not None and source[dep] == carries:
+                via[dep] = svc.id
+    return via
 
 
-def _through(plan: RestorePlan, start: str, goal: str) -> list[str]:
-    """The services between `start` and the dependent `goal` it inherits urgency from (a
-    shortest chain of dependents, first-written first), excluding both ends."""
-    dependents = _dependents(plan)
-    previous: dict[str, str] = {}
-    frontier = [start]
-    seen = {start}
-    while frontier and goal not in seen:
-        following: list[str] = []
-        for node in frontier:
-            for nxt in dependents.get(node, []):
-                if nxt not in seen:
-                    seen.add(nxt)
-                    previous[nxt] = node
-                    following.append(nxt)
-        frontier = following
-    if goal not in previous:
-        return []
-    chain = []
-    node = previous[goal]
-    while node != start:
-        chain.append(node)
-        node = previous[node]
-    return list(reversed(chain))
-
-
-def urgency_reason(plan: RestorePlan, svc: PlannedService) -> str:
-    """Where a service's urgency comes from: its own priority, or the service that needs it."""
-    if svc.inherited_from is None:
-        return f"priority {svc.priority}"
-    source = plan.service(svc.inherited_from)
-    via = _through(plan, svc.id, source.id)
-    through = f" through {', '.join(via)}" if via else ""
-    return f"needed by {source.id} (priority {source.priority}){through}"
+def urgency_reasons(plan: RestorePlan) -> dict[str, str]:
+    """service -> where its urgency comes from: its own priority, or the service that needs
+    it ("needed by lis (priority 1) through db-pg", the first service on the way)."""
+    by_id = {s.id: s for s in plan.services}
+    via = _inherited_via(plan)
+    reasons: dict[str, str] = {}
+    for svc in plan.services:
+        if svc.inherited_from is None:
+            reasons[svc.id] = f"priority {svc.priority}"
+            continue
+        source = by_id[svc.inherited_from]
+        hop = via.get(svc.id)
+        through = f" through {hop}" if hop is not None and hop != source.id else ""
+        reasons[svc.id] = f"needed by {source.id} (priority {source.priority}){through}"
+    return reasons
 
 
 def why(plan: RestorePlan, sim: Simulation) -> dict[str, str]:
     """service -> why it sits where it is in the start order: its urgency, then what it waits
     for (the dependency back last) or that it waits for a free slot."""
-    restored = {s.id: s.restored_s for s in sim.services}
-    first = _first_starts(sim)
+    look = _Lookups(plan, sim)
+    urgency = urgency_reasons(plan)
     result: dict[str, str] = {}
     for svc in plan.services:
-        parts = [urgency_reason(plan, svc)]
-        last = _last_dependency(svc, restored, plan.order)
-        ready = restored[last] if last is not None else 0.0
-        start = first.get(svc.id, (ready, 0))[0]
+        parts = [urgency[svc.id]]
+        last = look.last_dependency(svc.id)
+        ready = look.restored[last] if last is not None else 0.0
+        start = look.first.get(svc.id, (ready, 0))[0]
         if last is not None:
             parts.append(f"starts once {last} is back ({format_duration(ready)})")
         if start > ready:
@@ -163,33 +170,26 @@ def why(plan: RestorePlan, sim: Simulation) -> dict[str, str]:
     return result
 
 
-def _last_dependency(
-    svc: PlannedService, restored: dict[str, float], order: tuple[str, ...]
-) -> str | None:
-    """The dependency back last in the simulation (the first in priority order on a tie)."""
-    if not svc.depends_on:
-        return None
-    position = {sid: index for index, sid in enumerate(order)}
-    return max(svc.depends_on, key=lambda d: (restored.get(d, 0.0), -position.get(d, 0)))
-
-
 def simulated_path(plan: RestorePlan, sim: Simulation, service_id: str) -> tuple[str, ...]:
     """The chain of dependencies that decides when a service is back in this simulation:
     from the service, repeatedly the dependency back last. Dependencies first."""
-    restored = {s.id: s.restored_s for s in sim.services}
+    return _path(_Lookups(plan, sim), service_id)
+
+
+def _path(look: _Lookups, service_id: str) -> tuple[str, ...]:
     path = [service_id]
-    while (last := _last_dependency(plan.service(path[-1]), restored, plan.order)) is not None:
+    while (last := look.last_dependency(path[-1])) is not None:
         path.append(last)
     return tuple(reversed(path))
 
 
 def rto_risks(plan: RestorePlan, sim: Simulation, already_spent_s: float = 0.0) -> list[RtoRisk]:
     """Services projected to miss their RTO at this K, in start order."""
-    by_id = {s.id: s for s in sim.services}
+    look = _Lookups(plan, sim)
     risks = []
-    for sid in start_order(plan, sim):
-        svc = plan.service(sid)
-        projected = by_id[sid].restored_s
+    for sid in sorted(plan.order, key=look.start_key):
+        svc = look.services[sid]
+        projected = look.restored[sid]
         if svc.rto_s is None or projected < 0:
             continue
         total = already_spent_s + projected
@@ -200,8 +200,8 @@ def rto_risks(plan: RestorePlan, sim: Simulation, already_spent_s: float = 0.0) 
                     max_parallel=sim.max_parallel,
                     rto_s=svc.rto_s,
                     projected_s=total,
-                    lower_bound_s=by_id[sid].lower_bound_s,
-                    critical_path=simulated_path(plan, sim, sid),
+                    lower_bound_s=look.lower_bound[sid],
+                    critical_path=_path(look, sid),
                     already_spent_s=already_spent_s,
                 )
             )

@@ -163,7 +163,7 @@ def register(app: typer.Typer) -> None:
         else:
             console.out.print(
                 f"[green]valid[/]: {graph_file} — {len(plan.services)} services, "
-                f"{len(plan.hosts)} hosts, order {' → '.join(plan.order)}"
+                f"{len(plan.hosts)} hosts, priority order {' → '.join(plan.order)}"
             )
 
     @app.command()

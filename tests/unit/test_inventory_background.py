@@ -4,6 +4,7 @@ errors, nothing left behind."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -250,13 +251,14 @@ def test_the_program_plans_the_same_and_leaves_no_loader_behind(tmp_path: Path) 
             timeout=60,
             check=False,
             cwd=tmp_path,
+            env={**os.environ, "XDG_CACHE_HOME": str(tmp_path / "user-cache")},
         )
         assert done.returncode == 0, done.stderr
         assert json.loads(done.stdout)["order"] == json.loads(in_process.stdout)["order"]
         assert _processes_mentioning(str(state)) == []
 
     # A command line the program then refuses never uses its early load, which would run on
-    # for a second with a fresh state dir (nothing cached): it must be gone at exit.
+    # for a second with a fresh cache (nothing cached): it must be gone at exit.
     fresh = tmp_path / "fresh-state-of-this-test"
     usage = subprocess.run(
         [*program, str(inventory), "--format", "nonsense", "--state-dir", str(fresh)],
@@ -264,6 +266,7 @@ def test_the_program_plans_the_same_and_leaves_no_loader_behind(tmp_path: Path) 
         stderr=subprocess.DEVNULL,
         timeout=60,
         check=False,
+        env={**os.environ, "XDG_CACHE_HOME": str(tmp_path / "fresh-cache")},
     )
     assert usage.returncode == 2
     assert _processes_mentioning(str(fresh)) == []
