@@ -10,7 +10,7 @@ from __future__ import annotations
 from restore.durations import format_duration
 from restore.models import StepSpec, StepType
 from restore.plan_explain import RtoClock, rto_risks, start_order, why
-from restore.plan_model import RestorePlan, step_estimate
+from restore.plan_model import PlannedHost, RestorePlan, step_estimate
 from restore.schedule import Simulation
 
 _MANUAL_CHECKS: dict[StepType, str] = {
@@ -100,7 +100,8 @@ def to_markdown(plan: RestorePlan, clock: RtoClock | None = None) -> str:
     start order of the first simulation: what the run will do, in that order."""
     clock = clock or RtoClock("run_start")
     first = plan.simulations[0]
-    ordered = [plan.service(sid) for sid in start_order(plan, first)]
+    by_id = {svc.id: svc for svc in plan.services}
+    ordered = [by_id[sid] for sid in start_order(plan, first)]
     reasons = why(plan, first)
     back = {s.id: s.restored_s for s in first.services}
     late = {r.id for r in rto_risks(plan, first, clock.already_spent_s)}
@@ -140,9 +141,9 @@ def to_markdown(plan: RestorePlan, clock: RtoClock | None = None) -> str:
         if any(s.rto_s is not None for s in plan.services):
             out += _rto_at_risk_lines(plan, sim, clock)
     out += ["", "## Per service", ""]
-    hosts_by_service: dict[str, list[str]] = {}
+    hosts_by_service: dict[str, list[PlannedHost]] = {}  # no plan.host() per host: quadratic
     for host in plan.hosts:
-        hosts_by_service.setdefault(host.service, []).append(host.name)
+        hosts_by_service.setdefault(host.service, []).append(host)
     for index, svc in enumerate(ordered, 1):
         out += [
             f"### {index}. {svc.name} (`{svc.id}`)",
@@ -157,8 +158,7 @@ def to_markdown(plan: RestorePlan, clock: RtoClock | None = None) -> str:
             + f"; start only when these are back: {', '.join(svc.depends_on) or 'nothing'}.",
             "",
         ]
-        for host_name in hosts_by_service.get(svc.id, []):
-            host = plan.host(host_name)
+        for host in hosts_by_service.get(svc.id, []):
             node = host.bound.execution_node
             out += [
                 f"#### Host `{host.name}` ({host.platform})",

@@ -275,8 +275,9 @@ def _print_plan(plan: RestorePlan, clock: RtoClock) -> None:
         table.add_column(column, overflow="fold")
     table.add_column("back after", justify="right")
     table.add_column("RTO", justify="right")
+    by_id = {svc.id: svc for svc in plan.services}
     for index, sid in enumerate(ordered, 1):
-        svc = plan.service(sid)
+        svc = by_id[sid]
         mark = "[bold]" if svc.id in plan.critical_path else ""
         risk = late.get(sid)
         table.add_row(
