@@ -124,8 +124,9 @@ def to_markdown(plan: RestorePlan, clock: RtoClock | None = None) -> str:
         "",
         "## Order and waves",
         "",
-        "| # | Service | Priority | Effective | Why here | Needs | Wave | Hosts | Back after "
-        "| RTO |",
+        "| # | Service | Priority | Effective | Why here | Needs | Wave | Hosts | "
+        + ("Back (since incident)" if clock.counted_from == "incident" else "Back after")
+        + " | RTO |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for index, svc in enumerate(ordered, 1):

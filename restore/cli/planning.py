@@ -273,7 +273,8 @@ def _print_plan(plan: RestorePlan, clock: RtoClock) -> None:
     )
     for column in ("#", "service", "prio", "eff.", "why", "needs", "wave", "hosts", "time"):
         table.add_column(column, overflow="fold")
-    table.add_column("back after", justify="right")
+    counted = "since incident" if clock.counted_from == "incident" else "back after"
+    table.add_column(counted, justify="right")
     table.add_column("RTO", justify="right")
     by_id = {svc.id: svc for svc in plan.services}
     for index, sid in enumerate(ordered, 1):
