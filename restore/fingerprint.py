@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,12 +39,14 @@ def _files_under(root: Path) -> list[Path]:
     )
 
 
-def tracked_files(graph: GraphSpec, inventory_source: Path) -> list[Path]:
-    """Every file whose change should invalidate a rehearsal."""
+def tracked_files(graph: GraphSpec, inventory_source: Path | Sequence[Path]) -> list[Path]:
+    """Every file whose change should invalidate a rehearsal (every inventory of `-i A -i B`)."""
     files = [graph.path]
-    base = inventory_source if inventory_source.is_dir() else inventory_source.parent
-    files += _files_under(inventory_source)
-    files += _files_under(base / "group_vars") + _files_under(base / "host_vars")
+    sources = [inventory_source] if isinstance(inventory_source, Path) else list(inventory_source)
+    for source in sources:
+        base = source if source.is_dir() else source.parent
+        files += _files_under(source)
+        files += _files_under(base / "group_vars") + _files_under(base / "host_vars")
     if graph.playbook_dir is not None and graph.playbook_dir != graph.path.parent:
         files += _files_under(graph.playbook_dir)
     for svc in graph.services:
@@ -91,7 +94,9 @@ def _record_key(graph: GraphSpec) -> str:
     return hashlib.sha256(str(graph.path.resolve()).encode()).hexdigest()[:16]
 
 
-def staleness(state_dir: Path, graph: GraphSpec, inventory_source: Path) -> Staleness:
+def staleness(
+    state_dir: Path, graph: GraphSpec, inventory_source: Path | Sequence[Path]
+) -> Staleness:
     target = state_dir / "rehearsals" / _record_key(graph) / RECORD_NAME
     try:
         record = json.loads(target.read_text())

@@ -130,6 +130,8 @@ class _Collector:
         )
 
     def raise_if_any(self) -> None:
+        # In the file's order, as the user reads it (problems without a line last).
+        self.errors.sort(key=lambda e: e.line if e.line is not None else 1 << 30)
         if len(self.errors) == 1:
             raise self.errors[0]
         if self.errors:
@@ -154,14 +156,56 @@ def _known_keys_for(loc: PathKey) -> tuple[str, ...]:
     return _KNOWN_KEYS.get(parents[-1], ())
 
 
-def _report_validation(errors: _Collector, exc: ValidationError) -> None:
+_UNION_MEMBERS = frozenset({"str", "dict[str,any]", "datetime"})
+_KINDS = {
+    "int_type": "an integer",
+    "int_parsing": "an integer",
+    "string_type": "text",
+    "list_type": "a list",
+    "dict_type": "a mapping",
+    "model_type": "a mapping",
+    "bool_type": "true or false",
+    "datetime_type": "a date and time",
+}
+
+
+def _describe(item: Any, last: object) -> str:
+    """A pydantic error in plain words, echoing the offending value: `priority: high` ->
+    "priority 'high' is not an integer"."""
+    kind = item["type"]
+    value = item.get("input")
+    ctx = item.get("ctx") or {}
+    name = str(last) if last != "" else "value"
+    if kind in _KINDS:
+        return f"{name} {value!r} is not {_KINDS[kind]}"
+    if kind in {"greater_than_equal", "greater_than", "less_than_equal", "less_than"}:
+        bound = next(iter(ctx.values()), "?")
+        relation = {
+            "greater_than_equal": ">=",
+            "greater_than": ">",
+            "less_than_equal": "<=",
+            "less_than": "<",
+        }[kind]
+        return f"{name} {value!r} must be {relation} {bound}"
+    if kind == "too_short":
+        return f"{name} must not be empty"
+    if kind == "literal_error":
+        return f"{name} {value!r} is not one of {ctx.get('expected', '?')}"
+    return f"{name}: {item['msg']} (got {value!r})"
+
+
+def _report_validation(errors: _Collector, exc: ValidationError, prefix: PathKey = ()) -> None:
+    reported: set[tuple[PathKey, str]] = set()
     for item in exc.errors():
         # pydantic appends the union member name to the location; drop those.
-        loc: PathKey = tuple(
-            p for p in item["loc"] if not (isinstance(p, str) and p in {"str", "dict[str,any]"})
+        loc: PathKey = prefix + tuple(
+            p for p in item["loc"] if not (isinstance(p, str) and p in _UNION_MEMBERS)
         )
         kind = item["type"]
         last = loc[-1] if loc else ""
+        if any(seen == loc for seen, _ in reported) and kind in _KINDS:
+            continue  # a value that fits no member of a union: say it once
+        reported.add((loc, kind))
         if kind == "extra_forbidden":
             errors.add(
                 f"unknown key '{last}'",
@@ -173,7 +217,11 @@ def _report_validation(errors: _Collector, exc: ValidationError) -> None:
         elif kind == "missing":
             errors.add(f"missing required key '{last}'", loc, key=str(last))
         elif kind == "literal_error" and loc == ("version",):
-            errors.add("unsupported version", loc, hint="this tool reads `version: 1`")
+            errors.add(
+                f"unsupported version {item.get('input')!r}",
+                loc,
+                hint="this tool reads `version: 1`",
+            )
         elif kind == "string_pattern_mismatch":
             errors.add(
                 f"invalid id {item.get('input')!r}",
@@ -181,7 +229,71 @@ def _report_validation(errors: _Collector, exc: ValidationError) -> None:
                 hint="use lowercase letters, digits, '-' and '_' only",
             )
         else:
-            errors.add(item["msg"], loc)
+            errors.add(_describe(item, last), loc)
+
+
+class _GraphShell(_Graph):
+    """The graph's top level with each service left unvalidated: services are validated one
+    by one, so that one bad service does not hide the problems of the others."""
+
+    services: Annotated[list[Any], Field(min_length=1)]
+
+
+def _validated(errors: _Collector, data: dict[str, Any]) -> tuple[_Graph, list[int]]:
+    """The graph with every service that is valid on its own, and their indices in the file.
+    Every shape problem is collected, not just the first service's."""
+    top: dict[str, Any]
+    try:
+        shell = _GraphShell.model_validate(data)
+        top = {name: getattr(shell, name) for name in _Graph.model_fields if name != "services"}
+    except ValidationError as exc:
+        _report_validation(errors, exc)
+        top = {
+            "version": 1,
+            "name": data.get("name") if isinstance(data.get("name"), str) else "",
+            "playbook_dir": data.get("playbook_dir")
+            if isinstance(data.get("playbook_dir"), str)
+            else None,
+        }
+    raw_services = data.get("services")
+    services: list[_Service] = []
+    indices: list[int] = []
+    for index, raw in enumerate(raw_services if isinstance(raw_services, list) else []):
+        try:
+            services.append(_Service.model_validate(raw))
+            indices.append(index)
+        except ValidationError as exc:
+            _report_validation(errors, exc, ("services", index))
+            salvaged = _salvage(raw, exc)
+            if salvaged is not None:
+                services.append(salvaged)
+                indices.append(index)
+    return _Graph.model_construct(**top, services=services), indices
+
+
+# Stand-ins for a required key whose value was refused, so that the service's other keys
+# (durations, playbooks, dependencies) are still checked. The graph is refused anyway.
+_STAND_INS: dict[str, Any] = {"priority": 0, "hosts": ["-"]}
+
+
+def _salvage(raw: Any, exc: ValidationError) -> _Service | None:
+    """The service without its refused keys (defaults or stand-ins in their place), or None
+    when it cannot be identified (no valid id) or is not a mapping."""
+    if not isinstance(raw, dict):
+        return None
+    fixed = dict(raw)
+    for item in exc.errors():
+        name = item["loc"][0] if item["loc"] else None
+        if not isinstance(name, str) or name == "id":
+            return None
+        if name in _STAND_INS:
+            fixed[name] = _STAND_INS[name]
+        else:
+            fixed.pop(name, None)
+    try:
+        return _Service.model_validate(fixed)
+    except ValidationError:
+        return None
 
 
 def load_graph(path: str | Path) -> GraphSpec:
@@ -200,13 +312,7 @@ def load_graph(path: str | Path) -> GraphSpec:
             file=str(graph_path),
             line=1,
         )
-    try:
-        model = _Graph.model_validate(doc.data)
-    except ValidationError as exc:
-        _report_validation(errors, exc)
-        errors.raise_if_any()
-        raise AssertionError("unreachable") from exc  # pragma: no cover
-
+    model, indices = _validated(errors, doc.data)
     base_dir = graph_path.parent
     playbook_dir = (base_dir / model.playbook_dir) if model.playbook_dir else base_dir
     if model.playbook_dir and not playbook_dir.is_dir():
@@ -220,9 +326,10 @@ def load_graph(path: str | Path) -> GraphSpec:
     seeds = _rehearsal_seeds(model, playbook_dir, errors)
     rehearsal_vault = _rehearsal_vault(model, base_dir, errors)
     services = [
-        _service(index, svc, playbook_dir, errors) for index, svc in enumerate(model.services)
+        _service(index, svc, playbook_dir, errors)
+        for index, svc in zip(indices, model.services, strict=True)
     ]
-    _check_references(services, errors)
+    _check_references(services, indices, _written_ids(doc.data), errors)
     errors.raise_if_any()
     return GraphSpec(
         path=graph_path,
@@ -397,7 +504,7 @@ def _step(
     except ValidationError as exc:
         for item in exc.errors():
             errors.add(
-                item["msg"],
+                _describe(item, item["loc"][-1] if item["loc"] else ""),
                 (*loc, *item["loc"]),
                 key=f"steps[{loc[-1]}].{'.'.join(str(p) for p in item['loc'])}",
                 service=service,
@@ -518,9 +625,19 @@ def _health_probe(
     return {probe: target}
 
 
-def _check_references(services: list[ServiceSpec], errors: _Collector) -> None:
+def _written_ids(data: dict[str, Any]) -> set[str]:
+    """Every service id written in the file, even on a service refused for another reason:
+    a dependency on it is not 'unknown'."""
+    raw = data.get("services")
+    entries = raw if isinstance(raw, list) else []
+    return {e["id"] for e in entries if isinstance(e, dict) and isinstance(e.get("id"), str)}
+
+
+def _check_references(
+    services: list[ServiceSpec], indices: list[int], written: set[str], errors: _Collector
+) -> None:
     seen: dict[str, int] = {}
-    for index, svc in enumerate(services):
+    for index, svc in zip(indices, services, strict=True):
         if svc.id in seen:
             errors.add(
                 f"duplicate service id '{svc.id}' (first defined as service #{seen[svc.id] + 1})",
@@ -530,7 +647,7 @@ def _check_references(services: list[ServiceSpec], errors: _Collector) -> None:
             )
         else:
             seen[svc.id] = index
-    for index, svc in enumerate(services):
+    for index, svc in zip(indices, services, strict=True):
         for dep_index, dep in enumerate(svc.depends_on):
             if dep == svc.id:
                 errors.add(
@@ -539,17 +656,16 @@ def _check_references(services: list[ServiceSpec], errors: _Collector) -> None:
                     key="depends_on",
                     service=svc.id,
                 )
-            elif dep not in seen:
+            elif dep not in seen and dep not in written:
                 errors.add(
                     f"unknown dependency '{dep}'",
                     ("services", index, "depends_on", dep_index),
                     key="depends_on",
                     service=svc.id,
-                    hint=did_you_mean(dep, seen) or "depends_on lists service ids",
+                    hint=did_you_mean(dep, written) or "depends_on lists service ids",
                 )
-    if errors.errors:
-        return
     graph = to_digraph(services)
+    graph.remove_edges_from(nx.selfloop_edges(graph))  # reported above
     if nx.is_directed_acyclic_graph(graph):  # fast path; find_cycle only to explain a cycle
         return
     cycle = nx.find_cycle(graph)

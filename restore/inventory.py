@@ -7,7 +7,7 @@ Secrets (passwords, vaulted values) are split from ordinary variables at load ti
 in HostSpec.secret_vars, are never cached, never printed, never journaled.
 
 Loading a big inventory is dominated by ansible-core itself (seconds at 10,000 hosts), so the
-resolved, secret-free inventory is cached under the state dir, keyed by the content of every
+resolved, secret-free inventory is cached in the user's cache folder, keyed by the content of every
 file it was read from. A dynamic inventory (an executable or an inventory plugin config) is
 never cached: its output can change with nothing on disk changing.
 """
@@ -19,13 +19,14 @@ import json
 import os
 import re
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from restore import __version__
 from restore.errors import InputError
 from restore.models import Credential, HostSpec, Inventory, Platform
+from restore.user_cache import ensure_private
 
 # Variable names whose values are secrets. Matching by name is deliberately broad: a false
 # positive only hides a value from output, a false negative would leak a password.
@@ -39,32 +40,90 @@ def is_secret_name(name: str) -> bool:
     return name not in _NOT_SECRET and bool(_SECRET_NAME.search(name))
 
 
+InventorySource = str | Path | Sequence[str | Path]
+"""One inventory, or several (`-i A -i B`) merged in that order exactly as Ansible merges them."""
+
+
+def inventory_paths(source: InventorySource) -> list[Path]:
+    """The inventory sources as a list of paths, in the order given."""
+    if isinstance(source, str | Path):
+        return [Path(source)]
+    return [Path(s) for s in source]
+
+
+def describe_sources(paths: Sequence[Path]) -> str:
+    """How messages name the inventory: its path, or its paths joined."""
+    return " + ".join(str(p) for p in paths)
+
+
 def load_inventory(
-    source: str | Path, *, cache_dir: Path | None = None, with_secrets: bool = False
+    source: InventorySource, *, cache_dir: Path | None = None, with_secrets: bool = False
 ) -> Inventory:
     """Load an inventory. ``with_secrets`` is needed to act on hosts, never for planning.
 
-    ``cache_dir`` enables the content-keyed cache (secret-free, so only without secrets).
+    Several sources are handed to one ansible-core InventoryManager, as `ansible -i A -i B`
+    does: groups, hosts and variables from each merge in order (a later source wins for a
+    variable both set). ``cache_dir`` enables the content-keyed cache (secret-free, so only
+    without secrets).
     """
-    path = Path(source)
-    if not path.exists():
-        raise InputError(
-            "inventory not found", file=str(path), hint="pass an Ansible inventory with -i"
-        )
+    paths = inventory_paths(source)
+    if not paths:
+        raise InputError("no inventory given", hint="pass an Ansible inventory with -i")
+    for path in paths:
+        if not path.exists():
+            raise InputError(
+                "inventory not found", file=str(path), hint="pass an Ansible inventory with -i"
+            )
     cache_key = None
     if cache_dir is not None and not with_secrets:
-        cache_key = _cache_key(path)
+        cache_key = _combined_cache_key(paths)
         if cache_key is not None:
-            cached = _read_cache(cache_dir, cache_key, str(path))
+            cached = _read_cache(cache_dir, cache_key, describe_sources(paths))
             if cached is not None:
                 return cached
-    inventory = _load_with_ansible(path, with_secrets)
+    inventory = _load_with_ansible(paths, with_secrets)
     if cache_key is not None and cache_dir is not None:
         _write_cache(cache_dir, cache_key, inventory)
     return inventory
 
 
-def _load_with_ansible(path: Path, with_secrets: bool) -> Inventory:
+class _ParseFailures:
+    """Stands in for ansible-core's inventory `display` while an inventory loads: keeps each
+    plugin's parse failure to report once, in our own error, instead of letting ansible-core
+    print it as a warning that repeats its cause on one line before our error repeats it
+    again. Everything else (debug, verbose lines) goes to the real display."""
+
+    def __init__(self, real: Any) -> None:
+        self._real = real
+        self.failures: list[tuple[str, str]] = []  # (plugin, first line of its error)
+
+    def error_as_warning(self, msg: str, exception: BaseException, **_: Any) -> None:
+        plugin = re.search(r"with '([^']+)' plugin", str(msg))
+        reason = _first_line(getattr(exception, "message", None) or str(exception))
+        self.failures.append((plugin.group(1) if plugin else "", reason))
+
+    def warning(self, msg: str, *args: Any, **kwargs: Any) -> None:
+        self.failures.append(("", _first_line(str(msg))))
+
+    def reason(self, source: str) -> str | None:
+        """The failure of the plugin meant for this file's kind (ini, yaml), else all of
+        them: the others' complaints ('no root plugin key') only confuse."""
+        kind = "yaml" if source.endswith((".yml", ".yaml")) else "ini"
+        chosen = [r for plugin, r in self.failures if plugin == kind] or [
+            r for _, r in self.failures
+        ]
+        return "; ".join(dict.fromkeys(chosen)) or None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+
+def _first_line(text: str) -> str:
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    return lines[0] if lines else text
+
+
+def _load_with_ansible(paths: Sequence[Path], with_secrets: bool) -> Inventory:
     # ansible-core prints its own warnings (e.g. "provided hosts list is empty"); we report
     # problems ourselves, with the file named.
     os.environ.setdefault("ANSIBLE_INVENTORY_UNPARSED_WARNING", "False")
@@ -78,11 +137,16 @@ def _load_with_ansible(path: Path, with_secrets: bool) -> Inventory:
     except ImportError as exc:  # pragma: no cover - broken install
         raise InputError(f"ansible-core is not importable: {exc}") from None
 
+    from ansible.inventory import manager as manager_module
+
     loader = DataLoader()
+    where = describe_sources(paths)
+    capture = _ParseFailures(manager_module.display)
+    manager_module.display = capture
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            manager = InventoryManager(loader=loader, sources=[str(path)])
+            manager = InventoryManager(loader=loader, sources=[str(p) for p in paths])
             resolve = _VarResolver(loader, manager)
             hosts = [
                 _host_spec(str(host.name), resolve(host), with_secrets)
@@ -94,13 +158,31 @@ def _load_with_ansible(path: Path, with_secrets: bool) -> Inventory:
                 if name not in ("all", "ungrouped")
             )
     except AnsibleError as exc:
-        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise InputError(f"cannot parse inventory: {message}", file=str(path)) from None
+        message = _first_line(str(exc)) if str(exc) else type(exc).__name__
+        failed = _failed_source(message, paths)
+        raise InputError(
+            f"cannot parse inventory: {capture.reason(failed or where) or message}",
+            file=failed or where,
+        ) from None
+    finally:
+        manager_module.display = capture._real
     if not hosts:
         raise InputError(
-            "inventory has no hosts", file=str(path), hint="check the file format and groups"
+            "inventory has no hosts", file=where, hint="check the file format and groups"
         )
-    return Inventory(source=str(path), hosts=tuple(hosts), groups=groups)
+    return Inventory(source=where, hosts=tuple(hosts), groups=groups)
+
+
+def _failed_source(message: str, paths: Sequence[Path]) -> str | None:
+    """The source ansible-core names as unparsable, as the user wrote it; None if unnamed."""
+    marker = "inventory source "
+    if marker not in message:
+        return None
+    named = message.split(marker, 1)[1].strip()
+    for path in paths:
+        if str(path.absolute()) == named or str(path.resolve()) == named:
+            return str(path)
+    return named  # a file inside an inventory directory
 
 
 class _VarResolver:
@@ -271,6 +353,16 @@ def inventory_cache_key(path: Path) -> str | None:
     return _cache_key(path)
 
 
+def _combined_cache_key(paths: Sequence[Path]) -> str | None:
+    """Content key of several sources in order; None if any of them is dynamic."""
+    if len(paths) == 1:
+        return _cache_key(paths[0])
+    keys = [_cache_key(p) for p in paths]
+    if any(k is None for k in keys):
+        return None
+    return hashlib.sha256(":".join(k for k in keys if k).encode()).hexdigest()
+
+
 def _cache_key(path: Path) -> str | None:
     files = _source_files(path)
     if files is None:
@@ -301,9 +393,11 @@ def _write_cache(cache_dir: Path, key: str, inventory: Inventory) -> None:
         ],
     }
     try:
-        cache_dir.mkdir(parents=True, exist_ok=True)
+        ensure_private(cache_dir)  # it names every host and address: for its owner only
         tmp = cache_dir / f".inventory-{key}.{os.getpid()}.tmp"
-        tmp.write_text(json.dumps(data, separators=(",", ":")))
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(json.dumps(data, separators=(",", ":")))
         tmp.replace(cache_dir / f"inventory-{key}.json")
     except OSError:
         pass  # a cache that cannot be written only costs time

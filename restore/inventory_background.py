@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from restore.errors import InputError
+from restore.inventory import InventorySource, inventory_paths
 from restore.models import Inventory
 from restore.process_tree import kill_tree
 
@@ -55,20 +56,25 @@ class InventoryLoad:
             self.reader = None
 
 
-_started_early: dict[tuple[Path, Path], InventoryLoad] = {}
+_started_early: dict[tuple[tuple[Path, ...], Path], InventoryLoad] = {}
 
 
-def start_early(source: Path, cache_dir: Path) -> None:
+def _early_key(source: InventorySource, cache_dir: Path) -> tuple[tuple[Path, ...], Path]:
+    return tuple(p.absolute() for p in inventory_paths(source)), cache_dir.absolute()
+
+
+def start_early(source: InventorySource, cache_dir: Path) -> None:
     """Start loading before the command is parsed (see the module's docstring)."""
     load = _start(source, cache_dir)
     if load.child is not None:
-        _started_early[(source.absolute(), cache_dir.absolute())] = load
+        _started_early[_early_key(source, cache_dir)] = load
         atexit.register(_cancel_unused_early_loads)
 
 
-def start_loading_inventory(source: Path, cache_dir: Path) -> InventoryLoad:
-    """Start loading `source` for planning (no secrets); `.result()` gives it."""
-    early = _started_early.pop((source.absolute(), cache_dir.absolute()), None)
+def start_loading_inventory(source: InventorySource, cache_dir: Path) -> InventoryLoad:
+    """Start loading `source` (one or several `-i`) for planning (no secrets); `.result()`
+    gives it."""
+    early = _started_early.pop(_early_key(source, cache_dir), None)
     return early or _start(source, cache_dir)
 
 
@@ -78,7 +84,7 @@ def _cancel_unused_early_loads() -> None:
     _started_early.clear()
 
 
-def _start(source: Path, cache_dir: Path) -> InventoryLoad:
+def _start(source: InventorySource, cache_dir: Path) -> InventoryLoad:
     from restore.inventory import load_inventory
 
     def in_this_process() -> Inventory:

@@ -2,8 +2,10 @@
 
 The order contract (DESIGN §3): a service is as urgent as the most urgent service that needs
 it, directly or transitively (`effective_priority`); services are then taken in
-`lexicographical_topological_sort` order with key (effective_priority, priority, id).
-The timeline comes from simulating the run with the engine's own scheduler.
+`lexicographical_topological_sort` order with key (effective_priority, priority, position in
+the graph file): on a tie the service written first comes first, so the file's author decides,
+not the alphabet. The timeline comes from simulating the run with the engine's own scheduler,
+fed the services and hosts in that order so that its own ties follow it too.
 """
 
 from __future__ import annotations
@@ -37,32 +39,50 @@ __all__ = [
 ]
 
 
+def _file_positions(graph: nx.DiGraph, position: dict[str, int] | None) -> dict[str, int]:
+    """service -> its position in the graph file; without one, the graph's node order (the
+    file order too, when the graph was built from the file)."""
+    if position is not None:
+        return position
+    return {node: index for index, node in enumerate(graph.nodes)}
+
+
 def effective_priorities(
-    graph: nx.DiGraph, priority: dict[str, int]
+    graph: nx.DiGraph, priority: dict[str, int], position: dict[str, int] | None = None
 ) -> dict[str, tuple[int, str | None]]:
     """service -> (effective priority, the dependent it is inherited from, or None).
 
     Processed in reverse topological order so each service looks only at its direct
-    dependents' already-final values: linear in the size of the graph.
+    dependents' already-final values: linear in the size of the graph. When two dependents
+    carry the same urgency, the one written first in the graph file is named.
     """
+    pos = _file_positions(graph, position)
     result: dict[str, tuple[int, str | None]] = {}
     for node in reversed(list(nx.topological_sort(graph))):
         best, source = priority[node], None
         for dependent in graph.successors(node):
             dep_eff, dep_source = result[dependent]
             origin = dep_source or dependent
-            if (dep_eff, origin) < (best, source or "~") and dep_eff < priority[node]:
+            current = pos[source] if source is not None else len(pos)
+            if (dep_eff, pos[origin]) < (best, current) and dep_eff < priority[node]:
                 best, source = dep_eff, origin
         result[node] = (best, source)
     return result
 
 
 def restore_order(
-    graph: nx.DiGraph, priority: dict[str, int], effective: dict[str, int]
+    graph: nx.DiGraph,
+    priority: dict[str, int],
+    effective: dict[str, int],
+    position: dict[str, int] | None = None,
 ) -> list[str]:
-    """The contract order: lexicographical topological sort on (effective, priority, id)."""
+    """The contract order: lexicographical topological sort on (effective, priority, position
+    in the graph file)."""
+    pos = _file_positions(graph, position)
     return list(
-        nx.lexicographical_topological_sort(graph, key=lambda s: (effective[s], priority[s], s))
+        nx.lexicographical_topological_sort(
+            graph, key=lambda s: (effective[s], priority[s], pos[s])
+        )
     )
 
 
@@ -121,9 +141,10 @@ def build_plan(
         digraph = digraph.subgraph(keep).copy()
     specs = {s.id: s for s in graph.services if s.id in digraph}
     priority = {sid: s.priority for sid, s in specs.items()}
-    inherited = effective_priorities(digraph, priority)
+    position = {sid: index for index, sid in enumerate(specs)}
+    inherited = effective_priorities(digraph, priority, position)
     effective = {sid: value for sid, (value, _) in inherited.items()}
-    order = restore_order(digraph, priority, effective)
+    order = restore_order(digraph, priority, effective, position)
     waves = _waves(digraph, order)
 
     planned_hosts: list[PlannedHost] = []

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from restore.durations import format_duration
 from restore.models import StepSpec, StepType
-from restore.plan_model import RestorePlan, step_estimate
+from restore.plan_explain import RtoClock, rto_risks, start_order, why
+from restore.plan_model import PlannedHost, RestorePlan, step_estimate
 from restore.schedule import Simulation
 
 _MANUAL_CHECKS: dict[StepType, str] = {
@@ -86,15 +87,35 @@ def _timeline_table(sim: Simulation) -> list[str]:
     return rows
 
 
-def to_markdown(plan: RestorePlan) -> str:
-    """The paper runbook: printable, with blanks for sign-off."""
+def _rto_at_risk_lines(plan: RestorePlan, sim: Simulation, clock: RtoClock) -> list[str]:
+    risks = rto_risks(plan, sim, clock.already_spent_s)
+    title = f"## RTO at risk with {sim.max_parallel} host(s) at once"
+    if not risks:
+        return ["", title, "", "None: every RTO is met in this projection."]
+    return ["", title, "", *(f"- **AT RISK** {risk.sentence()}" for risk in risks)]
+
+
+def to_markdown(plan: RestorePlan, clock: RtoClock | None = None) -> str:
+    """The paper runbook: printable, with blanks for sign-off. Rows and sections follow the
+    start order of the first simulation: what the run will do, in that order."""
+    clock = clock or RtoClock("run_start")
+    first = plan.simulations[0]
+    by_id = {svc.id: svc for svc in plan.services}
+    ordered = [by_id[sid] for sid in start_order(plan, first)]
+    reasons = why(plan, first)
+    back = {s.id: s.restored_s for s in first.services}
+    late = {r.id for r in rto_risks(plan, first, clock.already_spent_s)}
     out = [
         f"# Recovery runbook — {plan.graph.name}",
         "",
-        f"Graph: `{plan.graph.path}`. Restore order (most urgent first): "
+        f"Graph: `{plan.graph.path}`. Start order with {first.max_parallel} host(s) at once "
+        "(what the run follows): " + " → ".join(s.id for s in ordered) + ".",
+        "",
+        "Priority order (most urgent first; ties in the graph file's order): "
         + " → ".join(plan.order)
         + ".",
         "",
+        *([f"Note: {note}", ""] if (note := clock.note()) else []),
         f"Critical path: {' → '.join(plan.critical_path)}. Estimated duration: "
         f"{format_duration(plan.estimated_duration_s)}.",
         "",
@@ -103,22 +124,28 @@ def to_markdown(plan: RestorePlan) -> str:
         "",
         "## Order and waves",
         "",
-        "| # | Service | Priority | Effective | Urgency from | Needs | Wave | Hosts |",
-        "|---|---|---|---|---|---|---|---|",
+        "| # | Service | Priority | Effective | Why here | Needs | Wave | Hosts | "
+        + ("Back (since incident)" if clock.counted_from == "incident" else "Back after")
+        + " | RTO |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for index, svc in enumerate(plan.services, 1):
+    for index, svc in enumerate(ordered, 1):
+        rto = format_duration(svc.rto_s) if svc.rto_s else "—"
         out.append(
             f"| {index} | {svc.id} — {svc.name} | {svc.priority} | {svc.effective_priority} | "
-            f"{svc.inherited_from or 'own'} | {', '.join(svc.depends_on) or '—'} | {svc.wave} | "
-            f"{', '.join(svc.hosts)} |"
+            f"{reasons[svc.id]} | {', '.join(svc.depends_on) or '—'} | {svc.wave} | "
+            f"{', '.join(svc.hosts)} | {format_duration(clock.already_spent_s + back[svc.id])} | "
+            f"{rto + (' **AT RISK**' if svc.id in late else '')} |"
         )
     for sim in plan.simulations:
         out += ["", "## Projected timeline", "", *_timeline_table(sim)]
+        if any(s.rto_s is not None for s in plan.services):
+            out += _rto_at_risk_lines(plan, sim, clock)
     out += ["", "## Per service", ""]
-    hosts_by_service: dict[str, list[str]] = {}
+    hosts_by_service: dict[str, list[PlannedHost]] = {}  # no plan.host() per host: quadratic
     for host in plan.hosts:
-        hosts_by_service.setdefault(host.service, []).append(host.name)
-    for index, svc in enumerate(plan.services, 1):
+        hosts_by_service.setdefault(host.service, []).append(host)
+    for index, svc in enumerate(ordered, 1):
         out += [
             f"### {index}. {svc.name} (`{svc.id}`)",
             "",
@@ -132,8 +159,7 @@ def to_markdown(plan: RestorePlan) -> str:
             + f"; start only when these are back: {', '.join(svc.depends_on) or 'nothing'}.",
             "",
         ]
-        for host_name in hosts_by_service.get(svc.id, []):
-            host = plan.host(host_name)
+        for host in hosts_by_service.get(svc.id, []):
             node = host.bound.execution_node
             out += [
                 f"#### Host `{host.name}` ({host.platform})",

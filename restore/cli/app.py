@@ -14,13 +14,25 @@ from typer.core import TyperGroup
 
 from restore import logs
 from restore.cli import console
-from restore.errors import EXIT_INTERRUPTED, EXIT_OPERATIONAL, Interrupted, RestoreError
+from restore.errors import (
+    EXIT_INTERRUPTED,
+    EXIT_OPERATIONAL,
+    InputErrors,
+    Interrupted,
+    RestoreError,
+)
 
 
 class _RestoreGroup(TyperGroup):
     def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
+        except InputErrors as exc:
+            # Every problem at once, one per line, each printed once.
+            console.error(f"{len(exc.errors)} problems:")
+            for problem in exc.errors:
+                console.info(f"  - {problem}")
+            raise typer.Exit(exc.exit_code) from None
         except RestoreError as exc:
             console.error(str(exc))
             raise typer.Exit(exc.exit_code) from None

@@ -16,7 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from restore.cli import console
-from restore.cli.options import FORMAT_OPTION, INVENTORY_OPTION, STATE_DIR_OPTION, OutputFormat
+from restore.cli.options import FORMAT_OPTION, INVENTORIES_OPTION, STATE_DIR_OPTION, OutputFormat
 from restore.errors import EXIT_NOT_CLEAN, EXIT_OPERATIONAL, InputError
 from restore.models import HostCheckResult, HostSpec, Inventory, Verdict
 
@@ -104,7 +104,7 @@ def _run_with_progress(hosts: list[HostSpec], label: str, work: Any, parallel: i
 
 
 def check(
-    inventory: Path = INVENTORY_OPTION,
+    inventory: list[Path] = INVENTORIES_OPTION,
     hosts: list[str] | None = HOSTS_ARGUMENT,
     baseline: Path | None = typer.Option(None, "--baseline", help="Baseline directory."),
     baseline_sha256: str | None = typer.Option(
@@ -205,7 +205,7 @@ def _print_table(results: list[HostCheckResult]) -> None:
 
 @baseline_app.command("capture")
 def capture(
-    inventory: Path = INVENTORY_OPTION,
+    inventory: list[Path] = INVENTORIES_OPTION,
     hosts: list[str] | None = HOSTS_ARGUMENT,
     output_dir: Path = typer.Option(..., "-o", "--output", help="Baseline directory."),
     hash_path: list[str] | None = typer.Option(

@@ -10,20 +10,18 @@ does not end up using is killed at exit.
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
-
-from restore.cli.defaults import DEFAULT_STATE_DIR, STATE_DIR_ENV
 
 PLANNING_COMMANDS = frozenset({"plan", "validate"})
 
 
-def sniff_planning_paths(argv: list[str]) -> tuple[Path, Path] | None:
-    """(inventory, state dir) of a `plan`/`validate` command line, or None when unsure."""
+def sniff_planning_paths(argv: list[str]) -> list[Path] | None:
+    """The inventories (every `-i`, in order) of a `plan`/`validate` command line, or None
+    when unsure."""
     if not argv or argv[0] not in PLANNING_COMMANDS:
         return None
-    values: dict[str, str] = {}
+    inventories: list[Path] = []
     args = iter(argv[1:])
     for arg in args:
         if arg in {"-h", "--help"}:
@@ -32,21 +30,18 @@ def sniff_planning_paths(argv: list[str]) -> tuple[Path, Path] | None:
         if name in {"-i", "--inventory", "--state-dir"}:
             if not equals:
                 value = next(args, "")
-            values["--inventory" if name == "-i" else name] = value
-    inventory = values.get("--inventory")
-    if not inventory:
-        return None
-    state_dir = values.get("--state-dir") or os.environ.get(STATE_DIR_ENV) or DEFAULT_STATE_DIR
-    return Path(inventory), Path(state_dir)
+            if name != "--state-dir":
+                inventories.append(Path(value))
+    return inventories or None
 
 
 def main() -> None:
-    paths = sniff_planning_paths(sys.argv[1:])
-    if paths is not None:
+    inventories = sniff_planning_paths(sys.argv[1:])
+    if inventories is not None:
         from restore.inventory_background import start_early
+        from restore.user_cache import user_cache_dir
 
-        inventory, state_dir = paths
-        start_early(inventory, state_dir / "cache")
+        start_early(inventories, user_cache_dir())
     from restore.cli.app import main as run_app
 
     run_app()

@@ -32,3 +32,10 @@ INVENTORY_OPTION = typer.Option(
     "--inventory",
     help="Ansible inventory (INI, YAML, directory or dynamic script), read by ansible-core.",
 )
+INVENTORIES_OPTION = typer.Option(
+    ...,
+    "-i",
+    "--inventory",
+    help="Ansible inventory (INI, YAML, directory or dynamic script), read by ansible-core. "
+    "Repeat it (-i groups -i hosts) to merge several, in order, exactly as Ansible does.",
+)

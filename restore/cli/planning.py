@@ -6,26 +6,30 @@ import contextlib
 import enum
 import gc
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from restore.cli import console
 from restore.cli.options import (
     FORMAT_OPTION,
-    INVENTORY_OPTION,
+    INVENTORIES_OPTION,
     STATE_DIR_OPTION,
     OutputFormat,
 )
 from restore.durations import format_duration
-from restore.errors import InputError
+from restore.errors import EXIT_OPERATIONAL, InputError
 from restore.fingerprint import Staleness, staleness
 from restore.html_page import markdown_to_html, page
 from restore.plan_cache import cached_plan
+from restore.plan_explain import RtoClock, RtoRisk, explained_json, rto_risks, start_order, why
 from restore.plan_model import RestorePlan
 from restore.plan_render import to_dot, to_markdown, to_mermaid
 from restore.schedule import Simulation
+from restore.user_cache import ensure_private, user_cache_dir
 
 
 class PlanFormat(enum.StrEnum):
@@ -72,13 +76,15 @@ def _cycle_collection_paused() -> Iterator[None]:
 
 def load_plan(
     graph_file: Path,
-    inventory: Path,
-    state_dir: Path,
+    inventories: list[Path],
     *,
     only: str | None = None,
     max_parallel: list[int] | None = None,
 ) -> RestorePlan:
+    """Validate and plan. Writes nothing in the working folder: the caches live in the user's
+    cache folder (restore.user_cache), whatever `--state-dir` says."""
     parallelism = max_parallel or [1]
+    cache_dir = user_cache_dir()
 
     def compute() -> RestorePlan:
         # Imported here: pydantic, networkx and ansible-core are not needed for a cached plan.
@@ -87,7 +93,7 @@ def load_plan(
         with _cycle_collection_paused():
             # The inventory loads in a child while the graph is validated here (two cores);
             # the graph's own imports come after the fork, so that they overlap too.
-            inventory_load = start_loading_inventory(inventory, state_dir / "cache")
+            inventory_load = start_loading_inventory(inventories, cache_dir)
             try:
                 from restore.graph import load_graph
                 from restore.plan import build_plan
@@ -100,14 +106,41 @@ def load_plan(
                 raise
             return build_plan(graph, inventory_load.result(), only=only, max_parallel=parallelism)
 
-    return cached_plan(state_dir / "cache", graph_file, inventory, only, parallelism, compute)
+    if len(inventories) != 1:
+        return compute()  # the plan cache is keyed by one inventory; several are not cached
+    ensure_private(cache_dir)
+    return cached_plan(cache_dir, graph_file, inventories[0], only, parallelism, compute)
+
+
+def rto_clock(plan: RestorePlan, from_incident: bool, now: datetime | None = None) -> RtoClock:
+    """Where RTO clocks count from: the run's start, or the incident with the time already
+    spent (read from the clock here, at the CLI: the plan itself stays pure and cacheable)."""
+    declared = plan.graph.incident_declared_at
+    if declared is None:
+        if from_incident:
+            raise InputError(
+                "--from-incident needs the graph's incident.declared_at",
+                file=str(plan.graph.path),
+                key="incident",
+                hint='add incident: {declared_at: "2026-11-20T01:30:00+01:00"}',
+            )
+        return RtoClock("run_start")
+    moment = now or datetime.now(UTC)
+    elapsed = (moment - declared).total_seconds()
+    spent = max(elapsed, 0.0) if from_incident else 0.0
+    return RtoClock(
+        "incident" if from_incident else "run_start",
+        already_spent_s=spent,
+        declared_at=declared.isoformat(),
+        elapsed_s=elapsed if elapsed >= 0 else None,
+    )
 
 
 def register(app: typer.Typer) -> None:
     @app.command()
     def validate(
         graph_file: Path = GRAPH_ARGUMENT,
-        inventory: Path = INVENTORY_OPTION,
+        inventory: list[Path] = INVENTORIES_OPTION,
         output: OutputFormat = FORMAT_OPTION,
         state_dir: Path = STATE_DIR_OPTION,
     ) -> None:
@@ -117,7 +150,7 @@ def register(app: typer.Typer) -> None:
         cycles, unknown hosts or groups, a host in two services, unknown step types,
         missing playbooks and bad durations, naming the file, service, key and line.
         """
-        plan = load_plan(graph_file, inventory, state_dir)
+        plan = load_plan(graph_file, inventory)
         if output is OutputFormat.JSON:
             console.emit_json(
                 {
@@ -130,13 +163,13 @@ def register(app: typer.Typer) -> None:
         else:
             console.out.print(
                 f"[green]valid[/]: {graph_file} — {len(plan.services)} services, "
-                f"{len(plan.hosts)} hosts, order {' → '.join(plan.order)}"
+                f"{len(plan.hosts)} hosts, priority order {' → '.join(plan.order)}"
             )
 
     @app.command()
     def plan(
         graph_file: Path = GRAPH_ARGUMENT,
-        inventory: Path = INVENTORY_OPTION,
+        inventory: list[Path] = INVENTORIES_OPTION,
         only: str | None = typer.Option(
             None, "--only", help="Plan one service and everything it needs."
         ),
@@ -144,7 +177,7 @@ def register(app: typer.Typer) -> None:
             "1",
             "--max-parallel",
             help="Hosts restored at once. Several values (1,2,4) compare 'what if we had "
-            "more hands' side by side.",
+            "more hands' side by side; the first is the one the '#' column follows.",
         ),
         output: PlanFormat = typer.Option(
             PlanFormat.TABLE,
@@ -153,24 +186,38 @@ def register(app: typer.Typer) -> None:
             "(the printable paper runbook, for when the IT systems are down).",
             case_sensitive=False,
         ),
+        check_rto: bool = typer.Option(
+            False,
+            "--check-rto",
+            help="Exit 1 when any service is projected to miss its RTO (at any --max-parallel "
+            "given), for CI; the plan is printed as usual.",
+        ),
+        from_incident: bool = typer.Option(
+            False,
+            "--from-incident",
+            help="Count RTOs from the graph's incident.declared_at, adding the time already "
+            "spent since then (as if the run started now). Default: from the run's start.",
+        ),
         state_dir: Path = STATE_DIR_OPTION,
     ) -> None:
-        """Show the restore order, waves, critical path and a simulated timeline.
+        """Show the start order, why, waves, critical path, RTO risks and a simulated timeline.
 
-        The order is the contract: a service is as urgent as the most urgent service that
-        needs it; ties break on own priority, then id. Never touches the network.
+        The priority order is the contract: a service is as urgent as the most urgent service
+        that needs it; ties break on own priority, then the position in the graph file. The
+        '#' column is the start order the engine follows at the first --max-parallel. Never
+        touches the network and writes nothing in the working folder.
         """
         result = load_plan(
             graph_file,
             inventory,
-            state_dir,
             only=only,
             max_parallel=parse_parallelism(max_parallel),
         )
+        clock = rto_clock(result, from_incident)
         stale = staleness(state_dir, result.graph, inventory)
         _warn_if_stale(stale)
         if output is PlanFormat.JSON:
-            data = result.to_json()
+            data = explained_json(result, clock)
             data["rehearsal"] = {
                 "rehearsed_at": stale.rehearsed_at,
                 "needs_reverification": stale.needs_reverification,
@@ -182,12 +229,22 @@ def register(app: typer.Typer) -> None:
         elif output is PlanFormat.MERMAID:
             typer.echo(to_mermaid(result), nl=False)
         elif output is PlanFormat.MARKDOWN:
-            typer.echo(to_markdown(result), nl=False)
+            typer.echo(to_markdown(result, clock), nl=False)
         elif output is PlanFormat.HTML:
-            runbook = markdown_to_html(to_markdown(result))
+            runbook = markdown_to_html(to_markdown(result, clock))
             typer.echo(page(f"Recovery runbook — {result.graph.name}", runbook), nl=False)
         else:
-            _print_plan(result)
+            _print_plan(result, clock)
+        risks = [
+            r for sim in result.simulations for r in rto_risks(result, sim, clock.already_spent_s)
+        ]
+        if check_rto and risks:
+            if output is not PlanFormat.JSON:
+                console.info(
+                    f"--check-rto: {len({r.id for r in risks})} service(s) projected to miss "
+                    "their RTO"
+                )
+            raise typer.Exit(EXIT_OPERATIONAL)
 
 
 def _warn_if_stale(stale: Staleness) -> None:
@@ -202,32 +259,40 @@ def _warn_if_stale(stale: Staleness) -> None:
             )
 
 
-def _print_plan(plan: RestorePlan) -> None:
-    table = Table(title=f"Restore plan — {plan.graph.name}", title_justify="left")
-    for column in (
-        "#",
-        "service",
-        "prio",
-        "eff.",
-        "urgency from",
-        "needs",
-        "wave",
-        "hosts",
-        "time",
-    ):
+def _print_plan(plan: RestorePlan, clock: RtoClock) -> None:
+    first = plan.simulations[0]
+    ordered = start_order(plan, first)
+    reasons = why(plan, first)
+    risks = rto_risks(plan, first, clock.already_spent_s)
+    late = {r.id: r for r in risks}
+    back = {s.id: s.restored_s for s in first.services}
+    table = Table(
+        title=f"Restore plan — {plan.graph.name} (# = start order with {first.max_parallel} "
+        "host(s) at once)",
+        title_justify="left",
+    )
+    for column in ("#", "service", "prio", "eff.", "why", "needs", "wave", "hosts", "time"):
         table.add_column(column, overflow="fold")
-    for index, svc in enumerate(plan.services, 1):
+    counted = "since incident" if clock.counted_from == "incident" else "back after"
+    table.add_column(counted, justify="right")
+    table.add_column("RTO", justify="right")
+    by_id = {svc.id: svc for svc in plan.services}
+    for index, sid in enumerate(ordered, 1):
+        svc = by_id[sid]
         mark = "[bold]" if svc.id in plan.critical_path else ""
+        risk = late.get(sid)
         table.add_row(
             str(index),
-            f"{mark}{svc.id}",
+            Text.from_markup(mark) + Text(svc.id),
             str(svc.priority),
             str(svc.effective_priority),
-            svc.inherited_from or "",
-            ", ".join(svc.depends_on),
+            Text(reasons[sid]),
+            Text(", ".join(svc.depends_on)),
             str(svc.wave),
-            ", ".join(svc.hosts),
+            Text(", ".join(svc.hosts)),
             format_duration(svc.duration_s),
+            format_duration(clock.already_spent_s + back[sid]),
+            _rto_cell(svc.rto_s, risk),
         )
     console.out.print(table)
     by_node: dict[str, list[str]] = {}
@@ -236,18 +301,55 @@ def _print_plan(plan: RestorePlan) -> None:
             by_node.setdefault(host.bound.execution_node, []).append(host.name)
     for node, names in by_node.items():
         console.out.print(
-            f"execution node [bold]{node}[/] runs the Ansible steps of {', '.join(names)}"
+            Text("execution node ")
+            + Text(node, style="bold")
+            + Text(f" runs the Ansible steps of {', '.join(names)}")
         )
     console.out.print(
-        f"critical path: [bold]{' → '.join(plan.critical_path)}[/]   "
-        f"estimated duration: [bold]{format_duration(plan.estimated_duration_s)}[/]"
+        Text("priority order: ")
+        + Text(" → ".join(plan.order))
+        + Text("\ncritical path: ")
+        + Text(" → ".join(plan.critical_path), style="bold")
+        + Text("   estimated duration: ")
+        + Text(format_duration(plan.estimated_duration_s), style="bold")
     )
+    note = clock.note()
+    if note:
+        console.out.print(Text("note: " + note, style="yellow"))
+    for sim in plan.simulations:
+        _print_rto_risks(plan, sim, clock)
     for sim in plan.simulations:
         _print_gantt(plan, sim)
 
 
+def _rto_cell(rto_s: float | None, risk: RtoRisk | None) -> Text:
+    if rto_s is None:
+        return Text("")
+    if risk is None:
+        return Text(format_duration(rto_s), style="green")
+    return Text(f"{format_duration(rto_s)} AT RISK", style="bold red")
+
+
+def _print_rto_risks(plan: RestorePlan, sim: Simulation, clock: RtoClock) -> None:
+    risks = rto_risks(plan, sim, clock.already_spent_s)
+    if not risks:
+        if any(s.rto_s is not None for s in plan.services):
+            console.out.print(
+                Text(f"every RTO met with {sim.max_parallel} host(s) at once", style="green")
+            )
+        return
+    console.out.print(
+        Text(
+            f"RTO at risk with {sim.max_parallel} host(s) at once ({len(risks)}):",
+            style="bold red",
+        )
+    )
+    for risk in risks:
+        console.out.print(Text("  " + risk.sentence(), style="red"))
+
+
 def _print_gantt(plan: RestorePlan, sim: Simulation, width: int = 48) -> None:
-    """A terminal Gantt of services over simulated time: when each comes back."""
+    """A terminal Gantt of services over simulated time (rows in this K's start order)."""
     horizon = max(sim.makespan_s, 1.0)
     spans: dict[str, tuple[float, float]] = {}
     for entry in sim.timeline:
@@ -266,10 +368,10 @@ def _print_gantt(plan: RestorePlan, sim: Simulation, width: int = 48) -> None:
     table.add_column("service")
     table.add_column("back after", justify="right")
     table.add_column("timeline", no_wrap=True, min_width=width)
-    for svc in plan.services:
-        start, end = spans.get(svc.id, (0.0, 0.0))
+    for sid in start_order(plan, sim):
+        start, end = spans.get(sid, (0.0, 0.0))
         left = min(int(start / horizon * width), width - 1)
         length = max(1, round((end - start) / horizon * width))
         bar = " " * left + "█" * min(length, width - left)
-        table.add_row(svc.id, format_duration(end), f"[cyan]{bar}[/]")
+        table.add_row(Text(sid), format_duration(end), Text(bar, style="cyan"))
     console.out.print(table)

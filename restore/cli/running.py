@@ -122,8 +122,12 @@ def _open_journal(state_dir: Path) -> Journal:
 def _resolve_run(journal: Journal, run_id: str | None) -> str:
     record = journal.run(run_id)
     if record is None:
-        where = f"run '{run_id}'" if run_id else "any run"
-        raise InputError(f"no {where} in {journal.state_dir}", key="--run")
+        if run_id:
+            raise InputError(f"no run '{run_id}' in {journal.state_dir}", key="--run")
+        raise InputError(
+            f"no run has been started in {journal.state_dir} yet",
+            hint="start one with `restore run`, or point --state-dir at the run's folder",
+        )
     return record.run_id
 
 

@@ -26,13 +26,13 @@ def simulate(
     start, restored_at = run_estimates(scheduler.core)
     end = [start[j] + p.duration[j] for j in range(p.n_jobs)]
     urgent = p.urgent()
-    timeline = sorted(
-        (
-            TimelineEntry(p.hosts[j], p.service_ids[p.job_service[j]], start[j], end[j])
-            for j in range(p.n_jobs)
-        ),
-        key=lambda t: (t.start_s, t.end_s, t.host),
-    )
+    # In start order: by simulated start, simultaneous starts in the scheduler's planned order
+    # (the order the engine hands them out), never by name.
+    rank = scheduler.core.rank
+    timeline = [
+        TimelineEntry(p.hosts[j], p.service_ids[p.job_service[j]], start[j], end[j])
+        for j in sorted(range(p.n_jobs), key=lambda j: (start[j], rank[j]))
+    ]
     return Simulation(
         max_parallel=max_parallel,
         makespan_s=max(end, default=0.0),

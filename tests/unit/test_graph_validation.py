@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from restore.errors import InputError
+from restore.errors import InputError, InputErrors
 from restore.graph import load_graph
 from restore.models import StepType
 
@@ -172,7 +172,7 @@ def test_bad_duration(tmp_path: Path, bad: str) -> None:
         ({"ssh": ""}, "needs a shell command"),
         ({"check": None, "evidence": None}, "exactly one type"),
         ({"check": None, "vars": {"a": 1}}, "ansible steps only"),
-        ({"check": None, "retries": -1}, "greater than or equal to 0"),
+        ({"check": None, "retries": -1}, "retries -1 must be >= 0"),
         ({"check": None, "platform": "solaris"}, "linux"),
     ],
 )
@@ -181,7 +181,7 @@ def test_bad_steps(tmp_path: Path, step: dict[str, object], message: str) -> Non
 
 
 def test_bad_priority_and_version(tmp_path: Path) -> None:
-    assert "greater than or equal to 0" in str(
+    assert "priority -1 must be >= 0" in str(
         refuse(write_graph(tmp_path, [service("a", -1, ["h"])]))
     )
     path = write_graph(tmp_path, [service("a", 1, ["h"])], version=2)
@@ -193,6 +193,32 @@ def test_invalid_service_id(tmp_path: Path) -> None:
     assert "invalid id 'Bad Id'" in str(
         refuse(write_graph(tmp_path, [service("Bad Id", 1, ["h"])]))
     )
+
+
+def test_three_problems_in_three_services_all_reported_with_their_values(
+    tmp_path: Path,
+) -> None:
+    """A shape error in one service (pydantic) no longer hides the others' problems."""
+    err = refuse(
+        write_graph(
+            tmp_path,
+            [
+                service("ad", "high", ["dc1"]),  # type: ignore[arg-type]
+                service("db", 2, ["db1"], rto="8 hours"),
+                service("lis", 1, ["lis1"], ["ad", "dbb"], max_parallel=0),
+            ],
+        )
+    )
+    assert isinstance(err, InputErrors) and len(err.errors) == 4
+    text = str(err)
+    assert "service 'ad', key 'priority': priority 'high' is not an integer" in text
+    assert "service 'db', key 'rto': bad duration '8 hours'" in text
+    assert "service 'lis', key 'max_parallel': max_parallel 0 must be >= 1" in text
+    # 'ad' is refused for its priority, yet it is written: depending on it is no error
+    assert "unknown dependency 'dbb' (did you mean 'db'?)" in text
+    assert "unknown dependency 'ad'" not in text
+    lines = [e.line for e in err.errors]
+    assert lines == sorted(lines)  # in the file's order
 
 
 def test_several_errors_reported_at_once(tmp_path: Path) -> None:

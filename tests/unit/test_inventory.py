@@ -98,3 +98,46 @@ def test_secrets_never_in_json_of_host(tmp_path: Path) -> None:
     host = load_inventory(tmp_path / "i.ini").host("w1")
     dumped = json.dumps(host.connection_vars) + repr(host)
     assert "pw123" not in dumped and "tok456" not in dumped
+
+
+def test_several_sources_merge_in_order_as_ansible_does(tmp_path: Path) -> None:
+    """`-i groups.ini -i hosts.ini`: groups from one file, addresses from the other; a variable
+    set in both takes the later source's value, as ansible-core's InventoryManager does."""
+    groups = tmp_path / "data" / "inventory"
+    groups.parent.mkdir()
+    groups.write_text("[parent_dc]\ndc01\n\n[dc:children]\nparent_dc\n\n[dc:vars]\nsite=a\n")
+    (groups.parent / "group_vars").mkdir()
+    (groups.parent / "group_vars" / "dc.yml").write_text("ansible_user: domain_admin\n")
+    hosts = tmp_path / "provider" / "inventory"
+    hosts.parent.mkdir()
+    hosts.write_text("[default]\ndc01 ansible_host=dc01.lab.test\n\n[default:vars]\nsite=b\n")
+    inv = load_inventory([groups, hosts])
+    dc01 = inv.host("dc01")
+    assert inv.group("parent_dc") == ("dc01",) and inv.group("dc") == ("dc01",)
+    assert dc01.address == "dc01.lab.test"
+    assert dc01.user == "domain_admin"  # group_vars next to the first source still apply
+    assert dict(dc01.connection_vars)["site"] == "b"
+    assert inv.source == f"{groups} + {hosts}"
+    # cached under one key for the pair, and invalidated by a change in either file
+    cache = tmp_path / "cache"
+    assert load_inventory([groups, hosts], cache_dir=cache).host("dc01").address == "dc01.lab.test"
+    assert len(list(cache.glob("inventory-*.json"))) == 1
+    hosts.write_text("[default]\ndc01 ansible_host=dc01.other.test\n")
+    assert load_inventory([groups, hosts], cache_dir=cache).host("dc01").address == (
+        "dc01.other.test"
+    )
+    with pytest.raises(InputError, match="inventory not found"):
+        load_inventory([groups, tmp_path / "absent.ini"])
+
+
+def test_a_parse_failure_names_the_file_and_the_reason_once(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "good.ini").write_text("[a]\nh1\n")
+    (tmp_path / "bad.ini").write_text("[b:vars]\nnot a pair\n")
+    with pytest.raises(InputError) as info:
+        load_inventory([tmp_path / "good.ini", tmp_path / "bad.ini"], with_secrets=True)
+    text = str(info.value)
+    assert text.startswith(f"{tmp_path / 'bad.ini'}: cannot parse inventory: ")
+    assert "Expected key=value" in text and text.count("Failed to parse") == 1
+    assert capfd.readouterr().err == ""  # ansible-core printed nothing of its own

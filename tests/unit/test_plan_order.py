@@ -11,6 +11,7 @@ from restore.errors import InputError
 from restore.graph import load_graph
 from restore.inventory import load_inventory
 from restore.plan import RestorePlan, build_plan, effective_priorities, restore_order
+from restore.plan_explain import start_order, why
 
 from .graphs import service, write_graph, write_inventory
 
@@ -48,7 +49,7 @@ def test_priority_inherited_through_several_levels(tmp_path: Path) -> None:
     assert list(plan.order) == ["storage", "db", "app", "lis", "mail"]
 
 
-def test_ties_broken_by_own_priority_then_id(tmp_path: Path) -> None:
+def test_ties_broken_by_own_priority_then_position_in_the_file(tmp_path: Path) -> None:
     plan = make_plan(
         tmp_path,
         [
@@ -58,8 +59,50 @@ def test_ties_broken_by_own_priority_then_id(tmp_path: Path) -> None:
             service("lis", 1, ["l1"], ["infra"]),
         ],
     )
-    # all effective 1; own priority 1 before infra's 3; then id.
-    assert list(plan.order) == ["alpha", "zeta", "infra", "lis"]
+    # all effective 1; own priority 1 before infra's 3; then the file's order, not the alphabet
+    assert list(plan.order) == ["zeta", "alpha", "infra", "lis"]
+
+
+def test_file_order_decides_ties_in_the_start_order_and_the_urgency_source(
+    tmp_path: Path,
+) -> None:
+    """The issue's case: two priority-1 services on one database, the laboratory written
+    before the EHR. Alphabetically 'ehr' < 'lis'; the file says lis first, and so do the
+    priority order, the scheduler's start order (one host at a time) and 'needed by'."""
+    plan = make_plan(
+        tmp_path,
+        [
+            service("db", 3, ["db1"]),
+            service("lis", 1, ["lis1"], ["db"]),
+            service("ehr", 1, ["ehr1"], ["db"]),
+        ],
+    )
+    assert list(plan.order) == ["db", "lis", "ehr"]
+    assert plan.service("db").inherited_from == "lis"
+    sim = plan.simulations[0]
+    assert [t.host for t in sim.timeline] == ["db1", "lis1", "ehr1"]
+    assert start_order(plan, sim) == ("db", "lis", "ehr")
+    assert why(plan, sim)["db"] == "needed by lis (priority 1)"
+    swapped = make_plan(
+        tmp_path,
+        [
+            service("db", 3, ["db1"]),
+            service("ehr", 1, ["ehr1"], ["db"]),
+            service("lis", 1, ["lis1"], ["db"]),
+        ],
+    )
+    assert list(swapped.order) == ["db", "ehr", "lis"]
+    assert start_order(swapped, swapped.simulations[0]) == ("db", "ehr", "lis")
+    assert swapped.service("db").inherited_from == "ehr"
+
+
+def test_restore_order_takes_file_positions_over_names() -> None:
+    graph = nx.DiGraph()
+    graph.add_nodes_from(["b", "a", "c"])
+    same = {"a": 1, "b": 1, "c": 1}
+    assert restore_order(graph, same, same, {"b": 0, "a": 1, "c": 2}) == ["b", "a", "c"]
+    assert restore_order(graph, same, same, {"c": 0, "a": 1, "b": 2}) == ["c", "a", "b"]
+    assert restore_order(graph, same, same) == ["b", "a", "c"]  # the graph's own node order
 
 
 def test_order_equals_networkx_lexicographic_sort_on_random_graphs() -> None:
@@ -80,9 +123,12 @@ def test_order_equals_networkx_lexicographic_sort_on_random_graphs() -> None:
         for s in names:
             expected = min([priority[s]] + [priority[t] for t in nx.descendants(graph, s)])
             assert eff[s] == expected
-        order = restore_order(graph, priority, eff)
+        position = {s: rng.random() for s in names}  # a file order unrelated to the names
+        order = restore_order(graph, priority, eff, position)
         assert order == list(
-            nx.lexicographical_topological_sort(graph, key=lambda s: (eff[s], priority[s], s))
+            nx.lexicographical_topological_sort(
+                graph, key=lambda s: (eff[s], priority[s], position[s])
+            )
         )
 
 
