@@ -60,10 +60,17 @@ class HostState(enum.StrEnum):
     FAILED = "failed"
     BLOCKED = "blocked"
     SKIPPED = "skipped"
+    INTERRUPTED = "interrupted"  # the run stopped (a signal, or it died) mid-host: resumable
 
 
 TERMINAL_HOST_STATES = frozenset(
-    {HostState.RECONNECTED, HostState.FAILED, HostState.BLOCKED, HostState.SKIPPED}
+    {
+        HostState.RECONNECTED,
+        HostState.FAILED,
+        HostState.BLOCKED,
+        HostState.SKIPPED,
+        HostState.INTERRUPTED,
+    }
 )
 
 
