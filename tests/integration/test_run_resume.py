@@ -200,7 +200,12 @@ def test_an_unfinished_non_idempotent_step_waits_for_an_operator_decision(
         journaled = {"mark-done": "marked_done", "retry": "retried", "skip": "waived"}[decision]
         (event,) = [e for e in journal.events() if e.event == journaled]
         assert (event.host, event.step) == ("db1", step_key)
-        assert event.detail == {"by": "alice", "reason": "see ticket 42"}
+        assert event.detail == {
+            "by": "alice",
+            "reason": "see ticket 42",
+            "os_user": "root",
+            "terminal": "none",  # run from a test, no terminal
+        }
     finally:
         journal.close()
     status = subprocess.run(
