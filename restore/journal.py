@@ -207,8 +207,7 @@ class NoJournal(InputError):
     def __init__(self, state_dir: Path) -> None:
         super().__init__(
             f"no journal in {state_dir}",
-            key="--state-dir",
-            hint="name the state dir of a run; only `restore run` starts a journal",
+            hint="--state-dir must name the state dir of a run; only `restore run` starts one",
         )
 
 
@@ -247,6 +246,12 @@ class Journal:
                 uri, uri=True, timeout=30.0, isolation_level=None, check_same_thread=False
             )
             self._db.execute("PRAGMA busy_timeout = 30000")
+            tables = self._db.execute(
+                "SELECT count(*) FROM sqlite_master WHERE name IN ('events', 'runs')"
+            ).fetchone()[0]
+            if tables != 2:  # a run creating it this instant, or not a journal at all
+                self._db.close()
+                raise NoJournal(self.state_dir)
             return
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(
