@@ -300,8 +300,11 @@ _RULES_HELP = (
     " Checked before anything is written (a refused decision exits 2 and writes nothing):"
     " it goes to the live run (the process holding the state dir's run lock), or, when no"
     " run is live, to the run named by --run (default: the latest) only if --resume would"
-    " continue it (it stopped for an operator, was interrupted, or failed). Journals --by,"
-    " --reason, the OS user, the terminal and the step key."
+    " continue it (it stopped for an operator, was interrupted, or failed). HOST must be in"
+    " the run and STEP one of its steps: mark-done and skip need one not already done, retry"
+    " one that was started and did not finish, and none may target a step the live run is"
+    " executing now. --by and --reason must not be blank. Journals --by, --reason, the OS"
+    " user, the terminal and the step key. See docs/running.md."
 )
 
 

@@ -172,7 +172,8 @@ def test_one_run_per_state_dir_and_decisions_checked_before_they_are_written(
         record = json.loads((state / "run.lock").read_text())
         assert record["pid"] == first.pid and record["run_id"] == run_id
         assert record["user"] == ME and record["command"] == "run" and record["started"]
-        assert _status(state)["state"] == "running" and _status(state)["live"] is True
+        status = _status(state)
+        assert (status["state"], status["live"]) == ("running", True)
 
         bad_decisions = {
             "a host with no gate waiting": ("approve", "c1", "--by", "alice"),
@@ -222,16 +223,18 @@ def test_one_run_per_state_dir_and_decisions_checked_before_they_are_written(
     }
 
     head = _head(state)
-    for args in (
-        ("approve", "a1", "--by", "alice"),
-        ("skip", "c1", "1", "--by", "alice", "--reason", "late"),
-        ("mark-done", "c1", "1", "--by", "alice", "--reason", "late"),
-    ):
-        done = _call(*args, state=state)
-        assert done.returncode == 2, (args, done.stderr)
-        assert _head(state) == head
-    assert "no run is in progress" in _call("approve", "a1", "--by", "x", state=state).stderr
-    assert _status(state)["state"] == "succeeded" and _status(state)["live"] is False
+    after_the_end = {
+        "approve": ("approve", "a1", "--by", "alice"),
+        "skip": ("skip", "c1", "1", "--by", "alice", "--reason", "late"),
+        "mark-done": ("mark-done", "c1", "1", "--by", "alice", "--reason", "late"),
+    }
+    ended = _all_at_once(after_the_end, state)
+    assert {why: done.returncode for why, done in ended.items()} == dict.fromkeys(ended, 2)
+    assert "no run is in progress" in ended["approve"].stderr
+    assert "nothing is left to decide" in ended["skip"].stderr
+    assert _head(state) == head
+    status = _status(state)
+    assert (status["state"], status["live"]) == ("succeeded", False)
 
 
 def _stoppable(tmp: Path) -> tuple[list[str], Path, Path]:
@@ -311,7 +314,8 @@ def test_sigterm_and_sighup_stop_a_run_like_ctrl_c_and_it_resumes(
     try:
         after = len(events)
         for host in ("a1", "a2"):
-            _wait_for(state, resumed, lambda ev, h=host: _waiting_at_gate(h)(ev[after:]))
+            waiting_again = _waiting_at_gate(host)
+            _wait_for(state, resumed, lambda ev: waiting_again(ev[after:]))  # noqa: B023
             ok = _call("approve", host, "--by", "bob", state=state)
             assert ok.returncode == 0, ok.stderr
         out, err = resumed.communicate(timeout=120)
@@ -361,19 +365,21 @@ def test_read_commands_never_create_state(tmp_path: Path) -> None:
     empty = tmp_path / "empty"
     empty.mkdir()
     missing = tmp_path / "missing"
-    commands = [
-        ("status",),
-        ("status", "--format", "json"),
-        ("journal", "verify"),
-        ("journal", "export", "--format", "json"),
-        ("report", "--format", "md"),
-        ("run", str(graph), "-i", str(inventory), "--resume"),
-        ("approve", "a1", "--by", "alice"),
-        ("skip", "a1", "host", "--by", "alice", "--reason", "r"),
-    ]
+    commands: dict[str, tuple[str, ...]] = {
+        " ".join(args[:2]): args
+        for args in [
+            ("status",),
+            ("status", "--format", "json"),
+            ("journal", "verify"),
+            ("journal", "export", "--format", "json"),
+            ("report", "--format", "md"),
+            ("run", str(graph), "-i", str(inventory), "--resume"),
+            ("approve", "a1", "--by", "alice"),
+            ("skip", "a1", "host", "--by", "alice", "--reason", "r"),
+        ]
+    }
     for state in (empty, missing):
-        for args in commands:
-            done = _call(*args, state=state)
+        for args, done in _all_at_once(commands, state).items():
             assert done.returncode == 2, (args, done.stdout, done.stderr)
             assert f"no journal in {state}" in done.stderr, (args, done.stderr)
             assert "intact" not in done.stdout + done.stderr
