@@ -445,6 +445,8 @@ class Engine:
         for index, step in enumerate(steps, 1):
             key = step_key(index, step)
             if self._stop.is_set():
+                if run.state != HostState.PENDING.value:  # stopped between two of its steps
+                    self._set_state(run, HostState.INTERRUPTED)
                 return self._outcome(run, False, "interrupted")
             view = self._decisions(run)
             if view.host_waived is not None:
@@ -512,8 +514,8 @@ class Engine:
             if outcome.ok or outcome.status in {REFUSED, INTERRUPTED} or attempt == tries:
                 return outcome
             pause = BACKOFF_S[min(attempt - 1, len(BACKOFF_S) - 1)]
-            if self._stop.wait(pause):
-                return outcome
+            if self._stop.wait(pause):  # stopped while waiting to try again
+                return StepOutcome(INTERRUPTED, {**outcome.detail, "signal": self._interrupted_by})
         return outcome
 
     def _execute(self, run: _HostRun, step: StepSpec, key: str, attempt: int) -> StepOutcome:
