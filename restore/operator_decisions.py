@@ -48,7 +48,10 @@ class Liveness:
 
 def liveness(record: RunRecord, events: Sequence[Event], holder: LockHolder | None) -> Liveness:
     last = events[-1].ts if events else None
-    live = holder is not None and holder.run_id in (record.run_id, None)
+    # A holder with no run id yet is a new run this instant: only a running record can be it.
+    live = holder is not None and (
+        holder.run_id == record.run_id or (holder.run_id is None and record.state == "running")
+    )
     if record.state == "running" and not live:
         return Liveness("interrupted", False, last)
     return Liveness(record.state if not live else "running", live, last)

@@ -141,7 +141,11 @@ def run_command(
     Ctrl-C, SIGTERM and SIGHUP stop it cleanly (journaled, exit 130); continue with --resume.
     """
     from restore.cli.stopping import stop_on_signals
+    from restore.engine import Engine, RunOptions
     from restore.graph import load_graph
+    from restore.inventory import load_inventory
+    from restore.plan import build_plan
+    from restore.prefork.service import PreforkAnsible
     from restore.runlock import RunLock
 
     spec = load_graph(graph)
@@ -150,73 +154,41 @@ def run_command(
     # One run per state dir, for the whole run (a second one is refused here, exit 2); the
     # signals that end a run on the night (kill, a dropped SSH session) stop it like Ctrl-C.
     with RunLock(state_dir, "resume" if resume else "run") as lock, stop_on_signals():
-        result = _run_locked(
-            spec,
-            inventory,
-            dry_run,
-            max_parallel,
-            yes,
-            resume,
-            run_id,
-            winrm_insecure,
-            output_format,
-            state_dir,
-            lock.set_run_id,
-        )
+        journal = Journal(state_dir)
+        # Started first: it warms ansible-core up (on the other core) while the inventory loads.
+        with PreforkAnsible(log_path=state_dir / "prefork.log") as prefork:
+            hosts = load_inventory(inventory, with_secrets=True)
+            plan = build_plan(spec, hosts, max_parallel=(max_parallel,))
+            progress = LiveProgress(
+                quiet=output_format is OutputFormat.JSON and not sys.stderr.isatty(),
+                on_run=lock.set_run_id,
+            )
+            engine = Engine(
+                plan,
+                hosts,
+                inventory,
+                journal,
+                RunOptions(
+                    dry_run=dry_run,
+                    max_parallel=max_parallel,
+                    assume_yes=yes,
+                    resume=resume,
+                    winrm_insecure=winrm_insecure,
+                    run_id=run_id,
+                ),
+                processor=progress,
+                prefork=prefork,
+            )
+            try:
+                result = engine.run()
+            finally:
+                if progress.live is not None:
+                    progress.live.stop()
     if output_format is OutputFormat.JSON:
         console.emit_json(result.to_json())
     else:
         _print_hosts(result.run_id, result.state, result.to_json()["hosts"], result.head_hash)
     raise typer.Exit(result.exit_code)
-
-
-def _run_locked(
-    spec: Any,
-    inventory: str,
-    dry_run: bool,
-    max_parallel: int,
-    yes: bool,
-    resume: bool,
-    run_id: str | None,
-    winrm_insecure: bool,
-    output_format: OutputFormat,
-    state_dir: Path,
-    on_run: Callable[[str], None],
-) -> Any:
-    from restore.engine import Engine, RunOptions
-    from restore.inventory import load_inventory
-    from restore.plan import build_plan
-    from restore.prefork.service import PreforkAnsible
-
-    journal = Journal(state_dir)
-    # Started first: it warms ansible-core up (on the other core) while the inventory loads.
-    with PreforkAnsible(log_path=state_dir / "prefork.log") as prefork:
-        hosts = load_inventory(inventory, with_secrets=True)
-        plan = build_plan(spec, hosts, max_parallel=(max_parallel,))
-        progress = LiveProgress(
-            quiet=output_format is OutputFormat.JSON and not sys.stderr.isatty(), on_run=on_run
-        )
-        engine = Engine(
-            plan,
-            hosts,
-            inventory,
-            journal,
-            RunOptions(
-                dry_run=dry_run,
-                max_parallel=max_parallel,
-                assume_yes=yes,
-                resume=resume,
-                winrm_insecure=winrm_insecure,
-                run_id=run_id,
-            ),
-            processor=progress,
-            prefork=prefork,
-        )
-        try:
-            return engine.run()
-        finally:
-            if progress.live is not None:
-                progress.live.stop()
 
 
 def _print_hosts(run_id: str, state: str, hosts: list[dict[str, Any]], head: str) -> None:
