@@ -138,7 +138,12 @@ def test_one_run_per_state_dir_and_decisions_checked_before_they_are_written(
             "max_parallel": 2,
             "steps": [_ssh("true", name="prepare"), {"approve": "the app owner agrees"}],
         },
-        {"id": "late", "priority": 2, "hosts": ["c1"], "steps": [_ssh("true", name="go")]},
+        {
+            "id": "late",
+            "priority": 2,
+            "hosts": ["c1"],
+            "steps": [_ssh("true", name="go"), {"approve": "late gate"}],
+        },
     ]
     graph, inventory = _setup(tmp_path, services, ["a1", "b1", "c1"])
     state = tmp_path / "state"
@@ -194,6 +199,9 @@ def test_one_run_per_state_dir_and_decisions_checked_before_they_are_written(
         not_waiting = _call("approve", "c1", "--by", "alice", state=state).stderr
         assert "a1 (2:approve" in not_waiting and "b1 (2:approve" in not_waiting
 
+        # c1 has not started: its gate is approved ahead of time, named by its step
+        ahead = _call("approve", "c1", "--step", "2", "--by", "carol", state=state)
+        assert ahead.returncode == 0, ahead.stderr
         for host in ("a1", "b1"):
             ok = _call("approve", host, "--by", " alice ", "--reason", "ticket 7", state=state)
             assert ok.returncode == 0, ok.stderr
@@ -208,10 +216,17 @@ def test_one_run_per_state_dir_and_decisions_checked_before_they_are_written(
     assert {e.run_id for e in events} == {run_id}
     approvals = [e for e in events if e.event == "approved"]
     assert [(e.host, e.step) for e in approvals] == [
+        ("c1", "2:approve: late gate"),
         ("a1", "2:approve: the app owner agrees"),
         ("b1", "2:approve: the app owner agrees"),
     ]
-    assert approvals[0].detail == {
+    (late_gate,) = [
+        e
+        for e in events
+        if e.host == "c1" and e.event == "succeeded" and "approve" in (e.step or "")
+    ]
+    assert late_gate.detail["by"] == "carol"  # it passed on the approval given ahead
+    assert approvals[1].detail == {
         "by": "alice",
         "reason": "ticket 7",
         "os_user": ME,
