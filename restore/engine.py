@@ -29,13 +29,14 @@ from typing import Any, Protocol
 from restore import logs
 from restore.engine_replay import (
     DONE,
+    UNFINISHED,
     HostReplay,
     facts_after,
     replay,
     replay_facts,
     step_key,
 )
-from restore.errors import InputError, Interrupted
+from restore.errors import InputError, Interrupted, StopSignal
 from restore.journal import Event, Journal
 from restore.models import (
     SUCCESSFUL_HOST_STATES,
@@ -87,6 +88,9 @@ STATE_OF_STEP: dict[StepType, HostState] = {
     StepType.RECONNECT: HostState.VERIFYING,
 }
 BACKOFF_S = (2.0, 5.0, 15.0, 30.0)
+# After a stop signal: how long hosts get to journal their cut steps before the run ends.
+INTERRUPT_GRACE_S = 10.0
+INTERRUPTED = "interrupted"  # a step's ending when the run was stopped under it
 
 
 log = logs.logger(__name__)
@@ -206,6 +210,7 @@ class Engine:
         journal.add_secrets(self.secrets)
         logs.add_secrets(self.secrets)
         self._stop = threading.Event()
+        self._interrupted_by: str | None = None  # the signal that stopped the run
         self._contexts: set[StepContext] = set()
         self._ctx_lock = threading.Lock()
         self.run_id = ""
@@ -279,7 +284,10 @@ class Engine:
                 )
             self.run_id = record.run_id
             self.journal.set_run_state(self.run_id, "running")
-            self._record("run_resumed", detail={"previous_state": record.state})
+            # This process holds the state dir's run lock, so a run still marked running
+            # is one that died (SIGKILL, power loss): it was interrupted.
+            previous = INTERRUPTED if record.state == "running" else record.state
+            self._record("run_resumed", detail={"previous_state": previous})
             return True, replay(self.journal.events(self.run_id))
         graph_path = str(self.plan.graph.path.resolve())
         self.run_id = self.journal.create_run(
@@ -367,14 +375,16 @@ class Engine:
             with self._prefork_for_run() as prefork:
                 self._ansible_env = prefork.environment()
                 self._drive(scheduler, runs, outcomes)
-        except KeyboardInterrupt:
-            self._stop.set()
-            with self._ctx_lock:
-                for ctx in list(self._contexts):
-                    ctx.abandon()
-            self._record("run_interrupted", detail={"message": "interrupted by the operator"})
+        except KeyboardInterrupt as exc:
+            # _drive has already stopped every host and let them journal their cut steps.
+            name = self._interrupted_by or _signal_name(exc)
+            self._record(
+                "run_interrupted", detail={"signal": name, "message": f"interrupted by {name}"}
+            )
             self.journal.set_run_state(self.run_id, "interrupted")
-            raise Interrupted(f"run {self.run_id} interrupted; continue it with --resume") from None
+            raise Interrupted(
+                f"run {self.run_id} interrupted by {name}; continue it with --resume"
+            ) from None
         for name, failed_service in scheduler.blocked.items():
             if name not in outcomes:
                 run = runs[name]
@@ -445,8 +455,21 @@ class Engine:
                         scheduler.mark_skipped(name)
                     else:
                         scheduler.mark_finished(name, outcome.ok)
+        except KeyboardInterrupt as exc:
+            self._interrupt(_signal_name(exc), running)
+            raise
         finally:
             pool.shutdown(wait=False, cancel_futures=True)
+
+    def _interrupt(self, signal_name: str, running: Mapping[cf.Future[HostOutcome], str]) -> None:
+        """Stop every host, and give each a moment to journal its cut step as `interrupted`
+        (so the journal says what happened, and --resume knows which steps to run again)."""
+        self._interrupted_by = signal_name
+        self._stop.set()
+        with self._ctx_lock:
+            for ctx in list(self._contexts):
+                ctx.abandon()
+        cf.wait(running, timeout=INTERRUPT_GRACE_S)
 
     # -- one host -----------------------------------------------------------------------------
 
@@ -483,6 +506,8 @@ class Engine:
         for index, step in enumerate(steps, 1):
             key = step_key(index, step)
             if self._stop.is_set():
+                if run.state != HostState.PENDING.value:  # stopped between two of its steps
+                    self._set_state(run, HostState.INTERRUPTED)
                 return self._outcome(run, False, "interrupted")
             view = self._decisions(run)
             if view.host_waived is not None:
@@ -498,7 +523,7 @@ class Engine:
                 )
                 facts_after(step, "skipped", {}, run.facts)
                 continue
-            if last in {"started", "failed", "timed_out", "refused"} and not step.idempotent:
+            if last in UNFINISHED and not step.idempotent:
                 self._set_state(
                     run,
                     HostState.FAILED,
@@ -519,6 +544,9 @@ class Engine:
             run.replayed.current_step = key
             self._set_state(run, STATE_OF_STEP[step.type])
             outcome = self._attempts(run, step, key)
+            if outcome.status == INTERRUPTED:
+                self._set_state(run, HostState.INTERRUPTED, step=key)
+                return self._outcome(run, False, outcome.message)
             if not outcome.ok:
                 self._set_state(run, HostState.FAILED, reason=outcome.message, step=key)
                 return self._outcome(run, False, outcome.message)
@@ -552,11 +580,11 @@ class Engine:
         outcome = StepOutcome(FAILED, {"message": "not run"})
         for attempt in range(1, tries + 1):
             outcome = self._execute(run, step, key, attempt)
-            if outcome.ok or outcome.status == REFUSED or attempt == tries:
+            if outcome.ok or outcome.status in {REFUSED, INTERRUPTED} or attempt == tries:
                 return outcome
             pause = BACKOFF_S[min(attempt - 1, len(BACKOFF_S) - 1)]
-            if self._stop.wait(pause):
-                return outcome
+            if self._stop.wait(pause):  # stopped while waiting to try again
+                return StepOutcome(INTERRUPTED, {**outcome.detail, "signal": self._interrupted_by})
         return outcome
 
     def _execute(self, run: _HostRun, step: StepSpec, key: str, attempt: int) -> StepOutcome:
@@ -631,13 +659,17 @@ class Engine:
 
     def _with_deadline(self, ctx: StepContext, timeout: float) -> StepOutcome:
         """Run the step in its own thread; past the deadline, cut it loose and move on."""
-        box: list[StepOutcome] = []
+        # (outcome, whether the step had been cancelled when it returned): a step that
+        # returns because it was cancelled (an approval gate, say) did not end on its own,
+        # and what it says ("no approval before the deadline") is not what happened.
+        box: list[tuple[StepOutcome, bool]] = []
 
         def target() -> None:
             try:
-                box.append(self.runners[ctx.step.type](ctx))
+                outcome = self.runners[ctx.step.type](ctx)
             except Exception as exc:  # a step's bug is this host's failure, nobody else's
-                box.append(StepOutcome(FAILED, {"error": f"{type(exc).__name__}: {exc}"}))
+                outcome = StepOutcome(FAILED, {"error": f"{type(exc).__name__}: {exc}"})
+            box.append((outcome, ctx.cancel.is_set()))
 
         thread = threading.Thread(
             target=target, name=f"step-{ctx.host.name}-{ctx.step_key}", daemon=True
@@ -652,12 +684,13 @@ class Engine:
         finally:
             with self._ctx_lock:
                 self._contexts.discard(ctx)
-        if box:
-            return box[0]
+        if box and not box[0][1]:
+            return box[0][0]
         ctx.abandon()
         thread.join(2.0)  # a cooperative step returns at once once cancelled
         if self._stop.is_set():
-            return StepOutcome(FAILED, {"message": "interrupted"})
+            name = self._interrupted_by or "SIGINT"
+            return StepOutcome(INTERRUPTED, {"message": f"interrupted by {name}", "signal": name})
         return StepOutcome(
             TIMED_OUT,
             {"message": f"step exceeded its {timeout:.0f}s deadline", "timeout_s": timeout},
@@ -666,6 +699,10 @@ class Engine:
 
 def _reimage_after(steps: Sequence[StepSpec], index: int) -> bool:
     return any(s.type is StepType.REIMAGE for s in steps[index:])
+
+
+def _signal_name(exc: BaseException) -> str:
+    return exc.signal_name if isinstance(exc, StopSignal) else "SIGINT"
 
 
 def _who(detail: dict[str, Any]) -> dict[str, Any]:

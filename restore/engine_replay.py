@@ -17,8 +17,20 @@ from restore.models import StepSpec, StepType, Verdict
 from restore.steps.base import HostFacts
 
 STEP_EVENTS = frozenset(
-    {"started", "succeeded", "failed", "timed_out", "refused", "skipped", "marked_done"}
+    {
+        "started",
+        "succeeded",
+        "failed",
+        "timed_out",
+        "refused",
+        "skipped",
+        "marked_done",
+        "interrupted",  # the run was stopped (a signal) while the step ran
+    }
 )
+# A step whose last event is one of these did not finish: on --resume it runs again if
+# idempotent, else an operator decides (mark-done / retry / skip).
+UNFINISHED = frozenset({"started", "failed", "timed_out", "refused", "interrupted"})
 DECISIONS = frozenset({"waived", "marked_done", "retried"})
 DONE = frozenset({"succeeded", "skipped", "marked_done"})
 

@@ -92,3 +92,15 @@ class Interrupted(RestoreError):
     """The operator interrupted a run; the journal lets it resume."""
 
     exit_code = EXIT_INTERRUPTED
+
+
+class StopSignal(KeyboardInterrupt):
+    """SIGTERM or SIGHUP (or SIGINT), raised like Ctrl-C so that one path stops a run.
+
+    A KeyboardInterrupt subclass because the engine already stops cleanly on Ctrl-C; it
+    carries the signal's name so the journal says which signal it was.
+    """
+
+    def __init__(self, signal_name: str) -> None:
+        super().__init__(signal_name)
+        self.signal_name = signal_name

@@ -27,6 +27,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
+
+from restore.errors import InputError
 
 GENESIS_HASH = "0" * 64
 DB_NAME = "journal.sqlite"
@@ -198,16 +201,59 @@ class VerifyResult:
         }
 
 
-class Journal:
-    """The journal under one state dir. One instance per process; thread-safe."""
+class NoJournal(InputError):
+    """A command that reads or appends to a journal found none (a typo in --state-dir...)."""
 
-    def __init__(self, state_dir: Path, secrets: Iterable[str] = ()) -> None:
+    def __init__(self, state_dir: Path) -> None:
+        super().__init__(
+            f"no journal in {state_dir}",
+            hint="--state-dir must name the state dir of a run; only `restore run` starts one",
+        )
+
+
+def journal_exists(state_dir: Path) -> bool:
+    return (Path(state_dir) / DB_NAME).is_file()
+
+
+class Journal:
+    """The journal under one state dir. One instance per process; thread-safe.
+
+    ``Journal(dir)`` creates the journal if needed (only `run` and `rehearse` do that);
+    ``existing=True`` refuses a missing one (operator commands append to a run that must
+    exist); ``read_only=True`` also opens SQLite read-only, so a read command can neither
+    create nor change anything, whatever path it is given.
+    """
+
+    def __init__(
+        self,
+        state_dir: Path,
+        secrets: Iterable[str] = (),
+        *,
+        existing: bool = False,
+        read_only: bool = False,
+    ) -> None:
         self.state_dir = Path(state_dir)
-        self.state_dir.mkdir(parents=True, exist_ok=True)
         self.path = self.state_dir / DB_NAME
         self.head_path = self.state_dir / HEAD_NAME
+        self.read_only = read_only
+        if (existing or read_only) and not journal_exists(self.state_dir):
+            raise NoJournal(self.state_dir)
         self._secrets: set[str] = {s for s in secrets if s}
         self._lock = threading.Lock()
+        if read_only:
+            uri = f"file:{quote(str(self.path.resolve()))}?mode=ro"
+            self._db = sqlite3.connect(
+                uri, uri=True, timeout=30.0, isolation_level=None, check_same_thread=False
+            )
+            self._db.execute("PRAGMA busy_timeout = 30000")
+            tables = self._db.execute(
+                "SELECT count(*) FROM sqlite_master WHERE name IN ('events', 'runs')"
+            ).fetchone()[0]
+            if tables != 2:  # a run creating it this instant, or not a journal at all
+                self._db.close()
+                raise NoJournal(self.state_dir)
+            return
+        self.state_dir.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(
             self.path, timeout=30.0, isolation_level=None, check_same_thread=False
         )

@@ -61,6 +61,7 @@ class HostState(enum.StrEnum):
     FAILED = "failed"
     BLOCKED = "blocked"
     SKIPPED = "skipped"
+    INTERRUPTED = "interrupted"  # the run stopped (a signal, or it died) mid-host: resumable
 
 
 TERMINAL_HOST_STATES = frozenset(
@@ -70,6 +71,7 @@ TERMINAL_HOST_STATES = frozenset(
         HostState.FAILED,
         HostState.BLOCKED,
         HostState.SKIPPED,
+        HostState.INTERRUPTED,
     }
 )
 # The endings of a host whose run went as planned (or that an operator waived).

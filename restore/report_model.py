@@ -211,6 +211,7 @@ def build_report(
                 "timed_out",
                 "refused",
                 "marked_done",
+                "interrupted",  # cut by a stop signal (SIGINT/SIGTERM/SIGHUP)
             }:
                 step_record = open_steps.pop(key, None)
                 if step_record is None:

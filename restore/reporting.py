@@ -20,7 +20,7 @@ from restore.run_snapshot import snapshot_of
 
 
 def report_for_run(state_dir: Path, run_id: str | None = None) -> RecoveryReport:
-    journal = Journal(state_dir)
+    journal = Journal(state_dir, read_only=True)  # a report never creates or changes state
     try:
         run = journal.run(run_id)
         if run is None:

@@ -44,36 +44,42 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Run the whole plan as a rehearsal and write the report.
 
-        Exit 0 when the rehearsal met the plan (every host reconnected), 1 otherwise. A
-        successful rehearsal is remembered: `restore plan` then warns when the graph, the
-        inventory or a playbook changes ("needs re-verification").
+        Holds the state dir's run lock like `restore run` (a second run there is refused);
+        SIGTERM and SIGHUP stop it like Ctrl-C. Exit 0 when the rehearsal met the plan (every
+        host reconnected), 1 otherwise. A successful rehearsal is remembered: `restore plan`
+        then warns when the graph, the inventory or a playbook changes ("needs
+        re-verification").
         """
         from restore.cli.running import LiveProgress
+        from restore.cli.stopping import stop_on_signals
         from restore.rehearsal_mix import SCENARIOS
         from restore.rehearse import rehearse as run_rehearsal
+        from restore.runlock import RunLock
 
         if scenario not in SCENARIOS:
             raise InputError(
                 f"unknown scenario '{scenario}'", hint=f"one of {', '.join(SCENARIOS)}"
             )
-        progress = LiveProgress()
-        try:
-            result = run_rehearsal(
-                graph_file,
-                inventory,
-                state_dir,
-                lab=lab,
-                scenario=scenario,
-                max_parallel=max_parallel,
-                junit=junit,
-                keep_lab=keep_lab,
-                seeds=tuple(seed),
-                processor=progress,
-                say=console.info,
-            )
-        finally:
-            if progress.live is not None:
-                progress.live.stop()
+        # One run per state dir (the rehearsal's run, and its lab, live there too).
+        with RunLock(state_dir, "rehearse") as lock, stop_on_signals():
+            progress = LiveProgress(on_run=lock.set_run_id)
+            try:
+                result = run_rehearsal(
+                    graph_file,
+                    inventory,
+                    state_dir,
+                    lab=lab,
+                    scenario=scenario,
+                    max_parallel=max_parallel,
+                    junit=junit,
+                    keep_lab=keep_lab,
+                    seeds=tuple(seed),
+                    processor=progress,
+                    say=console.info,
+                )
+            finally:
+                if progress.live is not None:
+                    progress.live.stop()
         timings = ", ".join(f"{k[:-2]} {v:.1f}s" for k, v in result.timings_s.items())
         verdict = (
             "met the plan" if result.met_plan else f"did NOT meet the plan ({result.run.state})"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from rich.text import Text
 from restore.cli import console
 from restore.cli.options import FORMAT_OPTION, INVENTORY_OPTION, STATE_DIR_OPTION, OutputFormat
 from restore.errors import EXIT_OK, EXIT_OPERATIONAL, InputError
-from restore.journal import Event, Journal
+from restore.journal import Event, Journal, NoJournal, journal_exists
 
 # Colours of the live table's state column: green is back, red stopped, yellow needs a look.
 STATE_STYLES = {
@@ -38,14 +39,17 @@ _OPERATOR_EVENT = {"mark-done": "marked_done", "retry": "retried", "skip": "waiv
 class LiveProgress:
     """The engine's Processor for people: a live table on a TTY, one line per event elsewhere."""
 
-    def __init__(self, quiet: bool = False) -> None:
+    def __init__(self, quiet: bool = False, on_run: Callable[[str], None] | None = None) -> None:
         self.quiet = quiet
+        self.on_run = on_run  # told the run id as soon as the engine has one (the run lock)
         self.tty = console.err.is_terminal
         self.rows: dict[str, dict[str, Any]] = {}
         self.live: Live | None = None
         self.started = time.monotonic()
 
     def run_started(self, run_id: str, plan: Any, resumed: bool) -> None:
+        if self.on_run is not None:
+            self.on_run(run_id)
         for host in plan.hosts:
             self.rows[host.name] = {
                 "service": host.service,
@@ -116,7 +120,8 @@ def _line(event: Event) -> str:
 
 
 def _open_journal(state_dir: Path) -> Journal:
-    return Journal(state_dir)
+    """For read commands: read-only, and exit 2 when there is no journal (nothing created)."""
+    return Journal(state_dir, read_only=True)
 
 
 def _resolve_run(journal: Journal, run_id: str | None) -> str:
@@ -150,43 +155,56 @@ def run_command(
     output_format: OutputFormat = FORMAT_OPTION,
     state_dir: Path = STATE_DIR_OPTION,
 ) -> None:
-    """Execute the plan: quarantine, evidence, check, rebuild, verify, reconnect, host by host."""
+    """Execute the plan: quarantine, evidence, check, rebuild, verify, reconnect, host by host.
+
+    One run per state dir: the run holds an exclusive lock on DIR/run.lock for its whole
+    life, and a second `run`, `run --resume` or `rehearse` there is refused (exit 2).
+    Ctrl-C, SIGTERM and SIGHUP stop it cleanly (journaled, exit 130); continue with --resume.
+    """
+    from restore.cli.stopping import stop_on_signals
     from restore.engine import Engine, RunOptions
     from restore.graph import load_graph
     from restore.inventory import load_inventory
     from restore.plan import build_plan
     from restore.prefork.service import PreforkAnsible
+    from restore.runlock import RunLock
 
     spec = load_graph(graph)
-    journal = _open_journal(state_dir)
-    # Started first: it warms ansible-core up (on the other core) while the inventory loads.
-    with PreforkAnsible(log_path=state_dir / "prefork.log") as prefork:
-        hosts = load_inventory(inventory, with_secrets=True)
-        plan = build_plan(spec, hosts, max_parallel=(max_parallel,))
-        progress = LiveProgress(
-            quiet=output_format is OutputFormat.JSON and not sys.stderr.isatty()
-        )
-        engine = Engine(
-            plan,
-            hosts,
-            inventory,
-            journal,
-            RunOptions(
-                dry_run=dry_run,
-                max_parallel=max_parallel,
-                assume_yes=yes,
-                resume=resume,
-                winrm_insecure=winrm_insecure,
-                run_id=run_id,
-            ),
-            processor=progress,
-            prefork=prefork,
-        )
-        try:
-            result = engine.run()
-        finally:
-            if progress.live is not None:
-                progress.live.stop()
+    if resume and not journal_exists(state_dir):
+        raise NoJournal(state_dir)  # before the lock: a typo creates nothing
+    # One run per state dir, for the whole run (a second one is refused here, exit 2); the
+    # signals that end a run on the night (kill, a dropped SSH session) stop it like Ctrl-C.
+    with RunLock(state_dir, "resume" if resume else "run") as lock, stop_on_signals():
+        journal = Journal(state_dir)
+        # Started first: it warms ansible-core up (on the other core) while the inventory loads.
+        with PreforkAnsible(log_path=state_dir / "prefork.log") as prefork:
+            hosts = load_inventory(inventory, with_secrets=True)
+            plan = build_plan(spec, hosts, max_parallel=(max_parallel,))
+            progress = LiveProgress(
+                quiet=output_format is OutputFormat.JSON and not sys.stderr.isatty(),
+                on_run=lock.set_run_id,
+            )
+            engine = Engine(
+                plan,
+                hosts,
+                inventory,
+                journal,
+                RunOptions(
+                    dry_run=dry_run,
+                    max_parallel=max_parallel,
+                    assume_yes=yes,
+                    resume=resume,
+                    winrm_insecure=winrm_insecure,
+                    run_id=run_id,
+                ),
+                processor=progress,
+                prefork=prefork,
+            )
+            try:
+                result = engine.run()
+            finally:
+                if progress.live is not None:
+                    progress.live.stop()
     if output_format is OutputFormat.JSON:
         console.emit_json(result.to_json())
     else:
@@ -231,59 +249,107 @@ def status_command(
     output_format: OutputFormat = FORMAT_OPTION,
     state_dir: Path = STATE_DIR_OPTION,
 ) -> None:
-    """Host states of a run, from the journal."""
+    """Host states of a run, from the journal; whether it is alive, from the run lock.
+
+    A run whose journal says running but whose process is gone (killed, crashed, its
+    machine rebooted) shows as `interrupted`, with the time of its last event; its hosts
+    caught mid-way show `interrupted` too. Continue it with `restore run ... --resume`.
+    """
     from restore.engine_replay import replay
+    from restore.operator_decisions import liveness
+    from restore.runlock import live_holder
 
     journal = _open_journal(state_dir)
     rid = _resolve_run(journal, run_id)
     record = journal.run(rid)
     assert record is not None
+    events = journal.events(rid)
+    alive = liveness(record, events, live_holder(state_dir))
     hosts = [
         {
             "host": h.host,
             "service": h.service,
-            "state": h.state,
+            "state": _host_state(h.state, alive.state),
             "step": h.current_step,
             "verdict": h.verdict,
         }
-        for h in replay(journal.events(rid)).values()
+        for h in replay(events).values()
     ]
     head = journal.head_hash()
     if output_format is OutputFormat.JSON:
-        console.emit_json({"run_id": rid, "state": record.state, "hosts": hosts, "head_hash": head})
+        console.emit_json(
+            {
+                "run_id": rid,
+                "state": alive.state,
+                "live": alive.live,
+                "last_event_at": alive.last_event_at,
+                "hosts": hosts,
+                "head_hash": head,
+            }
+        )
     else:
-        _print_hosts(rid, record.state, hosts, head)
+        shown = alive.state
+        if alive.state == "interrupted":
+            shown += f" (last event {alive.last_event_at}; continue with --resume)"
+        _print_hosts(rid, shown, hosts, head)
+
+
+def _host_state(state: str, run_state: str) -> str:
+    """A host caught mid-way by a run that is not alive ended `interrupted` (DESIGN §5)."""
+    from restore.models import TERMINAL_HOST_STATES
+
+    ended = {s.value for s in TERMINAL_HOST_STATES} | {"pending", "restored"}
+    if run_state == "interrupted" and state not in ended:
+        return "interrupted"
+    return state
+
+
+_RULES_HELP = (
+    " Checked before anything is written (a refused decision exits 2 and writes nothing):"
+    " it goes to the live run (the process holding the state dir's run lock), or, when no"
+    " run is live, to the run named by --run (default: the latest) only if --resume would"
+    " continue it (it stopped for an operator, was interrupted, or failed). HOST must be in"
+    " the run and STEP one of its steps: mark-done and skip need one not already done, retry"
+    " one that was started and did not finish, and none may target a step the live run is"
+    " executing now. --by and --reason must not be blank. Journals --by, --reason, the OS"
+    " user, the terminal and the step key. See docs/running.md."
+)
 
 
 def approve_command(
     host: str = typer.Argument(..., help="The host waiting at an approve step."),
-    by: str = typer.Option(..., "--by", help="Who approves (journaled)."),
+    by: str = typer.Option(..., "--by", help="Who approves (journaled; not empty)."),
     reason: str = typer.Option("", "--reason", help="Why (journaled)."),
-    run_id: str | None = typer.Option(None, "--run", help="Default: the latest run."),
+    step: str | None = typer.Option(
+        None,
+        "--step",
+        help="Approve this approve step of HOST ahead of time (its number, key or label); "
+        "default: the gate HOST is waiting at now.",
+    ),
+    run_id: str | None = typer.Option(None, "--run", help="Default: the live run."),
     state_dir: Path = STATE_DIR_OPTION,
 ) -> None:
-    """Release a host's approve gate (works from a second terminal while the run goes on)."""
-    journal = _open_journal(state_dir)
-    rid = _resolve_run(journal, run_id)
-    step = _known_host(journal, rid, host)
-    event = journal.append(
-        rid, "approved", host=host, step=step, detail={"by": by, "reason": reason or None}
-    )
-    console.info(f"approved {host} in run {rid} (journal row {event.seq})")
+    """Release a host's approve gate in the live run (from a second terminal while it runs).
 
+    Only a host waiting at an approve gate now (or, with --step, an approve step still ahead
+    of it) of the live run; otherwise exit 2, naming the hosts that are waiting.
+    """
+    from restore.operator_decisions import check_approval, check_who, decision_run, who_detail
+    from restore.runlock import live_holder
 
-def _known_host(journal: Journal, run_id: str, host: str) -> str | None:
-    from restore.engine_replay import replay
-
-    hosts = replay(journal.events(run_id))
-    if host not in hosts:
-        from restore.graph import did_you_mean
-
-        raise InputError(
-            f"host '{host}' is not in run {run_id}",
-            hint=did_you_mean(host, list(hosts)) or "see `restore status`",
-        )
-    return hosts[host].current_step
+    name, why = check_who(by, reason, reason_required=False)
+    journal = Journal(state_dir, existing=True)
+    rid = decision_run(journal, live_holder(state_dir), run_id, approval=True)
+    events = journal.events(rid)
+    approve_steps: list[str] = []
+    if step is not None:
+        planned = _planned_steps(journal, rid, host)
+        key = _match_step(host, step, [k for k, _ in planned])
+        approve_steps = [k for k, kind in planned if kind == "approve"]
+        step = key
+    key = check_approval(events, rid, host, step, approve_steps)
+    event = journal.append(rid, "approved", host=host, step=key, detail=who_detail(name, why))
+    console.info(f"approved {host} {key} in run {rid} (journal row {event.seq})")
 
 
 def _decision(kind: str) -> Any:
@@ -292,45 +358,73 @@ def _decision(kind: str) -> Any:
         step: str = typer.Argument(
             ..., help="Step number (see `restore status`), its full name, or 'host' (skip only)."
         ),
-        by: str = typer.Option(..., "--by", help="Who decides (journaled)."),
-        reason: str = typer.Option(..., "--reason", help="Why (journaled)."),
-        run_id: str | None = typer.Option(None, "--run", help="Default: the latest run."),
+        by: str = typer.Option(..., "--by", help="Who decides (journaled; not empty)."),
+        reason: str = typer.Option(..., "--reason", help="Why (journaled; not empty)."),
+        run_id: str | None = typer.Option(
+            None, "--run", help="Default: the live run, else the latest run."
+        ),
         state_dir: Path = STATE_DIR_OPTION,
     ) -> None:
-        journal = _open_journal(state_dir)
-        rid = _resolve_run(journal, run_id)
-        _known_host(journal, rid, host)
-        key = None if (kind == "skip" and step == "host") else _step_key(journal, rid, host, step)
+        from restore.operator_decisions import (
+            check_step_decision,
+            check_who,
+            decision_run,
+            host_of,
+            who_detail,
+        )
+        from restore.runlock import live_holder
+
+        name, why = check_who(by, reason, reason_required=True)
+        journal = Journal(state_dir, existing=True)
+        holder = live_holder(state_dir)
+        rid = decision_run(journal, holder, run_id, approval=False)
+        record = host_of(journal.events(rid), rid, host)
+        key = None
+        if not (kind == "skip" and step == "host"):
+            key = _match_step(host, step, [k for k, _ in _planned_steps(journal, rid, host)])
+        check_step_decision(kind, record, rid, key, live=holder is not None)
         event = journal.append(
-            rid, _OPERATOR_EVENT[kind], host=host, step=key, detail={"by": by, "reason": reason}
+            rid, _OPERATOR_EVENT[kind], host=host, step=key, detail=who_detail(name, why)
         )
         target = key or "the whole host"
         console.info(f"{kind}: {host} {target} in run {rid} (journal row {event.seq})")
-        if kind != "skip":
+        if kind != "skip" and holder is None:
             console.info("continue the run with `restore run GRAPH -i INV --resume`")
 
     command.__doc__ = {
         "mark-done": "Record that an operator completed a step by hand (it will not run again).",
         "retry": "Allow a started, non-idempotent step to run again on --resume.",
         "skip": "Waive a step (or 'host': the whole host), with name and reason.",
-    }[kind]
+    }[kind] + _RULES_HELP
     return command
 
 
-def _step_key(journal: Journal, run_id: str, host: str, step: str) -> str:
-    """Accept '4', '4:check' or a unique label; return the journal's step key.
+def _planned_steps(journal: Journal, run_id: str, host: str) -> list[tuple[str, str]]:
+    """(step key, step type) of each of the host's steps in the run's plan.
 
-    The keys come from the run's own `run_started` row (restore.run_snapshot), never from the
+    They come from the run's own `run_started` row (restore.run_snapshot), never from the
     graph file: a decision is taken from any folder, whatever became of that file."""
-    from restore.run_snapshot import snapshot
-
     events = journal.events(run_id)
-    snap = snapshot(events)
-    keys = list(snap.step_keys.get(host, ())) if snap is not None else []
-    if not keys:  # a journal from before the plan was kept in it: the keys it has seen
-        keys = list(dict.fromkeys(e.step for e in events if e.host == host and e.step))
-    if not keys:
+    started = next((e for e in events if e.event == "run_started"), None)
+    hosts = started.detail.get("hosts") if started is not None else None
+    known = [h for h in hosts or [] if isinstance(h, dict) and h.get("host") == host]
+    if hosts and not known:
+        raise InputError(f"host '{host}' is not in the plan of run {run_id}")
+    planned = [
+        (str(st.get("key")), str(st.get("type")))
+        for st in (known[0].get("steps") or [] if known else [])
+        if isinstance(st, dict) and st.get("key")
+    ]
+    if not planned:  # a journal from before the plan was kept in it: the keys it has seen
+        seen = dict.fromkeys(e.step for e in events if e.host == host and e.step)
+        planned = [(key, key.split(":", 1)[1].split(":", 1)[0]) for key in seen if ":" in key]
+    if not planned:
         raise InputError(f"host '{host}' has no steps in run {run_id}")
+    return planned
+
+
+def _match_step(host: str, step: str, keys: list[str]) -> str:
+    """Accept '4', '4:check' or a unique label; return the journal's step key."""
     matches = [k for k in keys if step in (k, k.split(":", 1)[0], k.split(":", 1)[1])]
     if len(matches) != 1:
         raise InputError(
@@ -347,11 +441,20 @@ def journal_verify(
     output_format: OutputFormat = FORMAT_OPTION,
     state_dir: Path = STATE_DIR_OPTION,
 ) -> None:
-    """Check the hash chain and the head file; exit 1 if anything was edited, dropped or cut."""
+    """Check the hash chain and the head file; exit 1 if anything was edited, dropped or cut.
+
+    Exit 2 when DIR has no journal, or one with no event: an empty journal is never
+    called intact (it proves nothing, and is what a mistyped --state-dir would show).
+    """
     journal = _open_journal(state_dir)
     if run_id is not None:
         _resolve_run(journal, run_id)
     result = journal.verify()
+    if result.events == 0 and result.ok:
+        raise InputError(
+            f"the journal in {state_dir} holds no event: there is nothing to verify",
+            key="--state-dir",
+        )
     if output_format is OutputFormat.JSON:
         console.emit_json(result.to_json())
     else:

@@ -1,8 +1,9 @@
 """`approve: MESSAGE`: wait for a person to say yes, recorded in the journal.
 
 The approval comes from `restore approve HOST --by NAME` (any terminal, any process): it is a
-journal row, so it survives a crash and appears in the report. With `--yes` (a rehearsal) the
-engine approves itself, and the journal says so.
+journal row naming this step's key, so it survives a crash and appears in the report. A gate
+interrupted before its approval waits again on --resume; an approval given for it counts.
+With `--yes` (a rehearsal) the engine approves itself, and the journal says so.
 """
 
 from __future__ import annotations
@@ -32,15 +33,23 @@ def run(ctx: StepContext) -> StepOutcome:
         return succeeded("auto-approved (--yes)", by="restore --yes", request=message)
     ctx.progress(f"waiting: restore approve {ctx.host.name} --by NAME  ({message})")
     while not ctx.cancel.is_set():
-        for event in ctx.journal.events(ctx.run_id, after_seq=ctx.start_seq):
-            if event.host == ctx.host.name and event.event == "approved":
+        for event in ctx.journal.events(ctx.run_id, host=ctx.host.name):
+            # An approval names this gate's step key (`restore approve` checks and records
+            # it; it may come ahead of time); an unnamed one counts only once the gate waits.
+            if event.step not in (ctx.step_key, None) or (
+                event.step is None and event.seq <= ctx.start_seq
+            ):
+                continue
+            if event.event == "approved":
                 return succeeded(
                     f"approved by {event.detail.get('by')}",
                     by=event.detail.get("by"),
                     reason=event.detail.get("reason"),
                     request=message,
                 )
-            if event.host == ctx.host.name and event.event == "rejected":
+            if event.event == "rejected" and event.seq > ctx.start_seq:
                 return failed(f"rejected by {event.detail.get('by')}", request=message)
         ctx.cancel.wait(POLL_S)
+    # Cancelled: at the deadline, or by a stop signal (the engine then journals the step as
+    # interrupted, not this).
     return failed("no approval before the step's deadline", request=message)

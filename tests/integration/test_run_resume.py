@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import pwd
 import signal
 import subprocess
 import sys
@@ -200,7 +201,12 @@ def test_an_unfinished_non_idempotent_step_waits_for_an_operator_decision(
         journaled = {"mark-done": "marked_done", "retry": "retried", "skip": "waived"}[decision]
         (event,) = [e for e in journal.events() if e.event == journaled]
         assert (event.host, event.step) == ("db1", step_key)
-        assert event.detail == {"by": "alice", "reason": "see ticket 42"}
+        assert event.detail == {
+            "by": "alice",
+            "reason": "see ticket 42",
+            "os_user": pwd.getpwuid(os.getuid()).pw_name,
+            "terminal": "none",  # run from a test, no terminal
+        }
     finally:
         journal.close()
     status = subprocess.run(
@@ -256,6 +262,11 @@ def test_ctrl_c_stops_cleanly_with_130_and_the_run_resumes(tmp_path: Path) -> No
     journal = Journal(state)
     try:
         interrupted = [(e.host, e.step) for e in journal.events() if e.event == "succeeded"]
+        (stop,) = [e for e in journal.events() if e.event == "run_interrupted"]
+        assert stop.detail["signal"] == "SIGINT"
+        cut = [e for e in journal.events() if e.event == "interrupted"]
+        assert all(e.detail["signal"] == "SIGINT" for e in cut)
+        assert not [e for e in journal.events() if e.event == "failed"]
         assert journal.verify().ok
     finally:
         journal.close()
