@@ -35,6 +35,22 @@ WINDOWS_CONNECTIONS = frozenset({"winrm", "psrp"})
 _CACHE_FORMAT = 1
 
 
+# Host names become file and folder names under the state dir (step work dirs, evidence,
+# baselines): only names that cannot climb out of a folder or start an option are accepted.
+SAFE_HOST_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,252}")
+
+
+def check_host_name(name: str, source: str) -> None:
+    """Refuse (exit 2) an inventory host name that is unsafe as a file name."""
+    if SAFE_HOST_NAME.fullmatch(name) is None:
+        raise InputError(
+            f"host name {name!r} is not allowed",
+            file=source,
+            hint="host names may hold letters, digits, '.', '_' and '-', and must not start "
+            "with '.' or '-'; put an unusual address in ansible_host instead",
+        )
+
+
 def is_secret_name(name: str) -> bool:
     return name not in _NOT_SECRET and bool(_SECRET_NAME.search(name))
 
@@ -84,6 +100,8 @@ def _load_with_ansible(path: Path, with_secrets: bool) -> Inventory:
             warnings.simplefilter("ignore")
             manager = InventoryManager(loader=loader, sources=[str(path)])
             resolve = _VarResolver(loader, manager)
+            for host in manager.get_hosts():
+                check_host_name(str(host.name), str(path))
             hosts = [
                 _host_spec(str(host.name), resolve(host), with_secrets)
                 for host in manager.get_hosts()
