@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from restore.cli.defaults import DEFAULT_STATE_DIR, STATE_DIR_ENV
+from restore.state_dir import PRIVATE_UMASK, user_cache_dir
 
 PLANNING_COMMANDS = frozenset({"plan", "validate"})
 
@@ -41,12 +42,15 @@ def sniff_planning_paths(argv: list[str]) -> tuple[Path, Path] | None:
 
 
 def main() -> None:
+    # Root's state must be root's alone: every folder made from here on is 0700, every file
+    # 0600 (restore.state_dir).
+    os.umask(PRIVATE_UMASK)
     paths = sniff_planning_paths(sys.argv[1:])
     if paths is not None:
         from restore.inventory_background import start_early
 
-        inventory, state_dir = paths
-        start_early(inventory, state_dir / "cache")
+        inventory, _state_dir = paths
+        start_early(inventory, user_cache_dir())
     from restore.cli.app import main as run_app
 
     run_app()

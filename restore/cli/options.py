@@ -7,6 +7,7 @@ import enum
 import typer
 
 from restore.cli.defaults import DEFAULT_STATE_DIR, STATE_DIR_ENV
+from restore.state_dir import check_state_dir
 
 
 class OutputFormat(enum.StrEnum):
@@ -17,8 +18,9 @@ class OutputFormat(enum.StrEnum):
 STATE_DIR_OPTION = typer.Option(
     DEFAULT_STATE_DIR,
     "--state-dir",
-    help="Where runs, the journal, evidence and the lab live.",
+    help="Where runs, the journal, evidence and the lab live (yours alone: 0700).",
     envvar=STATE_DIR_ENV,
+    callback=check_state_dir,
 )
 FORMAT_OPTION = typer.Option(
     OutputFormat.TABLE,

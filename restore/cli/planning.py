@@ -26,6 +26,7 @@ from restore.plan_cache import cached_plan
 from restore.plan_model import RestorePlan
 from restore.plan_render import to_dot, to_markdown, to_mermaid
 from restore.schedule import Simulation
+from restore.state_dir import user_cache_dir
 
 
 class PlanFormat(enum.StrEnum):
@@ -79,6 +80,7 @@ def load_plan(
     max_parallel: list[int] | None = None,
 ) -> RestorePlan:
     parallelism = max_parallel or [1]
+    cache_dir = user_cache_dir()
 
     def compute() -> RestorePlan:
         # Imported here: pydantic, networkx and ansible-core are not needed for a cached plan.
@@ -87,7 +89,7 @@ def load_plan(
         with _cycle_collection_paused():
             # The inventory loads in a child while the graph is validated here (two cores);
             # the graph's own imports come after the fork, so that they overlap too.
-            inventory_load = start_loading_inventory(inventory, state_dir / "cache")
+            inventory_load = start_loading_inventory(inventory, cache_dir)
             try:
                 from restore.graph import load_graph
                 from restore.plan import build_plan
@@ -100,7 +102,7 @@ def load_plan(
                 raise
             return build_plan(graph, inventory_load.result(), only=only, max_parallel=parallelism)
 
-    return cached_plan(state_dir / "cache", graph_file, inventory, only, parallelism, compute)
+    return cached_plan(cache_dir, graph_file, inventory, only, parallelism, compute)
 
 
 def register(app: typer.Typer) -> None:
