@@ -7,6 +7,7 @@ order, steps, checks to do by hand and blanks for sign-off.
 
 from __future__ import annotations
 
+from restore import markdown_text as md
 from restore.durations import format_duration
 from restore.models import StepSpec, StepType
 from restore.plan_model import RestorePlan, step_estimate
@@ -66,7 +67,7 @@ def to_mermaid(plan: RestorePlan) -> str:
 
 
 def _step_line(step: StepSpec) -> str:
-    return f"{step.label} (~{format_duration(step_estimate(step))})"
+    return f"{md.text(step.label)} (~{format_duration(step_estimate(step))})"
 
 
 def _timeline_table(sim: Simulation) -> list[str]:
@@ -80,22 +81,29 @@ def _timeline_table(sim: Simulation) -> list[str]:
     ]
     for entry in sim.services:
         rows.append(
-            f"| {entry.id} | {format_duration(entry.restored_s)} | "
-            f"{format_duration(entry.lower_bound_s)} |"
+            md.row(
+                md.text(entry.id),
+                format_duration(entry.restored_s),
+                format_duration(entry.lower_bound_s),
+            )
         )
     return rows
 
 
 def to_markdown(plan: RestorePlan) -> str:
-    """The paper runbook: printable, with blanks for sign-off."""
+    """The paper runbook: printable, with blanks for sign-off.
+
+    Names and labels from the graph and inventory go through the escaped Markdown writer
+    (restore.markdown_text): the runbook is also rendered as HTML."""
+    t = md.text
     out = [
-        f"# Recovery runbook — {plan.graph.name}",
+        f"# Recovery runbook — {t(plan.graph.name)}",
         "",
-        f"Graph: `{plan.graph.path}`. Restore order (most urgent first): "
-        + " → ".join(plan.order)
+        f"Graph: {md.code(plan.graph.path)}. Restore order (most urgent first): "
+        + " → ".join(map(t, plan.order))
         + ".",
         "",
-        f"Critical path: {' → '.join(plan.critical_path)}. Estimated duration: "
+        f"Critical path: {' → '.join(map(t, plan.critical_path))}. Estimated duration: "
         f"{format_duration(plan.estimated_duration_s)}.",
         "",
         "Rule: no host rejoins the production network before its last integrity check is",
@@ -108,9 +116,16 @@ def to_markdown(plan: RestorePlan) -> str:
     ]
     for index, svc in enumerate(plan.services, 1):
         out.append(
-            f"| {index} | {svc.id} — {svc.name} | {svc.priority} | {svc.effective_priority} | "
-            f"{svc.inherited_from or 'own'} | {', '.join(svc.depends_on) or '—'} | {svc.wave} | "
-            f"{', '.join(svc.hosts)} |"
+            md.row(
+                index,
+                f"{t(svc.id)} — {t(svc.name)}",
+                svc.priority,
+                svc.effective_priority,
+                t(svc.inherited_from or "own"),
+                ", ".join(map(t, svc.depends_on)) or "—",
+                svc.wave,
+                ", ".join(map(t, svc.hosts)),
+            )
         )
     for sim in plan.simulations:
         out += ["", "## Projected timeline", "", *_timeline_table(sim)]
@@ -119,26 +134,27 @@ def to_markdown(plan: RestorePlan) -> str:
     for host in plan.hosts:
         hosts_by_service.setdefault(host.service, []).append(host.name)
     for index, svc in enumerate(plan.services, 1):
+        needs = ", ".join(map(t, svc.depends_on)) or "nothing"
         out += [
-            f"### {index}. {svc.name} (`{svc.id}`)",
+            f"### {index}. {t(svc.name)} ({md.code(svc.id)})",
             "",
             f"Priority {svc.priority}"
             + (
-                f", urgent as {svc.inherited_from} ({svc.effective_priority})"
+                f", urgent as {t(svc.inherited_from)} ({svc.effective_priority})"
                 if svc.inherited_from
                 else ""
             )
             + (f"; RTO {format_duration(svc.rto_s)}" if svc.rto_s else "")
-            + f"; start only when these are back: {', '.join(svc.depends_on) or 'nothing'}.",
+            + f"; start only when these are back: {needs}.",
             "",
         ]
         for host_name in hosts_by_service.get(svc.id, []):
             host = plan.host(host_name)
             node = host.bound.execution_node
             out += [
-                f"#### Host `{host.name}` ({host.platform})",
+                f"#### Host {md.code(host.name)} ({t(host.platform)})",
                 "",
-                *([f"Ansible steps run on execution node `{node}`.", ""] if node else []),
+                *([f"Ansible steps run on execution node {md.code(node)}.", ""] if node else []),
                 "| # | Step | Check by hand | Done (time) | Initials |",
                 "|---|---|---|---|---|",
             ]

@@ -8,6 +8,7 @@ from html import escape
 from typing import Any
 from xml.etree import ElementTree as ET
 
+from restore import markdown_text as md
 from restore.durations import format_duration
 from restore.report_model import RecoveryReport
 from restore.svg_gantt import Bar, gantt_svg
@@ -93,13 +94,18 @@ def _finding_text(finding: Any) -> str:
 
 
 def to_markdown(report: RecoveryReport) -> str:
+    # Every value below may come from a host or an operator: all of it goes through the
+    # escaped writer (restore.markdown_text), our own fixed words too, for one simple rule.
+    t, c, row = md.text, md.code, md.row
     out = [
-        f"# Recovery report — {report.graph_name}",
+        f"# Recovery report — {t(report.graph_name)}",
         "",
-        f"Run `{report.run_id}`: **{report.outcome}**. Started {_when(report.run_started)}, "
-        f"ended {_when(report.run_ended)}. Incident declared {_when(report.incident_at)}.",
+        f"Run {c(report.run_id)}: **{t(report.outcome)}**. "
+        f"Started {t(_when(report.run_started))}, ended {t(_when(report.run_ended))}. "
+        f"Incident declared {t(_when(report.incident_at))}.",
         "",
-        f"Journal head hash: `{report.head_hash or 'unknown'}` (chain {_CHAIN[report.chain_ok]}).",
+        f"Journal head hash: {c(report.head_hash or 'unknown')} "
+        f"(chain {t(_CHAIN[report.chain_ok])}).",
         "",
         "## Services: time to recover",
         "",
@@ -108,9 +114,14 @@ def to_markdown(report: RecoveryReport) -> str:
     ]
     for s in report.services:
         out.append(
-            f"| {s.id} — {s.name} | {s.priority} | {_dur(s.restored_s)} | "
-            f"{_dur(s.restored_since_incident_s)} | {_dur(s.rto_s) if s.rto_s else '—'} | "
-            f"{_rto(s.met_rto)} |"
+            row(
+                f"{t(s.id)} — {t(s.name)}",
+                t(s.priority),
+                t(_dur(s.restored_s)),
+                t(_dur(s.restored_since_incident_s)),
+                t(_dur(s.rto_s) if s.rto_s else "—"),
+                t(_rto(s.met_rto)),
+            )
         )
     out += [
         "",
@@ -121,16 +132,22 @@ def to_markdown(report: RecoveryReport) -> str:
     ]
     for h in report.hosts:
         out.append(
-            f"| {h.host} | {h.service} | {h.state} | {h.verdict or '—'} | "
-            f"{_dur(h.started_s)} | {_dur(h.ended_s)} |"
+            row(
+                t(h.host),
+                t(h.service),
+                t(h.state),
+                t(h.verdict or "—"),
+                t(_dur(h.started_s)),
+                t(_dur(h.ended_s)),
+            )
         )
     out += ["", "## Integrity verdicts", ""]
     for v in report.verdicts:
-        out.append(f"- {v['ts']} **{v['host']}**: {v['verdict']}")
+        out.append(f"- {t(v['ts'])} **{t(v['host'])}**: {t(v['verdict'])}")
         for finding in v["findings"]:
             if isinstance(finding, dict) and finding.get("status") == "pass":
                 continue
-            out.append(f"  - {_finding_text(finding)}")
+            out.append(f"  - {t(_finding_text(finding))}")
     out += [
         "",
         "## Evidence index",
@@ -140,8 +157,14 @@ def to_markdown(report: RecoveryReport) -> str:
     ]
     for e in report.evidence:
         out.append(
-            f"| {e.get('host')} | {e.get('source') or e.get('path')} | `{e.get('sha256')}` | "
-            f"{e.get('size', '')} | {e.get('collected_at', '')} | {e.get('collected_by', '')} |"
+            row(
+                t(e.get("host")),
+                t(e.get("source") or e.get("path")),
+                c(e.get("sha256")),
+                t(e.get("size", "")),
+                t(e.get("collected_at", "")),
+                t(e.get("collected_by", "")),
+            )
         )
     out += [
         "",
@@ -152,8 +175,14 @@ def to_markdown(report: RecoveryReport) -> str:
     ]
     for d in report.decisions:
         out.append(
-            f"| {d['ts']} | {d['host'] or ''} | {d['step'] or ''} | {d['decision']} | "
-            f"{d['by'] or ''} | {d['reason'] or ''} |"
+            row(
+                t(d["ts"]),
+                t(d["host"] or ""),
+                t(d["step"] or ""),
+                t(d["decision"]),
+                t(d["by"] or ""),
+                t(d["reason"] or ""),
+            )
         )
     out += [
         "",
@@ -164,8 +193,14 @@ def to_markdown(report: RecoveryReport) -> str:
     ]
     for line in report.main_courante:
         out.append(
-            f"| {line['seq']} | {line['ts']} | {line['host'] or ''} | {line['step'] or ''} | "
-            f"{line['summary']} | {line['by'] or ''} |"
+            row(
+                t(line["seq"]),
+                t(line["ts"]),
+                t(line["host"] or ""),
+                t(line["step"] or ""),
+                t(line["summary"]),
+                t(line["by"] or ""),
+            )
         )
     return "\n".join(out) + "\n"
 

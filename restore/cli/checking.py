@@ -85,10 +85,10 @@ def _parse_since(value: str | None) -> datetime | None:
 
 def _run_with_progress(hosts: list[HostSpec], label: str, work: Any, parallel: int) -> Any:
     with Progress(
-        TextColumn(f"[bold]{label}[/]"),
+        TextColumn(console.safe(label), markup=False, style="bold"),
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn("{task.description}"),
+        TextColumn("{task.description}", markup=False),
         TimeElapsedColumn(),
         console=console.err,
         transient=True,
@@ -187,17 +187,17 @@ def _print_table(results: list[HostCheckResult]) -> None:
         table.add_column(column)
     for r in results:
         table.add_row(
-            r.host,
+            console.styled(r.host),
             r.platform.value,
-            f"[{_STYLE[r.verdict]}]{r.verdict.value}[/]",
-            explain(r.verdict, r.findings),
+            console.styled(r.verdict.value, _STYLE[r.verdict]),
+            console.styled(explain(r.verdict, r.findings)),
         )
     console.out.print(table)
     for r in results:
         for f in r.findings:
             if f.status.value in {"fail", "error"}:
                 console.out.print(
-                    f"  {r.host} [{f.status.value}] {f.check}: {f.detail}",
+                    console.styled(f"  {r.host} [{f.status.value}] {f.check}: {f.detail}"),
                     markup=False,
                     highlight=False,
                 )

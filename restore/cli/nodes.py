@@ -184,7 +184,7 @@ def status(
             table.add_row(
                 row.node,
                 row.address,
-                row.state if row.healthy else f"[red]{row.state}[/]",
+                console.styled(row.state, "" if row.healthy else "red"),
                 row.runner_version or "",
                 row.ansible_core or "",
                 str(row.cpu_count) if row.cpu_count is not None else "",

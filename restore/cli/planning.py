@@ -131,8 +131,11 @@ def register(app: typer.Typer) -> None:
             )
         else:
             console.out.print(
-                f"[green]valid[/]: {graph_file} — {len(plan.services)} services, "
-                f"{len(plan.hosts)} hosts, order {' → '.join(plan.order)}"
+                console.line(
+                    ("valid", "green"),
+                    f": {graph_file} — {len(plan.services)} services, "
+                    f"{len(plan.hosts)} hosts, order {' → '.join(plan.order)}",
+                )
             )
 
     @app.command()
@@ -219,10 +222,10 @@ def _print_plan(plan: RestorePlan) -> None:
     ):
         table.add_column(column, overflow="fold")
     for index, svc in enumerate(plan.services, 1):
-        mark = "[bold]" if svc.id in plan.critical_path else ""
+        mark = "bold" if svc.id in plan.critical_path else ""
         table.add_row(
             str(index),
-            f"{mark}{svc.id}",
+            console.styled(svc.id, mark),
             str(svc.priority),
             str(svc.effective_priority),
             svc.inherited_from or "",
@@ -238,11 +241,17 @@ def _print_plan(plan: RestorePlan) -> None:
             by_node.setdefault(host.bound.execution_node, []).append(host.name)
     for node, names in by_node.items():
         console.out.print(
-            f"execution node [bold]{node}[/] runs the Ansible steps of {', '.join(names)}"
+            console.line(
+                "execution node ", (node, "bold"), f" runs the Ansible steps of {', '.join(names)}"
+            )
         )
     console.out.print(
-        f"critical path: [bold]{' → '.join(plan.critical_path)}[/]   "
-        f"estimated duration: [bold]{format_duration(plan.estimated_duration_s)}[/]"
+        console.line(
+            "critical path: ",
+            (" → ".join(plan.critical_path), "bold"),
+            "   estimated duration: ",
+            (format_duration(plan.estimated_duration_s), "bold"),
+        )
     )
     for sim in plan.simulations:
         _print_gantt(plan, sim)
@@ -273,5 +282,5 @@ def _print_gantt(plan: RestorePlan, sim: Simulation, width: int = 48) -> None:
         left = min(int(start / horizon * width), width - 1)
         length = max(1, round((end - start) / horizon * width))
         bar = " " * left + "█" * min(length, width - left)
-        table.add_row(svc.id, format_duration(end), f"[cyan]{bar}[/]")
+        table.add_row(console.styled(svc.id), format_duration(end), console.styled(bar, "cyan"))
     console.out.print(table)

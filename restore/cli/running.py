@@ -91,7 +91,8 @@ class LiveProgress:
             table.add_column(column)
         for host, row in self.rows.items():
             elapsed = f"{time.monotonic() - row['since']:.0f}s" if row["since"] else ""
-            table.add_row(host, row["service"], row["state"], row["step"], row["verdict"], elapsed)
+            cells = (host, row["service"], row["state"], row["step"], row["verdict"], elapsed)
+            table.add_row(*map(console.styled, cells))
         return table
 
 
@@ -178,7 +179,7 @@ def _print_hosts(run_id: str, state: str, hosts: list[dict[str, Any]], head: str
     for column in ("host", "service", "state", "step", "verdict", "note"):
         table.add_column(column)
     for h in hosts:
-        table.add_row(
+        cells = (
             h["host"],
             h.get("service") or "",
             h["state"],
@@ -186,6 +187,7 @@ def _print_hosts(run_id: str, state: str, hosts: list[dict[str, Any]], head: str
             h.get("verdict") or "",
             h.get("message") or "",
         )
+        table.add_row(*map(console.styled, cells))
     console.out.print(table)
     console.out.print(f"journal head {head}")
 
@@ -351,7 +353,8 @@ def journal_export(
     for column in ("seq", "time", "host", "step", "event", "hash"):
         table.add_column(column)
     for e in events:
-        table.add_row(str(e.seq), e.ts, e.host or "", e.step or "", e.event, e.hash[:12])
+        cells = (str(e.seq), e.ts, e.host or "", e.step or "", e.event, e.hash[:12])
+        table.add_row(*map(console.styled, cells))
     console.out.print(table)
 
 
