@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
 from html import escape
 from typing import Any
@@ -335,12 +336,22 @@ def to_html(report: RecoveryReport) -> str:
             ],
         ),
     ]
-    return (
+    return _printable(
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
         f"<title>Recovery report — {e(report.graph_name)}</title><style>{_CSS}</style></head><body>"
         + "\n".join(sections)
         + "</body></html>\n"
     )
+
+
+# Characters XML 1.0 forbids (and HTML calls parse errors), and lone surrogates (a file name
+# that was not UTF-8) which no UTF-8 file can hold. None of them is ever part of our own
+# markup, so they are replaced in the finished document by visible escapes.
+_NOT_PRINTABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
+
+
+def _printable(document: str) -> str:
+    return _NOT_PRINTABLE.sub(lambda m: f"\\x{{{ord(m.group()):x}}}", document)
 
 
 def to_junit(report: RecoveryReport) -> str:
@@ -384,4 +395,4 @@ def to_junit(report: RecoveryReport) -> str:
     suite.set("failures", str(failures))
     suite.set("errors", "0")
     suite.set("skipped", str(skipped))
-    return ET.tostring(suite, encoding="unicode", xml_declaration=True) + "\n"
+    return _printable(ET.tostring(suite, encoding="unicode", xml_declaration=True) + "\n")
