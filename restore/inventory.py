@@ -3,8 +3,10 @@
 Going through InventoryManager/VariableManager means INI, YAML, directories, group_vars/
 host_vars and dynamic inventory scripts behave exactly as they do for `ansible-playbook`.
 
-Secrets (passwords, vaulted values) are split from ordinary variables at load time: they live
-in HostSpec.secret_vars, are never cached, never printed, never journaled.
+Secrets (passwords, vaulted values) are split from ordinary variables at load time by the one
+secrets policy (restore.secrets): they live in HostSpec.secret_vars, are never cached, never
+printed, never journaled. The inventory is read with the user's vault secrets; a vaulted
+value that does not decrypt is an error naming the host and the variable.
 
 Loading a big inventory is dominated by ansible-core itself (seconds at 10,000 hosts), so the
 resolved, secret-free inventory is cached under the state dir, keyed by the content of every
@@ -24,13 +26,10 @@ from pathlib import Path
 from typing import Any
 
 from restore import __version__
-from restore.errors import InputError
+from restore.errors import InputError, InputErrors
 from restore.models import Credential, HostSpec, Inventory, Platform
+from restore.secrets import decrypt, is_secret_name, is_vaulted, remember, vault_secrets
 
-# Variable names whose values are secrets. Matching by name is deliberately broad: a false
-# positive only hides a value from output, a false negative would leak a password.
-_SECRET_NAME = re.compile(r"(pass(word|wd|phrase)?|secret|token|api_?key|private_key$)", re.I)
-_NOT_SECRET = frozenset({"ansible_ssh_private_key_file", "ansible_private_key_file"})
 WINDOWS_CONNECTIONS = frozenset({"winrm", "psrp"})
 _CACHE_FORMAT = 1
 
@@ -49,10 +48,6 @@ def check_host_name(name: str, source: str) -> None:
             hint="host names may hold letters, digits, '.', '_' and '-', and must not start "
             "with '.' or '-'; put an unusual address in ansible_host instead",
         )
-
-
-def is_secret_name(name: str) -> bool:
-    return name not in _NOT_SECRET and bool(_SECRET_NAME.search(name))
 
 
 def load_inventory(
@@ -95,6 +90,7 @@ def _load_with_ansible(path: Path, with_secrets: bool) -> Inventory:
         raise InputError(f"ansible-core is not importable: {exc}") from None
 
     loader = DataLoader()
+    vault_secrets(loader)  # before parsing: a whole vault-encrypted vars file needs them too
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -102,10 +98,15 @@ def _load_with_ansible(path: Path, with_secrets: bool) -> Inventory:
             resolve = _VarResolver(loader, manager)
             for host in manager.get_hosts():
                 check_host_name(str(host.name), str(path))
-            hosts = [
-                _host_spec(str(host.name), resolve(host), with_secrets)
-                for host in manager.get_hosts()
-            ]
+            hosts: list[HostSpec] = []
+            undecryptable: list[InputError] = []
+            for host in manager.get_hosts():
+                try:
+                    hosts.append(_host_spec(str(host.name), resolve(host), with_secrets))
+                except InputError as exc:  # a vaulted value that does not decrypt
+                    undecryptable.append(exc)
+            if undecryptable:  # every host and variable at once, not only the first
+                raise InputErrors(undecryptable)
             groups = tuple(
                 (str(name), tuple(str(h.name) for h in group.get_hosts()))
                 for name, group in manager.groups.items()
@@ -180,10 +181,6 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
-def _is_vaulted(value: Any) -> bool:
-    return type(value).__name__ in {"AnsibleVaultEncryptedUnicode", "EncryptedString"}
-
-
 def _host_spec(name: str, all_vars: dict[str, Any], with_secrets: bool) -> HostSpec:
     public: dict[str, Any] = {}
     secrets: dict[str, str] = {}
@@ -202,14 +199,14 @@ def _host_spec(name: str, all_vars: dict[str, Any], with_secrets: bool) -> HostS
             "ansible_config_file",
         }:
             continue
-        if is_secret_name(key) or _is_vaulted(value):
-            if with_secrets:
-                try:
-                    secrets[key] = str(value)
-                except Exception:  # a vaulted value without the vault password
-                    continue
-            else:
+        if is_secret_name(key) or is_vaulted(value):
+            if not with_secrets:
                 secrets[key] = ""
+            elif is_vaulted(value):
+                secrets[key] = decrypt(value, name, key)  # InputError: names host and variable
+            else:
+                secrets[key] = _secret_text(value)
+                remember([secrets[key]])
             continue
         public[key] = _plain(value)
     connection = str(public.get("ansible_connection", "ssh"))
@@ -231,6 +228,11 @@ def _host_spec(name: str, all_vars: dict[str, Any], with_secrets: bool) -> HostS
         connection_vars=tuple(sorted(public.items())),
         secret_vars=tuple(sorted(secrets.items())) if with_secrets else (),
     )
+
+
+def _secret_text(value: Any) -> str:
+    plain = _plain(value)
+    return plain if isinstance(plain, str) else json.dumps(plain, sort_keys=True)
 
 
 def _port(public: dict[str, Any], platform: Platform, name: str) -> int:

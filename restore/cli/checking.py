@@ -16,7 +16,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from restore.cli import console
-from restore.cli.options import FORMAT_OPTION, INVENTORY_OPTION, STATE_DIR_OPTION, OutputFormat
+from restore.cli.options import (
+    ASK_VAULT_PASS_OPTION,
+    FORMAT_OPTION,
+    INVENTORY_OPTION,
+    STATE_DIR_OPTION,
+    VAULT_PASSWORD_FILE_OPTION,
+    OutputFormat,
+)
 from restore.errors import EXIT_NOT_CLEAN, EXIT_OPERATIONAL, InputError
 from restore.models import HostCheckResult, HostSpec, Inventory, Verdict
 
@@ -105,6 +112,8 @@ def _run_with_progress(hosts: list[HostSpec], label: str, work: Any, parallel: i
 
 def check(
     inventory: Path = INVENTORY_OPTION,
+    vault_password_file: list[Path] | None = VAULT_PASSWORD_FILE_OPTION,
+    ask_vault_pass: bool = ASK_VAULT_PASS_OPTION,
     hosts: list[str] | None = HOSTS_ARGUMENT,
     baseline: Path | None = typer.Option(None, "--baseline", help="Baseline directory."),
     baseline_sha256: str | None = typer.Option(
@@ -206,6 +215,8 @@ def _print_table(results: list[HostCheckResult]) -> None:
 @baseline_app.command("capture")
 def capture(
     inventory: Path = INVENTORY_OPTION,
+    vault_password_file: list[Path] | None = VAULT_PASSWORD_FILE_OPTION,
+    ask_vault_pass: bool = ASK_VAULT_PASS_OPTION,
     hosts: list[str] | None = HOSTS_ARGUMENT,
     output_dir: Path = typer.Option(..., "-o", "--output", help="Baseline directory."),
     hash_path: list[str] | None = typer.Option(

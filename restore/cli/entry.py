@@ -29,6 +29,8 @@ def sniff_planning_paths(argv: list[str]) -> tuple[Path, Path] | None:
     for arg in args:
         if arg in {"-h", "--help"}:
             return None
+        if arg.partition("=")[0] in {"--vault-password-file", "--ask-vault-pass"}:
+            return None  # the vault secrets are known only once the command line is parsed
         name, equals, value = arg.partition("=")
         if name in {"-i", "--inventory", "--state-dir"}:
             if not equals:

@@ -13,9 +13,11 @@ from rich.table import Table
 
 from restore.cli import console
 from restore.cli.options import (
+    ASK_VAULT_PASS_OPTION,
     FORMAT_OPTION,
     INVENTORY_OPTION,
     STATE_DIR_OPTION,
+    VAULT_PASSWORD_FILE_OPTION,
     OutputFormat,
 )
 from restore.durations import format_duration
@@ -110,6 +112,8 @@ def register(app: typer.Typer) -> None:
     def validate(
         graph_file: Path = GRAPH_ARGUMENT,
         inventory: Path = INVENTORY_OPTION,
+        vault_password_file: list[Path] | None = VAULT_PASSWORD_FILE_OPTION,
+        ask_vault_pass: bool = ASK_VAULT_PASS_OPTION,
         output: OutputFormat = FORMAT_OPTION,
         state_dir: Path = STATE_DIR_OPTION,
     ) -> None:
@@ -142,6 +146,8 @@ def register(app: typer.Typer) -> None:
     def plan(
         graph_file: Path = GRAPH_ARGUMENT,
         inventory: Path = INVENTORY_OPTION,
+        vault_password_file: list[Path] | None = VAULT_PASSWORD_FILE_OPTION,
+        ask_vault_pass: bool = ASK_VAULT_PASS_OPTION,
         only: str | None = typer.Option(
             None, "--only", help="Plan one service and everything it needs."
         ),

@@ -16,7 +16,14 @@ from rich.live import Live
 from rich.table import Table
 
 from restore.cli import console
-from restore.cli.options import FORMAT_OPTION, INVENTORY_OPTION, STATE_DIR_OPTION, OutputFormat
+from restore.cli.options import (
+    ASK_VAULT_PASS_OPTION,
+    FORMAT_OPTION,
+    INVENTORY_OPTION,
+    STATE_DIR_OPTION,
+    VAULT_PASSWORD_FILE_OPTION,
+    OutputFormat,
+)
 from restore.errors import EXIT_OK, EXIT_OPERATIONAL, InputError
 from restore.journal import Event, Journal
 
@@ -117,6 +124,8 @@ def _resolve_run(journal: Journal, run_id: str | None) -> str:
 def run_command(
     graph: Path = typer.Argument(..., help="The dependency graph (YAML, version 1)."),
     inventory: str = INVENTORY_OPTION,
+    vault_password_file: list[Path] | None = VAULT_PASSWORD_FILE_OPTION,
+    ask_vault_pass: bool = ASK_VAULT_PASS_OPTION,
     dry_run: bool = typer.Option(
         False, "--dry-run", help="Change nothing; show what would happen."
     ),

@@ -18,7 +18,6 @@ from typing import Any
 import ansible_runner
 
 from restore.ansible import PlaybookResult, ProgressFn, host_stats, scrub_artifacts
-from restore.journal import redact_text
 from restore.models import HostSpec
 from restore.nodes.job_package import write_transmit
 from restore.nodes.link import (
@@ -28,6 +27,7 @@ from restore.nodes.link import (
     JobStream,
     NodeLink,
 )
+from restore.secrets import redact_text
 from restore.transports.base import TransportError
 
 
