@@ -23,6 +23,8 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
+from restore.secrets import redact_text
+
 # Piped output (a file, `less`, CI logs) gets a wide fixed width instead of rich's 80 columns,
 # so that tables stay readable; COLUMNS still wins when set.
 _PIPED_WIDTH = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 160
@@ -35,8 +37,9 @@ _UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202
 
 
 def safe(text: object) -> str:
-    """`text` with every control or bidi character shown as an escape, never interpreted."""
-    value = str(text)
+    """`text` with every control or bidi character shown as an escape, never interpreted,
+    and every secret this process knows (restore.secrets) masked."""
+    value = redact_text(str(text))
     return _UNSAFE.sub(_escape, value) if _UNSAFE.search(value) else value
 
 
