@@ -8,8 +8,8 @@ wrong value, or fail to decode (and the value is recomputed).
 
 Encoding, compact because a 10,000-host plan is read on every repeated `restore plan`:
 tuples are JSON arrays (a plan's sequences are tuples), a dataclass is ``{"@": name, "f":
-[fields in order]}``, and the rarer values carry a one-key tag: ``@e`` enum, ``@p`` path,
-``@dt`` datetime, ``@l`` list, ``@d`` dict.
+[fields in order]}`` the first time and ``{"@r": n}`` when met again, and the rarer values
+carry a one-key tag: ``@e`` enum, ``@p`` path, ``@dt`` datetime, ``@l`` list, ``@d`` dict.
 """
 
 from __future__ import annotations
@@ -54,71 +54,91 @@ class CodecError(ValueError):
 
 def encode(value: Any) -> bytes:
     """JSON bytes for a value made of the project's dataclasses, enums and plain values."""
-    return json.dumps(_encode(value), separators=(",", ":"), ensure_ascii=False).encode()
+    encoded = _Encoder().encode(value)
+    return json.dumps(encoded, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def decode(data: bytes, expected: type[T]) -> T:
     """The value `encode` was given; CodecError when the bytes do not hold an `expected`."""
     try:
-        value = _tuple(json.loads(data, object_hook=_decode_object))
-    except (ValueError, TypeError, KeyError, RecursionError) as exc:
+        value = _tuple(json.loads(data, object_hook=_Decoder().object))
+    except (ValueError, TypeError, KeyError, IndexError, RecursionError) as exc:
         raise CodecError(f"{type(exc).__name__}: {exc}") from None
     if not isinstance(value, expected):
         raise CodecError(f"not a {expected.__name__}")
     return value
 
 
-def _encode(value: Any) -> Any:
-    if isinstance(value, enum.Enum):  # first: the project's enums are also str
-        return {"@e": type(value).__name__, "v": value.value}
-    if isinstance(value, str):
-        return str(value)  # plain str: ansible-core's tagged strings are subclasses
-    if value is None or isinstance(value, bool | int | float):
-        return value
-    if isinstance(value, tuple):
-        return [_encode(item) for item in value]
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        name = type(value).__name__
-        if _CLASSES.get(name) is not type(value):
-            raise CodecError(f"unknown class {name}")
-        return {"@": name, "f": [_encode(getattr(value, f.name)) for f in _init_fields(value)]}
-    if isinstance(value, Path):
-        return {"@p": str(value)}
-    if isinstance(value, datetime):
-        return {"@dt": value.isoformat()}
-    if isinstance(value, list):
-        return {"@l": [_encode(item) for item in value]}
-    if isinstance(value, dict):
-        if not all(isinstance(key, str) for key in value):
-            raise CodecError("a dict with non-string keys")
-        return {"@d": {str(key): _encode(item) for key, item in value.items()}}
-    raise CodecError(f"cannot encode {type(value).__name__}")
+class _Encoder:
+    """One encoding. A dataclass instance met again (a plan shares its hosts' steps and specs
+    between several views) is written once and then referenced as ``{"@r": n}``: n counts
+    dataclasses in the order their encoding *ends*, which is the order json's object_hook
+    builds them back."""
+
+    def __init__(self) -> None:
+        self.seen: dict[int, int] = {}
+
+    def encode(self, value: Any) -> Any:
+        if isinstance(value, enum.Enum):  # first: the project's enums are also str
+            return {"@e": type(value).__name__, "v": value.value}
+        if isinstance(value, str):
+            return str(value)  # plain str: ansible-core's tagged strings are subclasses
+        if value is None or isinstance(value, bool | int | float):
+            return value
+        if isinstance(value, tuple):
+            return [self.encode(item) for item in value]
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            index = self.seen.get(id(value))
+            if index is not None:
+                return {"@r": index}
+            name = type(value).__name__
+            if _CLASSES.get(name) is not type(value):
+                raise CodecError(f"unknown class {name}")
+            fields = [self.encode(getattr(value, f)) for f in _INIT_NAMES[name]]
+            self.seen[id(value)] = len(self.seen)
+            return {"@": name, "f": fields}
+        if isinstance(value, Path):
+            return {"@p": str(value)}
+        if isinstance(value, datetime):
+            return {"@dt": value.isoformat()}
+        if isinstance(value, list):
+            return {"@l": [self.encode(item) for item in value]}
+        if isinstance(value, dict):
+            if not all(isinstance(key, str) for key in value):
+                raise CodecError("a dict with non-string keys")
+            return {"@d": {str(key): self.encode(item) for key, item in value.items()}}
+        raise CodecError(f"cannot encode {type(value).__name__}")
 
 
-def _init_fields(value: Any) -> list[dataclasses.Field[Any]]:
-    return [f for f in dataclasses.fields(value) if f.init]
+class _Decoder:
+    """json's object_hook for one decoding: it is called innermost first, so nested values
+    are already decoded; arrays are still lists, turned into tuples here (the project's
+    sequences are tuples)."""
 
+    def __init__(self) -> None:
+        self.built: list[Any] = []
 
-def _decode_object(obj: dict[str, Any]) -> Any:
-    # json calls this innermost first, so nested values are already decoded; arrays are
-    # still lists, turned into tuples here (the plan's sequences are tuples).
-    if "@" in obj:
-        name = obj["@"]
-        instance: Any = object.__new__(_CLASSES[name])
-        values = [tuple(map(_tuple, v)) if type(v) is list else v for v in obj["f"]]
-        instance.__dict__.update(zip(_INIT_NAMES[name], values, strict=True))
-        return instance
-    if "@e" in obj:
-        return _ENUMS[obj["@e"]](obj["v"])
-    if "@p" in obj:
-        return Path(obj["@p"])
-    if "@dt" in obj:
-        return datetime.fromisoformat(obj["@dt"])
-    if "@l" in obj:
-        return _KeptList(_tuple(item) for item in obj["@l"])
-    if "@d" in obj:
-        return {key: _tuple(item) for key, item in obj["@d"].items()}
-    raise CodecError(f"unknown object {sorted(obj)[:3]}")
+    def object(self, obj: dict[str, Any]) -> Any:
+        if "@" in obj:
+            name = obj["@"]
+            instance: Any = object.__new__(_CLASSES[name])
+            values = [tuple(map(_tuple, v)) if type(v) is list else v for v in obj["f"]]
+            instance.__dict__.update(zip(_INIT_NAMES[name], values, strict=True))
+            self.built.append(instance)
+            return instance
+        if "@r" in obj:
+            return self.built[obj["@r"]]
+        if "@e" in obj:
+            return _ENUMS[obj["@e"]](obj["v"])
+        if "@p" in obj:
+            return Path(obj["@p"])
+        if "@dt" in obj:
+            return datetime.fromisoformat(obj["@dt"])
+        if "@l" in obj:
+            return _KeptList(_tuple(item) for item in obj["@l"])
+        if "@d" in obj:
+            return {key: _tuple(item) for key, item in obj["@d"].items()}
+        raise CodecError(f"unknown object {sorted(obj)[:3]}")
 
 
 class _KeptList(list[Any]):
