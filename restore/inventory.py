@@ -9,8 +9,8 @@ printed, never journaled. The inventory is read with the user's vault secrets; a
 value that does not decrypt is an error naming the host and the variable.
 
 Loading a big inventory is dominated by ansible-core itself (seconds at 10,000 hosts), so the
-resolved, secret-free inventory is cached under the state dir, keyed by the content of every
-file it was read from. A dynamic inventory (an executable or an inventory plugin config) is
+resolved, secret-free inventory is cached in the user's private cache folder
+(restore.state_dir.user_cache_dir), keyed by the content of every file it was read from. A dynamic inventory (an executable or an inventory plugin config) is
 never cached: its output can change with nothing on disk changing.
 """
 
