@@ -10,12 +10,14 @@ value that does not decrypt is an error naming the host and the variable.
 
 Loading a big inventory is dominated by ansible-core itself (seconds at 10,000 hosts), so the
 resolved, secret-free inventory is cached in the user's private cache folder
-(restore.state_dir.user_cache_dir), keyed by the content of every file it was read from. A dynamic inventory (an executable or an inventory plugin config) is
-never cached: its output can change with nothing on disk changing.
+(restore.state_dir.user_cache_dir), keyed by the content of every file it was read from. A
+dynamic inventory (an executable or an inventory plugin config) is never cached: its output
+can change with nothing on disk changing.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -114,6 +116,14 @@ def _load_with_ansible(path: Path, with_secrets: bool) -> Inventory:
             )
     except AnsibleError as exc:
         message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        if "decrypt" in message.lower():
+            encrypted = ", ".join(str(f) for f in _vault_files(path)) or "a vault-encrypted file"
+            raise InputError(
+                f"cannot decrypt {encrypted}: {message}",
+                file=str(path),
+                hint="give the right vault password with --vault-password-file, "
+                "--ask-vault-pass or ANSIBLE_VAULT_PASSWORD_FILE",
+            ) from None
         raise InputError(f"cannot parse inventory: {message}", file=str(path)) from None
     if not hosts:
         raise InputError(
@@ -228,6 +238,17 @@ def _host_spec(name: str, all_vars: dict[str, Any], with_secrets: bool) -> HostS
         connection_vars=tuple(sorted(public.items())),
         secret_vars=tuple(sorted(secrets.items())) if with_secrets else (),
     )
+
+
+def _vault_files(path: Path) -> list[Path]:
+    """The files of a static inventory that are vault-encrypted as a whole."""
+    files = _source_files(path)
+    found = []
+    for file in files or ():
+        with contextlib.suppress(OSError), file.open("rb") as source:
+            if source.read(14) == b"$ANSIBLE_VAULT":
+                found.append(file)
+    return found
 
 
 def _secret_text(value: Any) -> str:

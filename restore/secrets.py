@@ -235,15 +235,39 @@ def decrypt(value: Any, host: str, variable: str) -> str:
 
 
 def is_vaulted(value: Any) -> bool:
-    """A value ansible-core decrypted (or will decrypt) from ansible-vault."""
+    """A value ansible-core decrypted (or will decrypt) from ansible-vault: an encrypted
+    string, or any value read from a vars file that was encrypted as a whole (ansible-core
+    2.19 tags those only with the file they came from, so the file itself is looked at)."""
     if type(value).__name__ in {"AnsibleVaultEncryptedUnicode", "EncryptedString"}:
         return True
     try:
         from ansible.module_utils._internal._datatag import AnsibleTagHelper
     except ImportError:  # pragma: no cover - older ansible-core
         return False
-    names = {type(tag).__name__ for tag in AnsibleTagHelper.tags(value)}
-    return bool(names & {"VaultedValue", "SourceWasEncrypted"})
+    for tag in AnsibleTagHelper.tags(value):
+        name = type(tag).__name__
+        if name in {"VaultedValue", "SourceWasEncrypted"}:
+            return True
+        if name == "Origin" and _encrypted_file(str(getattr(tag, "path", "") or "")):
+            return True
+    return False
+
+
+_encrypted_files: dict[str, bool] = {}
+
+
+def _encrypted_file(path: str) -> bool:
+    if not path:
+        return False
+    known_answer = _encrypted_files.get(path)
+    if known_answer is None:
+        try:
+            with open(path, "rb") as source:
+                known_answer = source.read(len(b"$ANSIBLE_VAULT")) == b"$ANSIBLE_VAULT"
+        except OSError:
+            known_answer = False
+        _encrypted_files[path] = known_answer
+    return known_answer
 
 
 def _first_line(exc: BaseException) -> str:

@@ -33,6 +33,8 @@ from restore.lab import Lab
 from restore.models import Platform
 
 TASK_SECRET = "tAsK-n4me-s3cret-8b1f"
+PLAIN_TOKEN = "pl4in-api-t0ken-c3d4"  # not vaulted, but its variable's name says secret
+FILE_SECRET = "wh0le-file-vault-e5f6"  # from a vars file encrypted as a whole
 VAULT_TOKEN = "hvs.OPERATOR-TOKEN-5d2c9e"
 VAULT_PASSWORD = "correct horse battery staple"
 VAULT_BIN = Path(sys.executable).parent / "ansible-vault"
@@ -92,11 +94,30 @@ def vaulted(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
         )
         (project / "host_vars" / "vlin.yml").write_text(
             _encrypt("lis_release_note", TASK_SECRET, password_file)
+            + f"lis_api_token: {PLAIN_TOKEN}\n"
+        )
+        (project / "group_vars").mkdir()
+        site_vars = project / "group_vars" / "lab_linux.yml"
+        site_vars.write_text(f"lis_site_code: {FILE_SECRET}\n")
+        subprocess.run(
+            [
+                str(VAULT_BIN),
+                "encrypt",
+                "--vault-password-file",
+                str(password_file),
+                str(site_vars),
+            ],
+            capture_output=True,
+            check=True,
+            timeout=60,
         )
         (project / "show.yml").write_text(
             "- hosts: all\n  gather_facts: false\n  tasks:\n"
             "    - name: 'rebuild with {{ lis_release_note }}'\n"
             "      ansible.builtin.debug:\n        msg: 'note {{ lis_release_note }}'\n"
+            "    - name: 'call with {{ lis_api_token }} at {{ lis_site_code }}'\n"
+            "      ansible.builtin.debug:\n"
+            "        msg: '{{ lis_api_token }} {{ lis_site_code }}'\n"
         )
         (project / "graph.yaml").write_text(
             "version: 1\nname: vault\nservices:\n"
@@ -148,7 +169,7 @@ def _leaks(folder: Path, secrets: list[str]) -> list[str]:
 
 def test_vaulted_values_are_used_and_never_written(vaulted: dict[str, Any]) -> None:
     state, inventory = vaulted["state"], str(vaulted["inventory"])
-    secrets = [TASK_SECRET, VAULT_TOKEN, vaulted["winrm_password"]]
+    secrets = [TASK_SECRET, VAULT_TOKEN, PLAIN_TOKEN, FILE_SECRET, vaulted["winrm_password"]]
     # The password from the environment, as plain `ansible` takes it...
     run = _restore(
         vaulted,
@@ -181,6 +202,7 @@ def test_vaulted_values_are_used_and_never_written(vaulted: dict[str, Any]) -> N
     events = [p for p in state.rglob("job_events/*.json")]
     assert events, "ansible-runner artifacts are kept (scrubbed)"
     assert any(b"rebuild with ***" in p.read_bytes() for p in events)
+    assert any(b"call with *** at ***" in p.read_bytes() for p in events)
     commands = list(state.rglob("artifacts/*/command"))
     assert commands and all(b"VAULT_TOKEN" not in p.read_bytes() for p in commands)
     assert _leaks(state, secrets) == []
@@ -192,7 +214,19 @@ def test_a_wrong_or_missing_vault_password_is_exit_2_naming_host_and_variable(
     vaulted: dict[str, Any],
 ) -> None:
     state = str(vaulted["root"] / "state-wrong")
-    inventory = str(vaulted["inventory"])
+    # A vars file encrypted as a whole cannot be read at all: the file is named.
+    whole = _restore(
+        vaulted,
+        *["check", "-i", str(vaulted["inventory"]), "vwin", "--state-dir", state],
+        *["--vault-password-file", str(vaulted["wrong_file"])],
+    )
+    assert whole.returncode == 2, whole.stderr
+    assert "group_vars/lab_linux.yml" in whole.stderr and "Traceback" not in whole.stderr
+    # Encrypted values: each host and variable is named.
+    project = vaulted["root"] / "project-values-only"
+    shutil.copytree(vaulted["project"], project, dirs_exist_ok=True)
+    shutil.rmtree(project / "group_vars")
+    inventory = str(project / "hosts.yml")
     wrong = _restore(
         vaulted,
         *["check", "-i", inventory, "vwin", "--state-dir", state],
