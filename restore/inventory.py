@@ -214,6 +214,10 @@ def _host_spec(name: str, all_vars: dict[str, Any], with_secrets: bool) -> HostS
                 secrets[key] = ""
             elif is_vaulted(value):
                 secrets[key] = decrypt(value, name, key)  # InputError: names host and variable
+                if key.startswith("ansible_") and not is_secret_name(key):
+                    # A connection setting someone chose to vault (ansible_host, ansible_user
+                    # in an encrypted host_vars file): needed to connect, masked in output.
+                    public[key] = secrets[key]
             else:
                 secrets[key] = _secret_text(value)
                 remember([secrets[key]])
