@@ -47,7 +47,7 @@ def _event(seq: int, host: str, step: str | None, event: str, **detail: Any) -> 
 
 def _report(s: str) -> RecoveryReport:
     """A report where every field that comes from a host or an operator holds `s`."""
-    host = "lis1"
+    host = f"lis1 {s}"  # a journal written by an older version may hold any host name
     events = [
         _event(1, host, "evidence", "started"),
         _event(

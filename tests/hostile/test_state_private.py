@@ -126,3 +126,28 @@ def test_a_state_dir_others_can_write_is_refused(tmp_path: Path, problem: str) -
             assert "chown" in done.stderr
         assert "Traceback" not in done.stderr
     assert list(state.iterdir()) == []
+
+
+def test_a_symlink_to_a_shared_folder_or_a_file_is_refused(tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o1777)  # like /tmp: anyone may create files there
+    link = tmp_path / "state-link"
+    link.symlink_to(shared)
+    plain_file = tmp_path / "state-file"
+    plain_file.write_text("not a folder")
+    for state in (link, plain_file):
+        done = _restore(tmp_path, "status", "--state-dir", str(state), xdg=tmp_path / "xdg")
+        assert done.returncode == 2, done.stderr
+        assert str(state) in done.stderr and "Traceback" not in done.stderr
+
+
+def test_an_unsafe_cache_folder_is_not_used(tmp_path: Path) -> None:
+    graph, inventory = _graph_and_inventory(tmp_path)
+    xdg = tmp_path / "xdg"
+    (xdg / "restore").mkdir(parents=True)
+    (xdg / "restore").chmod(0o777)  # someone else could plant a cache file there
+    args = ["plan", str(graph), "-i", str(inventory), "--format", "json"]
+    done = _restore(tmp_path, *args, "--state-dir", str(tmp_path / "state"), xdg=xdg)
+    assert done.returncode == 0, done.stderr
+    assert list((xdg / "restore").iterdir()) == []  # nothing written to (or read from) it
