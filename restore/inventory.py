@@ -96,7 +96,9 @@ def _load_with_ansible(path: Path, with_secrets: bool) -> Inventory:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            manager = InventoryManager(loader=loader, sources=[str(path)])
+            # Absolute, as ansible-playbook passes it: vars plugins (host_vars/, group_vars/)
+            # look next to the source and miss them for a bare relative file name.
+            manager = InventoryManager(loader=loader, sources=[str(path.absolute())])
             resolve = _VarResolver(loader, manager)
             for host in manager.get_hosts():
                 check_host_name(str(host.name), str(path))

@@ -92,3 +92,48 @@ def test_a_vault_encrypted_host_vars_file_is_used_and_masked(
     )
     assert done.returncode == 2, done.stderr
     assert "host_vars/web01.yml" in done.stderr and "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(("typed", "decrypts"), [("s3same", True), ("wrong", False)])
+def test_ask_vault_pass_prompts_once_and_decrypts(
+    tmp_path: Path, typed: str, decrypts: bool
+) -> None:
+    import pexpect
+
+    password = tmp_path / "vault-pass"
+    password.write_text("s3same\n")
+    encrypted = subprocess.run(
+        [
+            *[str(VAULT_BIN), "encrypt_string", "--vault-password-file", str(password)],
+            *["--name", "ansible_password", "pr0mpted-secret"],
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout
+    (tmp_path / "host_vars").mkdir()
+    (tmp_path / "host_vars" / "web01.yml").write_text(encrypted)
+    (tmp_path / "hosts.yml").write_text(
+        "all:\n  hosts:\n    web01:\n      ansible_host: 127.0.0.1\n      ansible_port: 9\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "ANSIBLE_VAULT_PASSWORD_FILE"}
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "restore", "check", "-i", "hosts.yml", "--ask-vault-pass", "--format", "json"],
+        cwd=str(tmp_path),
+        env={**env, "XDG_CACHE_HOME": str(tmp_path / "xdg")},
+        encoding="utf-8",
+        timeout=120,
+    )
+    child.expect("Vault password: ")
+    child.sendline(typed)
+    output = child.read()
+    child.close()
+    assert "pr0mpted-secret" not in output
+    if decrypts:  # on to the check itself: port 9 answers nothing, so unreachable (exit 1)
+        assert child.exitstatus == 1, output
+        assert "unreachable" in output and "requires a password" not in output
+    else:
+        assert child.exitstatus == 2, output
+        assert "web01" in output and "ansible_password" in output
