@@ -3,14 +3,18 @@
 Why an adapter: a step needs one call that runs a playbook on exactly one host, in check mode
 for a dry run, with a hard deadline, reporting progress from the event stream and deciding
 success from status/rc/stats (never by reading stdout), and that leaves no secret behind in
-ansible-runner's artifacts directory. ansible-runner writes extravars to `env/extravars`
-and echoes task results into `job_events/`; both are scrubbed after every run.
+ansible-runner's artifacts directory. ansible-runner writes extravars to `env/extravars`,
+echoes task results into `job_events/` and `stdout`, and records the job's environment in
+`command`; all are scrubbed after every run (restore.secrets masks every known secret). A job
+gets only the environment Ansible needs (restore.secrets.job_environment) and the user's
+vault password files (restore.secrets.playbook_vault_args), never a password in clear.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import sys
 import tempfile
@@ -21,11 +25,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import ansible_runner
+from ansible_runner.interface import init_runner
 
 from restore import runner_patch
 from restore.failures import failure_text, play_error, task_failure
-from restore.journal import REDACTED, redact, redact_text
+from restore.secrets import (
+    REDACTED,
+    playbook_vault_args,
+    redact,
+    redact_text,
+)
+from restore.secrets import (
+    job_environment as allowed_environment,
+)
 
 ProgressFn = Callable[[str], None]
 
@@ -131,9 +143,10 @@ def run_playbook(
         overdue = timeout_s is not None and time.monotonic() - started > timeout_s
         return overdue or (cancel is not None and cancel.is_set())
 
-    cmdline = "--check --diff" if check else None
+    options = [*(["--check", "--diff"] if check else []), *playbook_vault_args()]
+    cmdline = shlex.join(options) if options else None
     try:
-        runner = ansible_runner.run(
+        runner = init_runner(
             private_data_dir=str(work_dir),
             playbook=str(Path(playbook).resolve()),
             inventory=inventory,
@@ -147,6 +160,10 @@ def run_playbook(
             timeout=int(timeout_s) + 1 if timeout_s else None,
             suppress_env_files=False,
         )
+        # ansible-runner seeds the job with this whole process's environment and records it
+        # in the artifacts: the job gets only what Ansible needs.
+        runner.config.env = allowed_environment(runner.config.env)
+        runner.run()
     except Exception as exc:  # ansible-runner raises for a missing playbook dir and the like
         scrub_artifacts(work_dir, known_secrets)
         return PlaybookResult(
@@ -193,7 +210,7 @@ def job_environment(launch_env: Mapping[str, str]) -> dict[str, str]:
             suppress_env_files=False,
         )
         config.prepare()
-        return {str(k): str(v) for k, v in config.env.items()}
+        return allowed_environment({str(k): str(v) for k, v in config.env.items()})
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
@@ -247,6 +264,14 @@ def scrub_artifacts(work_dir: Path, secrets: Iterable[str]) -> None:
 
 
 def _scrub_text(path: Path, text: str, secrets: list[str]) -> str:
+    if path.name == "command":  # {command, cwd, env}: the job's recorded environment
+        try:
+            data = json.loads(text)
+        except ValueError:
+            return redact_text(text, secrets)
+        if isinstance(data, dict) and isinstance(data.get("env"), dict):
+            data["env"] = allowed_environment({str(k): str(v) for k, v in data["env"].items()})
+        return json.dumps(redact(data, secrets))
     if path.suffix == ".json":
         try:
             data = json.loads(text)

@@ -9,6 +9,7 @@ the nearest valid name for a typo. All problems found are reported at once.
 from __future__ import annotations
 
 import difflib
+import shlex
 from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
@@ -622,6 +623,20 @@ def _health_probe(
     if probe != "tcp" and (not isinstance(target, str) or not target.strip()):
         errors.add(f"{probe} probe needs a non-empty string", where, key=key, service=service)
         return None
+    if probe == "command":
+        # Run as an argv list, never by a shell (restore.steps.health): it must split now.
+        try:
+            for part in shlex.split(target):
+                part.format(host="h", name="n")
+        except (KeyError, IndexError, ValueError) as exc:
+            errors.add(
+                f"command probe {target!r} cannot be split into arguments: {exc}",
+                where,
+                key=key,
+                service=service,
+                hint="it runs without a shell; placeholders are {host} and {name}",
+            )
+            return None
     return {probe: target}
 
 

@@ -3,17 +3,21 @@
 Going through InventoryManager/VariableManager means INI, YAML, directories, group_vars/
 host_vars and dynamic inventory scripts behave exactly as they do for `ansible-playbook`.
 
-Secrets (passwords, vaulted values) are split from ordinary variables at load time: they live
-in HostSpec.secret_vars, are never cached, never printed, never journaled.
+Secrets (passwords, vaulted values) are split from ordinary variables at load time by the one
+secrets policy (restore.secrets): they live in HostSpec.secret_vars, are never cached, never
+printed, never journaled. The inventory is read with the user's vault secrets; a vaulted
+value that does not decrypt is an error naming the host and the variable.
 
 Loading a big inventory is dominated by ansible-core itself (seconds at 10,000 hosts), so the
-resolved, secret-free inventory is cached in the user's cache folder, keyed by the content of every
-file it was read from. A dynamic inventory (an executable or an inventory plugin config) is
-never cached: its output can change with nothing on disk changing.
+resolved, secret-free inventory is cached in the user's private cache folder
+(restore.state_dir.user_cache_dir), keyed by the content of every file it was read from. A
+dynamic inventory (an executable or an inventory plugin config) is never cached: its output
+can change with nothing on disk changing.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -24,20 +28,29 @@ from pathlib import Path
 from typing import Any
 
 from restore import __version__
-from restore.errors import InputError
+from restore.errors import InputError, InputErrors
 from restore.models import Credential, HostSpec, Inventory, Platform
-from restore.user_cache import ensure_private
+from restore.secrets import decrypt, is_secret_name, is_vaulted, remember, vault_secrets
+from restore.state_dir import ensure_private
 
-# Variable names whose values are secrets. Matching by name is deliberately broad: a false
-# positive only hides a value from output, a false negative would leak a password.
-_SECRET_NAME = re.compile(r"(pass(word|wd|phrase)?|secret|token|api_?key|private_key$)", re.I)
-_NOT_SECRET = frozenset({"ansible_ssh_private_key_file", "ansible_private_key_file"})
 WINDOWS_CONNECTIONS = frozenset({"winrm", "psrp"})
 _CACHE_FORMAT = 1
 
 
-def is_secret_name(name: str) -> bool:
-    return name not in _NOT_SECRET and bool(_SECRET_NAME.search(name))
+# Host names become file and folder names under the state dir (step work dirs, evidence,
+# baselines): only names that cannot climb out of a folder or start an option are accepted.
+SAFE_HOST_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,252}")
+
+
+def check_host_name(name: str, source: str) -> None:
+    """Refuse (exit 2) an inventory host name that is unsafe as a file name."""
+    if SAFE_HOST_NAME.fullmatch(name) is None:
+        raise InputError(
+            f"host name {name!r} is not allowed",
+            file=source,
+            hint="host names may hold letters, digits, '.', '_' and '-', and must not start "
+            "with '.' or '-'; put an unusual address in ansible_host instead",
+        )
 
 
 InventorySource = str | Path | Sequence[str | Path]
@@ -141,17 +154,27 @@ def _load_with_ansible(paths: Sequence[Path], with_secrets: bool) -> Inventory:
 
     loader = DataLoader()
     where = describe_sources(paths)
+    vault_secrets(loader)  # before parsing: a whole vault-encrypted vars file needs them too
     capture = _ParseFailures(manager_module.display)
     manager_module.display = capture
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            manager = InventoryManager(loader=loader, sources=[str(p) for p in paths])
+            # Absolute, as ansible-playbook passes them: vars plugins (host_vars/, group_vars/)
+            # look next to each source and miss them for a bare relative file name.
+            manager = InventoryManager(loader=loader, sources=[str(p.absolute()) for p in paths])
             resolve = _VarResolver(loader, manager)
-            hosts = [
-                _host_spec(str(host.name), resolve(host), with_secrets)
-                for host in manager.get_hosts()
-            ]
+            for host in manager.get_hosts():
+                check_host_name(str(host.name), where)
+            hosts: list[HostSpec] = []
+            undecryptable: list[InputError] = []
+            for host in manager.get_hosts():
+                try:
+                    hosts.append(_host_spec(str(host.name), resolve(host), with_secrets))
+                except InputError as exc:  # a vaulted value that does not decrypt
+                    undecryptable.append(exc)
+            if undecryptable:  # every host and variable at once, not only the first
+                raise InputErrors(undecryptable)
             groups = tuple(
                 (str(name), tuple(str(h.name) for h in group.get_hosts()))
                 for name, group in manager.groups.items()
@@ -159,6 +182,14 @@ def _load_with_ansible(paths: Sequence[Path], with_secrets: bool) -> Inventory:
             )
     except AnsibleError as exc:
         message = _first_line(str(exc)) if str(exc) else type(exc).__name__
+        if "decrypt" in message.lower():
+            encrypted = ", ".join(str(f) for p in paths for f in _vault_files(p))
+            raise InputError(
+                f"cannot decrypt {encrypted or 'a vault-encrypted file'}: {message}",
+                file=where,
+                hint="give the right vault password with --vault-password-file, "
+                "--ask-vault-pass or ANSIBLE_VAULT_PASSWORD_FILE",
+            ) from None
         failed = _failed_source(message, paths)
         raise InputError(
             f"cannot parse inventory: {capture.reason(failed or where) or message}",
@@ -244,10 +275,6 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
-def _is_vaulted(value: Any) -> bool:
-    return type(value).__name__ in {"AnsibleVaultEncryptedUnicode", "EncryptedString"}
-
-
 def _host_spec(name: str, all_vars: dict[str, Any], with_secrets: bool) -> HostSpec:
     public: dict[str, Any] = {}
     secrets: dict[str, str] = {}
@@ -266,14 +293,18 @@ def _host_spec(name: str, all_vars: dict[str, Any], with_secrets: bool) -> HostS
             "ansible_config_file",
         }:
             continue
-        if is_secret_name(key) or _is_vaulted(value):
-            if with_secrets:
-                try:
-                    secrets[key] = str(value)
-                except Exception:  # a vaulted value without the vault password
-                    continue
-            else:
+        if is_secret_name(key) or is_vaulted(value):
+            if not with_secrets:
                 secrets[key] = ""
+            elif is_vaulted(value):
+                secrets[key] = decrypt(value, name, key)  # InputError: names host and variable
+                if key.startswith("ansible_") and not is_secret_name(key):
+                    # A connection setting someone chose to vault (ansible_host, ansible_user
+                    # in an encrypted host_vars file): needed to connect, masked in output.
+                    public[key] = secrets[key]
+            else:
+                secrets[key] = _secret_text(value)
+                remember([secrets[key]])
             continue
         public[key] = _plain(value)
     connection = str(public.get("ansible_connection", "ssh"))
@@ -295,6 +326,22 @@ def _host_spec(name: str, all_vars: dict[str, Any], with_secrets: bool) -> HostS
         connection_vars=tuple(sorted(public.items())),
         secret_vars=tuple(sorted(secrets.items())) if with_secrets else (),
     )
+
+
+def _vault_files(path: Path) -> list[Path]:
+    """The files of a static inventory that are vault-encrypted as a whole."""
+    files = _source_files(path)
+    found = []
+    for file in files or ():
+        with contextlib.suppress(OSError), file.open("rb") as source:
+            if source.read(14) == b"$ANSIBLE_VAULT":
+                found.append(file)
+    return found
+
+
+def _secret_text(value: Any) -> str:
+    plain = _plain(value)
+    return plain if isinstance(plain, str) else json.dumps(plain, sort_keys=True)
 
 
 def _port(public: dict[str, Any], platform: Platform, name: str) -> int:

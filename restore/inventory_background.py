@@ -4,7 +4,7 @@ A first `restore plan` spends most of its time in two independent jobs: ansible-
 the inventory (its imports alone take about 0.3 s) and the graph's validation (pydantic,
 networkx), plus the command line's own imports. Run one after the other they add up; in a
 child process they overlap on a second core, which every machine this runs on has. The child
-sends back the secret-free inventory (pickled) or the input error to show.
+sends back the secret-free inventory (as JSON, restore.datacodec) or the input error to show.
 
 Forking is only done when it is safe: a process with other threads could fork while one of
 them holds a lock. Anything unexpected in the child (a crash, a signal) makes the parent load
@@ -19,14 +19,14 @@ from __future__ import annotations
 import atexit
 import contextlib
 import gc
+import json
 import os
-import pickle
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
+from restore.datacodec import decode, encode
 from restore.errors import InputError
 from restore.inventory import InventorySource, inventory_paths
 from restore.models import Inventory
@@ -56,14 +56,18 @@ class InventoryLoad:
             self.reader = None
 
 
-_started_early: dict[tuple[tuple[Path, ...], Path], InventoryLoad] = {}
+_started_early: dict[tuple[tuple[Path, ...], Path | None], InventoryLoad] = {}
 
 
-def _early_key(source: InventorySource, cache_dir: Path) -> tuple[tuple[Path, ...], Path]:
-    return tuple(p.absolute() for p in inventory_paths(source)), cache_dir.absolute()
+def _early_key(
+    source: InventorySource, cache_dir: Path | None
+) -> tuple[tuple[Path, ...], Path | None]:
+    return tuple(p.absolute() for p in inventory_paths(source)), (
+        cache_dir.absolute() if cache_dir is not None else None
+    )
 
 
-def start_early(source: InventorySource, cache_dir: Path) -> None:
+def start_early(source: InventorySource, cache_dir: Path | None) -> None:
     """Start loading before the command is parsed (see the module's docstring)."""
     load = _start(source, cache_dir)
     if load.child is not None:
@@ -71,7 +75,7 @@ def start_early(source: InventorySource, cache_dir: Path) -> None:
         atexit.register(_cancel_unused_early_loads)
 
 
-def start_loading_inventory(source: InventorySource, cache_dir: Path) -> InventoryLoad:
+def start_loading_inventory(source: InventorySource, cache_dir: Path | None) -> InventoryLoad:
     """Start loading `source` (one or several `-i`) for planning (no secrets); `.result()`
     gives it."""
     early = _started_early.pop(_early_key(source, cache_dir), None)
@@ -84,7 +88,7 @@ def _cancel_unused_early_loads() -> None:
     _started_early.clear()
 
 
-def _start(source: InventorySource, cache_dir: Path) -> InventoryLoad:
+def _start(source: InventorySource, cache_dir: Path | None) -> InventoryLoad:
     from restore.inventory import load_inventory
 
     def in_this_process() -> Inventory:
@@ -106,11 +110,10 @@ def _start(source: InventorySource, cache_dir: Path) -> InventoryLoad:
         load.child = load.reader = None
         if os.waitstatus_to_exitcode(status) != 0 or not payload:
             return in_this_process()
-        kind, value = pickle.loads(payload)
-        if kind == "error":
-            raise InputError(**dict(zip(_INPUT_ERROR_FIELDS, value, strict=True)))
-        inventory: Inventory = value
-        return inventory
+        if payload[:1] == b"E":
+            fields = json.loads(payload[1:])
+            raise InputError(**dict(zip(_INPUT_ERROR_FIELDS, fields, strict=True)))
+        return decode(payload[1:], Inventory)
 
     load = InventoryLoad(from_the_child, pid, read_end)
     return load
@@ -126,13 +129,14 @@ def _child(write_end: int, load: Callable[[], Inventory]) -> None:
         quiet = os.open(os.devnull, os.O_RDWR)
         for fd in (0, 1, 2):
             os.dup2(quiet, fd)
-        result: tuple[str, Any]
+        # One byte says what follows: I + the inventory, E + the input error's fields.
         try:
-            result = ("inventory", load())
+            result = b"I" + encode(load())
         except InputError as exc:
-            result = ("error", tuple(getattr(exc, field) for field in _INPUT_ERROR_FIELDS))
+            fields = [getattr(exc, field) for field in _INPUT_ERROR_FIELDS]
+            result = b"E" + json.dumps(fields).encode()
         with os.fdopen(write_end, "wb") as pipe:
-            pipe.write(pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
+            pipe.write(result)
         code = 0
     finally:
         os._exit(code)

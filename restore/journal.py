@@ -9,7 +9,7 @@ Why this shape (DESIGN §6):
   (`restore approve`) appends while a run appends, and neither corrupts the chain because the
   previous hash is read under the write lock.
 - ``synchronous=FULL``: a forensic record that a power cut can lose is not one.
-- Nothing secret enters `detail`: `redact()` runs on every append.
+- Nothing secret enters `detail`: `redact()` (restore.secrets) runs on every append.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 import sqlite3
 import threading
 import uuid
@@ -31,23 +30,14 @@ from urllib.parse import quote
 
 from restore.errors import InputError
 
+# The secrets policy lives in restore.secrets; re-exported for existing callers.
+from restore.secrets import REDACTED as REDACTED
+from restore.secrets import redact as redact
+from restore.secrets import redact_text as redact_text
+
 GENESIS_HASH = "0" * 64
 DB_NAME = "journal.sqlite"
 HEAD_NAME = "journal.head"
-REDACTED = "***"
-
-# Keys whose values are secrets whatever they hold. `*_file` / `*_path` keys name where a
-# secret lives (a key file path), which is safe and useful to investigators.
-_SECRET_KEY = re.compile(
-    r"(pass(word|wd|phrase)?|secret|token|api[_-]?key|private[_-]?key|credential|"
-    r"authorization|cookie|become_pass|vault)",
-    re.IGNORECASE,
-)
-_SAFE_KEY_SUFFIX = re.compile(r"(_file|_path|_reference|_kind)$", re.IGNORECASE)
-_PEM_BLOCK = re.compile(
-    r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----.*?(-----END [A-Z0-9 ]*PRIVATE KEY-----|\Z)",
-    re.DOTALL,
-)
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
     seq INTEGER PRIMARY KEY,
@@ -74,40 +64,6 @@ CREATE TABLE IF NOT EXISTS runs (
     state TEXT NOT NULL
 );
 """
-
-
-def redact(value: Any, secrets: Iterable[str] = ()) -> Any:
-    """A copy of `value` with secrets replaced by ``***``.
-
-    Three nets, because one is never enough: values under secret-looking keys, known secret
-    values (from the inventory) wherever they appear inside strings, and PEM private keys.
-    """
-    known = sorted({s for s in secrets if s and len(s) >= 3}, key=len, reverse=True)
-    return _redact(value, known)
-
-
-def _redact(value: Any, known: list[str]) -> Any:
-    if isinstance(value, Mapping):
-        result: dict[str, Any] = {}
-        for key, item in value.items():
-            name = str(key)
-            if _SECRET_KEY.search(name) and not _SAFE_KEY_SUFFIX.search(name) and item:
-                result[name] = REDACTED
-            else:
-                result[name] = _redact(item, known)
-        return result
-    if isinstance(value, list | tuple | set | frozenset):
-        return [_redact(item, known) for item in value]
-    if isinstance(value, str):
-        return redact_text(value, known)
-    return value
-
-
-def redact_text(text: str, secrets: Iterable[str]) -> str:
-    for secret in secrets:
-        if secret and len(secret) >= 3 and secret in text:
-            text = text.replace(secret, REDACTED)
-    return _PEM_BLOCK.sub(REDACTED, text)
 
 
 def canonical(row: Mapping[str, Any]) -> str:

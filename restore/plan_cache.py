@@ -5,18 +5,20 @@ from; a dynamic inventory is never cached), the options and the tool's version. 
 only checked for existence by validation, so a cached plan is used only if every playbook it
 names still exists; otherwise the plan is recomputed and validation reports the problem.
 
-The cache is a pickle under the state dir, which holds the journal and evidence too: whoever
-can write there already controls the run, so it is trusted like the rest of it.
+The cache is JSON (restore.datacodec: no pickle, so a tampered file cannot run code) in the
+user's private cache folder (restore.state_dir.user_cache_dir, 0700), not in the state dir.
 """
 
 from __future__ import annotations
 
+import gc
 import hashlib
-import pickle
+import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from restore import __version__
+from restore.datacodec import CodecError, decode, encode
 from restore.inventory import inventory_cache_key
 from restore.models import StepType
 from restore.plan_model import RestorePlan
@@ -49,32 +51,45 @@ def _playbooks_exist(plan: RestorePlan) -> bool:
     return all(p.is_file() for p in paths)
 
 
+def _decode_paused(data: bytes) -> RestorePlan:
+    # A 10,000-host plan is hundreds of thousands of objects that all stay alive: cycle
+    # collection while building them only costs time (about a third of the load).
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return decode(data, RestorePlan)
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def cached_plan(
-    cache_dir: Path,
+    cache_dir: Path | None,
     graph_file: Path,
     inventory: Path,
     only: str | None,
     max_parallel: Sequence[int],
     compute: Callable[[], RestorePlan],
 ) -> RestorePlan:
-    key = _key(graph_file, inventory, only, max_parallel)
-    target = cache_dir / f"plan-{key}.pickle" if key else None
-    if target is not None and target.is_file():
+    key = _key(graph_file, inventory, only, max_parallel) if cache_dir is not None else None
+    if cache_dir is None or key is None:
+        return compute()
+    target = cache_dir / f"plan-{key}.json"
+    if target.is_file():
         try:
-            plan = pickle.loads(target.read_bytes())
-        except Exception:  # a stale or truncated cache only costs a recomputation
+            plan: RestorePlan | None = _decode_paused(target.read_bytes())
+        except (OSError, CodecError):  # a stale or truncated cache only costs a recomputation
             plan = None
-        if isinstance(plan, RestorePlan) and _playbooks_exist(plan):
+        if plan is not None and _playbooks_exist(plan):
             return plan
     plan = compute()
-    if target is not None:
-        try:
-            cache_dir.mkdir(parents=True, exist_ok=True)
-            for old in cache_dir.glob("plan-*.pickle"):
-                old.unlink(missing_ok=True)  # keep one plan: the cache must not grow forever
-            tmp = target.with_suffix(".tmp")
-            tmp.write_bytes(pickle.dumps(plan, protocol=pickle.HIGHEST_PROTOCOL))
-            tmp.replace(target)
-        except OSError:
-            pass
+    try:
+        data = encode(plan)
+        for old in cache_dir.glob("plan-*.json"):
+            old.unlink(missing_ok=True)  # keep one plan: the cache must not grow forever
+        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        tmp.write_bytes(data)
+        tmp.replace(target)
+    except (OSError, CodecError):
+        pass
     return plan

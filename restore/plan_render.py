@@ -7,6 +7,7 @@ order, steps, checks to do by hand and blanks for sign-off.
 
 from __future__ import annotations
 
+from restore import markdown_text as md
 from restore.durations import format_duration
 from restore.models import StepSpec, StepType
 from restore.plan_explain import RtoClock, rto_risks, start_order, why
@@ -67,7 +68,7 @@ def to_mermaid(plan: RestorePlan) -> str:
 
 
 def _step_line(step: StepSpec) -> str:
-    return f"{step.label} (~{format_duration(step_estimate(step))})"
+    return f"{md.text(step.label)} (~{format_duration(step_estimate(step))})"
 
 
 def _timeline_table(sim: Simulation) -> list[str]:
@@ -81,8 +82,11 @@ def _timeline_table(sim: Simulation) -> list[str]:
     ]
     for entry in sim.services:
         rows.append(
-            f"| {entry.id} | {format_duration(entry.restored_s)} | "
-            f"{format_duration(entry.lower_bound_s)} |"
+            md.row(
+                md.text(entry.id),
+                format_duration(entry.restored_s),
+                format_duration(entry.lower_bound_s),
+            )
         )
     return rows
 
@@ -92,12 +96,16 @@ def _rto_at_risk_lines(plan: RestorePlan, sim: Simulation, clock: RtoClock) -> l
     title = f"## RTO at risk with {sim.max_parallel} host(s) at once"
     if not risks:
         return ["", title, "", "None: every RTO is met in this projection."]
-    return ["", title, "", *(f"- **AT RISK** {risk.sentence()}" for risk in risks)]
+    return ["", title, "", *(f"- **AT RISK** {md.text(risk.sentence())}" for risk in risks)]
 
 
 def to_markdown(plan: RestorePlan, clock: RtoClock | None = None) -> str:
     """The paper runbook: printable, with blanks for sign-off. Rows and sections follow the
-    start order of the first simulation: what the run will do, in that order."""
+    start order of the first simulation: what the run will do, in that order.
+
+    Names and labels from the graph and inventory go through the escaped Markdown writer
+    (restore.markdown_text): the runbook is also rendered as HTML."""
+    t = md.text
     clock = clock or RtoClock("run_start")
     first = plan.simulations[0]
     by_id = {svc.id: svc for svc in plan.services}
@@ -106,17 +114,17 @@ def to_markdown(plan: RestorePlan, clock: RtoClock | None = None) -> str:
     back = {s.id: s.restored_s for s in first.services}
     late = {r.id for r in rto_risks(plan, first, clock.already_spent_s)}
     out = [
-        f"# Recovery runbook — {plan.graph.name}",
+        f"# Recovery runbook — {t(plan.graph.name)}",
         "",
-        f"Graph: `{plan.graph.path}`. Start order with {first.max_parallel} host(s) at once "
-        "(what the run follows): " + " → ".join(s.id for s in ordered) + ".",
+        f"Graph: {md.code(plan.graph.path)}. Start order with {first.max_parallel} host(s) at "
+        "once (what the run follows): " + " → ".join(t(s.id) for s in ordered) + ".",
         "",
         "Priority order (most urgent first; ties in the graph file's order): "
-        + " → ".join(plan.order)
+        + " → ".join(map(t, plan.order))
         + ".",
         "",
-        *([f"Note: {note}", ""] if (note := clock.note()) else []),
-        f"Critical path: {' → '.join(plan.critical_path)}. Estimated duration: "
+        *([f"Note: {t(note)}", ""] if (note := clock.note()) else []),
+        f"Critical path: {' → '.join(map(t, plan.critical_path))}. Estimated duration: "
         f"{format_duration(plan.estimated_duration_s)}.",
         "",
         "Rule: no host rejoins the production network before its last integrity check is",
@@ -132,10 +140,18 @@ def to_markdown(plan: RestorePlan, clock: RtoClock | None = None) -> str:
     for index, svc in enumerate(ordered, 1):
         rto = format_duration(svc.rto_s) if svc.rto_s else "—"
         out.append(
-            f"| {index} | {svc.id} — {svc.name} | {svc.priority} | {svc.effective_priority} | "
-            f"{reasons[svc.id]} | {', '.join(svc.depends_on) or '—'} | {svc.wave} | "
-            f"{', '.join(svc.hosts)} | {format_duration(clock.already_spent_s + back[svc.id])} | "
-            f"{rto + (' **AT RISK**' if svc.id in late else '')} |"
+            md.row(
+                index,
+                f"{t(svc.id)} — {t(svc.name)}",
+                svc.priority,
+                svc.effective_priority,
+                t(reasons[svc.id]),
+                ", ".join(map(t, svc.depends_on)) or "—",
+                svc.wave,
+                ", ".join(map(t, svc.hosts)),
+                format_duration(clock.already_spent_s + back[svc.id]),
+                rto + (" **AT RISK**" if svc.id in late else ""),
+            )
         )
     for sim in plan.simulations:
         out += ["", "## Projected timeline", "", *_timeline_table(sim)]
@@ -146,25 +162,26 @@ def to_markdown(plan: RestorePlan, clock: RtoClock | None = None) -> str:
     for host in plan.hosts:
         hosts_by_service.setdefault(host.service, []).append(host)
     for index, svc in enumerate(ordered, 1):
+        needs = ", ".join(map(t, svc.depends_on)) or "nothing"
         out += [
-            f"### {index}. {svc.name} (`{svc.id}`)",
+            f"### {index}. {t(svc.name)} ({md.code(svc.id)})",
             "",
             f"Priority {svc.priority}"
             + (
-                f", urgent as {svc.inherited_from} ({svc.effective_priority})"
+                f", urgent as {t(svc.inherited_from)} ({svc.effective_priority})"
                 if svc.inherited_from
                 else ""
             )
             + (f"; RTO {format_duration(svc.rto_s)}" if svc.rto_s else "")
-            + f"; start only when these are back: {', '.join(svc.depends_on) or 'nothing'}.",
+            + f"; start only when these are back: {needs}.",
             "",
         ]
         for host in hosts_by_service.get(svc.id, []):
             node = host.bound.execution_node
             out += [
-                f"#### Host `{host.name}` ({host.platform})",
+                f"#### Host {md.code(host.name)} ({t(host.platform)})",
                 "",
-                *([f"Ansible steps run on execution node `{node}`.", ""] if node else []),
+                *([f"Ansible steps run on execution node {md.code(node)}.", ""] if node else []),
                 "| # | Step | Check by hand | Done (time) | Initials |",
                 "|---|---|---|---|---|",
             ]

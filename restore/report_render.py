@@ -10,6 +10,7 @@ from xml.etree import ElementTree as ET
 
 from markupsafe import Markup
 
+from restore import markdown_text as md
 from restore.durations import format_duration
 from restore.failures import step_failure_text
 from restore.html_page import render
@@ -98,21 +99,21 @@ def _finding_text(finding: Any) -> str:
     return str(finding)
 
 
-def _md(text: Any) -> str:
-    """A table cell or a quoted line: a module's message may hold pipes and newlines."""
-    return str(text).replace("|", "\\|").replace("\r", " ").replace("\n", " ")
-
-
 def to_markdown(report: RecoveryReport) -> str:
+    # Every value below may come from a host or an operator: all of it goes through the
+    # escaped writer (restore.markdown_text), our own fixed words too, for one simple rule.
+    t, c, row = md.text, md.code, md.row
     out = [
-        f"# Recovery report — {report.graph_name}",
+        f"# Recovery report — {t(report.graph_name)}",
         "",
-        f"Run `{report.run_id}`: **{report.outcome}**. Started {_when(report.run_started)}, "
-        f"ended {_when(report.run_ended)}. Incident declared {_when(report.incident_at)}.",
+        f"Run {c(report.run_id)}: **{t(report.outcome)}**. "
+        f"Started {t(_when(report.run_started))}, ended {t(_when(report.run_ended))}. "
+        f"Incident declared {t(_when(report.incident_at))}.",
         "",
-        f"Journal head hash: `{report.head_hash or 'unknown'}` (chain {_CHAIN[report.chain_ok]}).",
+        f"Journal head hash: {c(report.head_hash or 'unknown')} "
+        f"(chain {t(_CHAIN[report.chain_ok])}).",
         "",
-        *[f"> **Note:** {_md(note)}\n" for note in report.notes],
+        *[f"> **Note:** {t(note)}\n" for note in report.notes],
         "## Services: time to recover",
         "",
         "| Service | Priority | Back after (run) | Since incident | RTO | RTO met |",
@@ -120,9 +121,14 @@ def to_markdown(report: RecoveryReport) -> str:
     ]
     for s in report.services:
         out.append(
-            f"| {s.id} — {s.name} | {s.priority} | {_dur(s.restored_s)} | "
-            f"{_dur(s.restored_since_incident_s)} | {_dur(s.rto_s) if s.rto_s else '—'} | "
-            f"{_rto(s.met_rto)} |"
+            row(
+                f"{t(s.id)} — {t(s.name)}",
+                t(s.priority),
+                t(_dur(s.restored_s)),
+                t(_dur(s.restored_since_incident_s)),
+                t(_dur(s.rto_s) if s.rto_s else "—"),
+                t(_rto(s.met_rto)),
+            )
         )
     out += [
         "",
@@ -133,8 +139,14 @@ def to_markdown(report: RecoveryReport) -> str:
     ]
     for h in report.hosts:
         out.append(
-            f"| {h.host} | {h.service} | {h.state} | {h.verdict or '—'} | "
-            f"{_dur(h.started_s)} | {_dur(h.ended_s)} |"
+            row(
+                t(h.host),
+                t(h.service),
+                t(h.state),
+                t(h.verdict or "—"),
+                t(_dur(h.started_s)),
+                t(_dur(h.ended_s)),
+            )
         )
     if report.failures:
         out += [
@@ -145,16 +157,14 @@ def to_markdown(report: RecoveryReport) -> str:
             "|---|---|---|---|---|",
         ]
         for f in report.failures:
-            out.append(
-                f"| {f['ts']} | {f['host']} | {f['step']} | {f['status']} | {_md(f['why'])} |"
-            )
+            out.append(row(t(f["ts"]), t(f["host"]), t(f["step"]), t(f["status"]), t(f["why"])))
     out += ["", "## Integrity verdicts", ""]
     for v in report.verdicts:
-        out.append(f"- {v['ts']} **{v['host']}**: {v['verdict']}")
+        out.append(f"- {t(v['ts'])} **{t(v['host'])}**: {t(v['verdict'])}")
         for finding in v["findings"]:
             if isinstance(finding, dict) and finding.get("status") == "pass":
                 continue
-            out.append(f"  - {_finding_text(finding)}")
+            out.append(f"  - {t(_finding_text(finding))}")
     out += [
         "",
         "## Evidence index",
@@ -164,8 +174,14 @@ def to_markdown(report: RecoveryReport) -> str:
     ]
     for e in report.evidence:
         out.append(
-            f"| {e.get('host')} | {e.get('source') or e.get('path')} | `{e.get('sha256')}` | "
-            f"{e.get('size', '')} | {e.get('collected_at', '')} | {e.get('collected_by', '')} |"
+            row(
+                t(e.get("host")),
+                t(e.get("source") or e.get("path")),
+                c(e.get("sha256")),
+                t(e.get("size", "")),
+                t(e.get("collected_at", "")),
+                t(e.get("collected_by", "")),
+            )
         )
     out += [
         "",
@@ -176,8 +192,14 @@ def to_markdown(report: RecoveryReport) -> str:
     ]
     for d in report.decisions:
         out.append(
-            f"| {d['ts']} | {d['host'] or ''} | {d['step'] or ''} | {d['decision']} | "
-            f"{d['by'] or ''} | {d['reason'] or ''} |"
+            row(
+                t(d["ts"]),
+                t(d["host"] or ""),
+                t(d["step"] or ""),
+                t(d["decision"]),
+                t(d["by"] or ""),
+                t(d["reason"] or ""),
+            )
         )
     out += [
         "",
@@ -188,25 +210,35 @@ def to_markdown(report: RecoveryReport) -> str:
     ]
     for line in report.main_courante:
         out.append(
-            f"| {line['seq']} | {line['ts']} | {line['host'] or ''} | {line['step'] or ''} | "
-            f"{line['summary']} | {line['by'] or ''} |"
+            row(
+                t(line["seq"]),
+                t(line["ts"]),
+                t(line["host"] or ""),
+                t(line["step"] or ""),
+                t(line["summary"]),
+                t(line["by"] or ""),
+            )
         )
     return "\n".join(out) + "\n"
 
 
 def to_html(report: RecoveryReport) -> str:
     """The report as one self-contained page; every value is autoescaped by the template."""
-    return render(
-        "report.html.j2",
-        title=f"Recovery report — {report.graph_name}",
-        r=report,
-        chain=_CHAIN[report.chain_ok],
-        rto_class=_RTO_CLASS,
-        gantt=Markup(gantt_svg(_bars(report), title="Hosts over time (from the start of the run)")),
-        when=_when,
-        dur=_dur,
-        rto=_rto,
-        findings=_shown_findings,
+    return _printable(
+        render(
+            "report.html.j2",
+            title=f"Recovery report — {report.graph_name}",
+            r=report,
+            chain=_CHAIN[report.chain_ok],
+            rto_class=_RTO_CLASS,
+            gantt=Markup(
+                gantt_svg(_bars(report), title="Hosts over time (from the start of the run)")
+            ),
+            when=_when,
+            dur=_dur,
+            rto=_rto,
+            findings=_shown_findings,
+        )
     )
 
 
@@ -254,6 +286,16 @@ def _host_failure(report: RecoveryReport, host: HostRecord) -> str | None:
     return message
 
 
+# Characters XML 1.0 forbids (and HTML calls parse errors), and lone surrogates (a file name
+# that was not UTF-8) which no UTF-8 file can hold. None of them is ever part of our own
+# markup, so they are replaced in the finished document by visible escapes.
+_NOT_PRINTABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
+
+
+def _printable(document: str) -> str:
+    return _NOT_PRINTABLE.sub(lambda m: f"\\x{{{ord(m.group()):x}}}", document)
+
+
 def to_junit(report: RecoveryReport) -> str:
     """One case per host (its outcome) and one per step, so that CI systems show each failure
     by name."""
@@ -293,4 +335,4 @@ def to_junit(report: RecoveryReport) -> str:
     suite.set("failures", str(failures))
     suite.set("errors", "0")
     suite.set("skipped", str(skipped))
-    return ET.tostring(suite, encoding="unicode", xml_declaration=True) + "\n"
+    return _printable(ET.tostring(suite, encoding="unicode", xml_declaration=True) + "\n")

@@ -66,9 +66,27 @@ def load_yaml(path: Path) -> YamlDocument:
     lines: dict[PathKey, int] = {}
     try:
         data = _build(node, (), lines)
+    except DuplicateKeyError as exc:
+        raise InputError(
+            f"duplicate key '{exc.key}': first on line {exc.first}, again on line {exc.second}",
+            file=str(path),
+            line=exc.second,
+            key=exc.key,
+            hint="keep one of them; YAML keys must be unique",
+        ) from None
     except (yaml.YAMLError, ValueError, TypeError) as exc:
         raise InputError(f"YAML error: {exc}", file=str(path)) from None
     return YamlDocument(data, lines)
+
+
+class DuplicateKeyError(ValueError):
+    """The same key twice in one mapping; names both lines."""
+
+    def __init__(self, key: Any, first: int, second: int) -> None:
+        self.key = str(key)
+        self.first = first
+        self.second = second
+        super().__init__(f"duplicate key '{key}' (lines {first} and {second})")
 
 
 _constructor = yaml.SafeLoader("")  # only its scalar constructor is used
@@ -78,6 +96,7 @@ def _build(node: yaml.Node, path: PathKey, lines: dict[PathKey, int]) -> Any:
     lines[path] = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
         result: dict[Any, Any] = {}
+        first_line: dict[Any, int] = {}
         for key_node, value_node in node.value:
             key = _build(key_node, (*path, "<key>"), {})
             if isinstance(key, list | dict):
@@ -86,6 +105,12 @@ def _build(node: yaml.Node, path: PathKey, lines: dict[PathKey, int]) -> Any:
                 raise ValueError(
                     f"line {key_node.start_mark.line + 1}: merge keys are not supported"
                 )
+            line = key_node.start_mark.line + 1
+            if key in first_line:
+                # YAML says keys are unique, but PyYAML keeps the last one silently: a graph
+                # with `priority: 1` then `priority: 7` would validate and mean 7.
+                raise DuplicateKeyError(key, first_line[key], line)
+            first_line[key] = line
             child = (*path, str(key))
             result[key] = _build(value_node, child, lines)
             lines[child] = key_node.start_mark.line + 1

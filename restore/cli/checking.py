@@ -16,7 +16,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from restore.cli import console
-from restore.cli.options import FORMAT_OPTION, INVENTORIES_OPTION, STATE_DIR_OPTION, OutputFormat
+from restore.cli.options import (
+    ASK_VAULT_PASS_OPTION,
+    FORMAT_OPTION,
+    INVENTORIES_OPTION,
+    STATE_DIR_OPTION,
+    VAULT_PASSWORD_FILE_OPTION,
+    OutputFormat,
+)
 from restore.errors import EXIT_NOT_CLEAN, EXIT_OPERATIONAL, InputError
 from restore.models import HostCheckResult, HostSpec, Inventory, Verdict
 
@@ -85,10 +92,10 @@ def _parse_since(value: str | None) -> datetime | None:
 
 def _run_with_progress(hosts: list[HostSpec], label: str, work: Any, parallel: int) -> Any:
     with Progress(
-        TextColumn(f"[bold]{label}[/]"),
+        TextColumn(console.safe(label), markup=False, style="bold"),
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn("{task.description}"),
+        TextColumn("{task.description}", markup=False),
         TimeElapsedColumn(),
         console=console.err,
         transient=True,
@@ -105,6 +112,8 @@ def _run_with_progress(hosts: list[HostSpec], label: str, work: Any, parallel: i
 
 def check(
     inventory: list[Path] = INVENTORIES_OPTION,
+    vault_password_file: list[Path] | None = VAULT_PASSWORD_FILE_OPTION,
+    ask_vault_pass: bool = ASK_VAULT_PASS_OPTION,
     hosts: list[str] | None = HOSTS_ARGUMENT,
     baseline: Path | None = typer.Option(None, "--baseline", help="Baseline directory."),
     baseline_sha256: str | None = typer.Option(
@@ -187,17 +196,17 @@ def _print_table(results: list[HostCheckResult]) -> None:
         table.add_column(column)
     for r in results:
         table.add_row(
-            r.host,
+            console.styled(r.host),
             r.platform.value,
-            f"[{_STYLE[r.verdict]}]{r.verdict.value}[/]",
-            explain(r.verdict, r.findings),
+            console.styled(r.verdict.value, _STYLE[r.verdict]),
+            console.styled(explain(r.verdict, r.findings)),
         )
     console.out.print(table)
     for r in results:
         for f in r.findings:
             if f.status.value in {"fail", "error"}:
                 console.out.print(
-                    f"  {r.host} [{f.status.value}] {f.check}: {f.detail}",
+                    console.styled(f"  {r.host} [{f.status.value}] {f.check}: {f.detail}"),
                     markup=False,
                     highlight=False,
                 )
@@ -206,6 +215,8 @@ def _print_table(results: list[HostCheckResult]) -> None:
 @baseline_app.command("capture")
 def capture(
     inventory: list[Path] = INVENTORIES_OPTION,
+    vault_password_file: list[Path] | None = VAULT_PASSWORD_FILE_OPTION,
+    ask_vault_pass: bool = ASK_VAULT_PASS_OPTION,
     hosts: list[str] | None = HOSTS_ARGUMENT,
     output_dir: Path = typer.Option(..., "-o", "--output", help="Baseline directory."),
     hash_path: list[str] | None = typer.Option(

@@ -10,8 +10,11 @@ does not end up using is killed at exit.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
+
+from restore.state_dir import PRIVATE_UMASK, user_cache_dir
 
 PLANNING_COMMANDS = frozenset({"plan", "validate"})
 
@@ -26,6 +29,8 @@ def sniff_planning_paths(argv: list[str]) -> list[Path] | None:
     for arg in args:
         if arg in {"-h", "--help"}:
             return None
+        if arg.partition("=")[0] in {"--vault-password-file", "--ask-vault-pass"}:
+            return None  # the vault secrets are known only once the command line is parsed
         name, equals, value = arg.partition("=")
         if name in {"-i", "--inventory", "--state-dir"}:
             if not equals:
@@ -36,10 +41,12 @@ def sniff_planning_paths(argv: list[str]) -> list[Path] | None:
 
 
 def main() -> None:
+    # Root's state must be root's alone: every folder made from here on is 0700, every file
+    # 0600 (restore.state_dir).
+    os.umask(PRIVATE_UMASK)
     inventories = sniff_planning_paths(sys.argv[1:])
     if inventories is not None:
         from restore.inventory_background import start_early
-        from restore.user_cache import user_cache_dir
 
         start_early(inventories, user_cache_dir())
     from restore.cli.app import main as run_app

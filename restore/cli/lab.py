@@ -147,7 +147,7 @@ def status(state_dir: Path = STATE_DIR_OPTION, output: OutputFormat = FORMAT_OPT
             row["platform"],
             row["management"],
             row["production"],
-            "yes" if row["running"] else "[red]no[/]",
+            "yes" if row["running"] else console.styled("no", "red"),
             "yes" if row["quarantined"] else "",
             ", ".join(row["faults"]),
         )

@@ -22,7 +22,13 @@ from rich.table import Table
 from rich.text import Text
 
 from restore.cli import console
-from restore.cli.options import FORMAT_OPTION, INVENTORY_OPTION, OutputFormat
+from restore.cli.options import (
+    ASK_VAULT_PASS_OPTION,
+    FORMAT_OPTION,
+    INVENTORY_OPTION,
+    VAULT_PASSWORD_FILE_OPTION,
+    OutputFormat,
+)
 
 node_app = typer.Typer(
     name="node",
@@ -109,6 +115,8 @@ class _Progress:
 def install(
     node: str = typer.Argument(..., help="The inventory host to make an execution node."),
     inventory: Path = INVENTORY_OPTION,
+    vault_password_file: list[Path] | None = VAULT_PASSWORD_FILE_OPTION,
+    ask_vault_pass: bool = ASK_VAULT_PASS_OPTION,
     force: bool = typer.Option(
         False, "--force", help="Rebuild the node's venv even if it is already at the versions."
     ),
@@ -148,6 +156,8 @@ def status(
         None, help="One node; default: every host named by some host's restore_execution_node."
     ),
     inventory: Path = INVENTORY_OPTION,
+    vault_password_file: list[Path] | None = VAULT_PASSWORD_FILE_OPTION,
+    ask_vault_pass: bool = ASK_VAULT_PASS_OPTION,
     output: OutputFormat = FORMAT_OPTION,
 ) -> None:
     """Health and capacity of execution nodes (ansible-runner worker --worker-info). Exit 1
@@ -184,7 +194,7 @@ def status(
             table.add_row(
                 row.node,
                 row.address,
-                row.state if row.healthy else f"[red]{row.state}[/]",
+                console.styled(row.state, "" if row.healthy else "red"),
                 row.runner_version or "",
                 row.ansible_core or "",
                 str(row.cpu_count) if row.cpu_count is not None else "",

@@ -15,9 +15,11 @@ from rich.text import Text
 
 from restore.cli import console
 from restore.cli.options import (
+    ASK_VAULT_PASS_OPTION,
     FORMAT_OPTION,
     INVENTORIES_OPTION,
     STATE_DIR_OPTION,
+    VAULT_PASSWORD_FILE_OPTION,
     OutputFormat,
 )
 from restore.durations import format_duration
@@ -29,7 +31,7 @@ from restore.plan_explain import RtoClock, RtoRisk, explained_json, rto_risks, s
 from restore.plan_model import RestorePlan
 from restore.plan_render import to_dot, to_markdown, to_mermaid
 from restore.schedule import Simulation
-from restore.user_cache import ensure_private, user_cache_dir
+from restore.state_dir import ensure_private, user_cache_dir
 
 
 class PlanFormat(enum.StrEnum):
@@ -82,7 +84,7 @@ def load_plan(
     max_parallel: list[int] | None = None,
 ) -> RestorePlan:
     """Validate and plan. Writes nothing in the working folder: the caches live in the user's
-    cache folder (restore.user_cache), whatever `--state-dir` says."""
+    cache folder (restore.state_dir.user_cache_dir), whatever `--state-dir` says."""
     parallelism = max_parallel or [1]
     cache_dir = user_cache_dir()
 
@@ -106,8 +108,8 @@ def load_plan(
                 raise
             return build_plan(graph, inventory_load.result(), only=only, max_parallel=parallelism)
 
-    if len(inventories) != 1:
-        return compute()  # the plan cache is keyed by one inventory; several are not cached
+    if cache_dir is None or len(inventories) != 1:
+        return compute()  # no safe cache folder, or several inventories: not cached
     ensure_private(cache_dir)
     return cached_plan(cache_dir, graph_file, inventories[0], only, parallelism, compute)
 
@@ -141,6 +143,8 @@ def register(app: typer.Typer) -> None:
     def validate(
         graph_file: Path = GRAPH_ARGUMENT,
         inventory: list[Path] = INVENTORIES_OPTION,
+        vault_password_file: list[Path] | None = VAULT_PASSWORD_FILE_OPTION,
+        ask_vault_pass: bool = ASK_VAULT_PASS_OPTION,
         output: OutputFormat = FORMAT_OPTION,
         state_dir: Path = STATE_DIR_OPTION,
     ) -> None:
@@ -162,14 +166,19 @@ def register(app: typer.Typer) -> None:
             )
         else:
             console.out.print(
-                f"[green]valid[/]: {graph_file} — {len(plan.services)} services, "
-                f"{len(plan.hosts)} hosts, priority order {' → '.join(plan.order)}"
+                console.line(
+                    ("valid", "green"),
+                    f": {graph_file} — {len(plan.services)} services, "
+                    f"{len(plan.hosts)} hosts, priority order {' → '.join(plan.order)}",
+                )
             )
 
     @app.command()
     def plan(
         graph_file: Path = GRAPH_ARGUMENT,
         inventory: list[Path] = INVENTORIES_OPTION,
+        vault_password_file: list[Path] | None = VAULT_PASSWORD_FILE_OPTION,
+        ask_vault_pass: bool = ASK_VAULT_PASS_OPTION,
         only: str | None = typer.Option(
             None, "--only", help="Plan one service and everything it needs."
         ),
@@ -279,17 +288,17 @@ def _print_plan(plan: RestorePlan, clock: RtoClock) -> None:
     by_id = {svc.id: svc for svc in plan.services}
     for index, sid in enumerate(ordered, 1):
         svc = by_id[sid]
-        mark = "[bold]" if svc.id in plan.critical_path else ""
+        mark = "bold" if svc.id in plan.critical_path else ""
         risk = late.get(sid)
         table.add_row(
             str(index),
-            Text.from_markup(mark) + Text(svc.id),
+            console.styled(svc.id, mark),
             str(svc.priority),
             str(svc.effective_priority),
-            Text(reasons[sid]),
-            Text(", ".join(svc.depends_on)),
+            console.styled(reasons[sid]),
+            console.styled(", ".join(svc.depends_on)),
             str(svc.wave),
-            Text(", ".join(svc.hosts)),
+            console.styled(", ".join(svc.hosts)),
             format_duration(svc.duration_s),
             format_duration(clock.already_spent_s + back[sid]),
             _rto_cell(svc.rto_s, risk),
@@ -301,17 +310,18 @@ def _print_plan(plan: RestorePlan, clock: RtoClock) -> None:
             by_node.setdefault(host.bound.execution_node, []).append(host.name)
     for node, names in by_node.items():
         console.out.print(
-            Text("execution node ")
-            + Text(node, style="bold")
-            + Text(f" runs the Ansible steps of {', '.join(names)}")
+            console.line(
+                "execution node ", (node, "bold"), f" runs the Ansible steps of {', '.join(names)}"
+            )
         )
+    console.out.print(console.line("priority order: ", " → ".join(plan.order)))
     console.out.print(
-        Text("priority order: ")
-        + Text(" → ".join(plan.order))
-        + Text("\ncritical path: ")
-        + Text(" → ".join(plan.critical_path), style="bold")
-        + Text("   estimated duration: ")
-        + Text(format_duration(plan.estimated_duration_s), style="bold")
+        console.line(
+            "critical path: ",
+            (" → ".join(plan.critical_path), "bold"),
+            "   estimated duration: ",
+            (format_duration(plan.estimated_duration_s), "bold"),
+        )
     )
     note = clock.note()
     if note:
@@ -373,5 +383,5 @@ def _print_gantt(plan: RestorePlan, sim: Simulation, width: int = 48) -> None:
         left = min(int(start / horizon * width), width - 1)
         length = max(1, round((end - start) / horizon * width))
         bar = " " * left + "█" * min(length, width - left)
-        table.add_row(Text(sid), format_duration(end), Text(bar, style="cyan"))
+        table.add_row(console.styled(sid), format_duration(end), console.styled(bar, "cyan"))
     console.out.print(table)

@@ -7,7 +7,12 @@ from pathlib import Path
 import typer
 
 from restore.cli import console
-from restore.cli.options import INVENTORY_OPTION, STATE_DIR_OPTION
+from restore.cli.options import (
+    ASK_VAULT_PASS_OPTION,
+    INVENTORY_OPTION,
+    STATE_DIR_OPTION,
+    VAULT_PASSWORD_FILE_OPTION,
+)
 from restore.errors import InputError
 
 
@@ -16,6 +21,8 @@ def register(app: typer.Typer) -> None:
     def rehearse(
         graph_file: Path = typer.Argument(..., help="Dependency graph file (YAML, version 1)."),
         inventory: Path = INVENTORY_OPTION,
+        vault_password_file: list[Path] | None = VAULT_PASSWORD_FILE_OPTION,
+        ask_vault_pass: bool = ASK_VAULT_PASS_OPTION,
         lab: bool = typer.Option(
             False,
             "--lab",

@@ -18,7 +18,14 @@ from rich.table import Table
 from rich.text import Text
 
 from restore.cli import console
-from restore.cli.options import FORMAT_OPTION, INVENTORY_OPTION, STATE_DIR_OPTION, OutputFormat
+from restore.cli.options import (
+    ASK_VAULT_PASS_OPTION,
+    FORMAT_OPTION,
+    INVENTORY_OPTION,
+    STATE_DIR_OPTION,
+    VAULT_PASSWORD_FILE_OPTION,
+    OutputFormat,
+)
 from restore.errors import EXIT_OK, EXIT_OPERATIONAL, InputError
 from restore.journal import Event, Journal, NoJournal, journal_exists
 
@@ -108,8 +115,10 @@ class LiveProgress:
             table.add_column(column)
         for host, row in self.rows.items():
             elapsed = f"{time.monotonic() - row['since']:.0f}s" if row["since"] else ""
-            state = Text(row["state"], style=STATE_STYLES.get(row["state"], ""))
-            table.add_row(host, row["service"], state, row["step"], row["verdict"], elapsed)
+            state = console.styled(row["state"], STATE_STYLES.get(row["state"], ""))
+            cells = (host, row["service"], row["step"], row["verdict"], elapsed)
+            plain = [console.styled(cell) for cell in cells]
+            table.add_row(plain[0], plain[1], state, *plain[2:])
         return table
 
 
@@ -139,6 +148,8 @@ def _resolve_run(journal: Journal, run_id: str | None) -> str:
 def run_command(
     graph: Path = typer.Argument(..., help="The dependency graph (YAML, version 1)."),
     inventory: str = INVENTORY_OPTION,
+    vault_password_file: list[Path] | None = VAULT_PASSWORD_FILE_OPTION,
+    ask_vault_pass: bool = ASK_VAULT_PASS_OPTION,
     dry_run: bool = typer.Option(
         False,
         "--dry-run",
@@ -232,7 +243,7 @@ def _print_hosts(run_id: str, state: str, hosts: list[dict[str, Any]], head: str
     for column in ("host", "service", "state", "step", "verdict", "note"):
         table.add_column(column)
     for h in hosts:
-        table.add_row(
+        cells = (
             h["host"],
             h.get("service") or "",
             h["state"],
@@ -240,6 +251,7 @@ def _print_hosts(run_id: str, state: str, hosts: list[dict[str, Any]], head: str
             h.get("verdict") or "",
             h.get("message") or "",
         )
+        table.add_row(*map(console.styled, cells))
     console.out.print(table)
     console.out.print(f"journal head {head}")
 
@@ -489,7 +501,8 @@ def journal_export(
     for column in ("seq", "time", "host", "step", "event", "hash"):
         table.add_column(column)
     for e in events:
-        table.add_row(str(e.seq), e.ts, e.host or "", e.step or "", e.event, e.hash[:12])
+        cells = (str(e.seq), e.ts, e.host or "", e.step or "", e.event, e.hash[:12])
+        table.add_row(*map(console.styled, cells))
     console.out.print(table)
 
 

@@ -99,7 +99,11 @@ def _build(root: Path, key: str, packages: tuple[str, ...]) -> Path:
     cmd = ["mmdebstrap", "--variant=minbase", f"--include={','.join(packages)}", SUITE]
     with log.open("w") as out:
         result = subprocess.run(
-            [*cmd, str(building)], stdout=out, stderr=subprocess.STDOUT, check=False
+            [*cmd, str(building)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            check=False,
+            umask=0o022,  # the image's own files keep Debian's modes, whatever the CLI's umask
         )
     if result.returncode != 0:
         shutil.rmtree(building, ignore_errors=True)

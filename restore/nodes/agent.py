@@ -13,12 +13,21 @@ the verb is then taken from SSH_ORIGINAL_COMMAND and nothing else can be run wit
 The supervisor is a child subreaper: ansible-core 2.19's workers leave the worker's session,
 and as orphans they come back to the supervisor, which can then stop them all on a cancel.
 Exit code 3 means "no such job" (it never started here, or it was cleaned up).
+
+`start` runs only jobs the control node signed. The stream must begin with one line
+`restore-job-v1 HMAC` where HMAC is HMAC-SHA256, under the signing key `restore node
+install` placed in SIGNING_KEY (root-only), of the job id, a newline and the transmit stream.
+An unsigned, forged, altered or replayed job (each signature is accepted once) is refused
+with exit 4 and nothing of it is kept or run. See docs/execution-nodes.md for what the job
+key can and cannot do.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import hashlib
+import hmac
 import os
 import shlex
 import shutil
@@ -33,6 +42,10 @@ RUNNER = "/opt/restore-node/venv/bin/ansible-runner"
 KEEPALIVE_S = 5  # link.py's watchdog counts on it
 _PR_SET_CHILD_SUBREAPER = 36
 NO_SUCH_JOB = 3
+REFUSED = 4
+SIGNING_KEY = Path("/etc/restore-node/job-signing.key")
+SEEN = JOBS.parent / "seen-signatures"
+SIGNATURE_PREFIX = b"restore-job-v1 "
 
 
 def _job(ident: str) -> Path:
@@ -41,13 +54,38 @@ def _job(ident: str) -> Path:
     return JOBS / ident
 
 
+def _refuse(job: Path, why: str) -> int:
+    shutil.rmtree(job, ignore_errors=True)
+    sys.stderr.write(f"restore-node: job refused: {why}\n")
+    return REFUSED
+
+
 def start(ident: str) -> int:
     job = _job(ident)
     job.mkdir(parents=True, mode=0o700)
     transmit = job / "transmit"
+    try:
+        key = bytes.fromhex(SIGNING_KEY.read_text().strip())
+    except (OSError, ValueError):
+        return _refuse(job, f"no signing key at {SIGNING_KEY} (restore node install)")
+    header = sys.stdin.buffer.readline(200)
+    if not header.startswith(SIGNATURE_PREFIX) or not header.endswith(b"\n"):
+        return _refuse(job, "not signed by the control node")
+    claimed = header[len(SIGNATURE_PREFIX) :].strip().decode("ascii", "replace")
+    mac = hmac.new(key, ident.encode() + b"\n", hashlib.sha256)
     with open(transmit, "wb") as out:
         os.chmod(transmit, 0o600)
-        shutil.copyfileobj(sys.stdin.buffer, out)
+        while chunk := sys.stdin.buffer.read(64 * 1024):
+            mac.update(chunk)
+            out.write(chunk)
+    signature = mac.hexdigest()
+    if not hmac.compare_digest(signature, claimed):
+        return _refuse(job, "bad signature (forged or altered job)")
+    SEEN.mkdir(parents=True, mode=0o700, exist_ok=True)
+    try:  # a signed job runs once: a captured stream cannot be replayed
+        os.close(os.open(SEEN / signature, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        return _refuse(job, "this signed job was already started once (replay)")
     if os.fork() != 0:
         # the first child becomes the supervisor; wait until it has recorded itself
         deadline = time.monotonic() + 10

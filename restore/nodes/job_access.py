@@ -1,17 +1,33 @@
-"""The narrow door jobs use into an execution node.
+"""The narrow door jobs use into an execution node, and what it lets through.
 
 Jobs never log in with the inventory's own (administrative) credentials. `restore node
 install` places the job agent on the node and authorizes a dedicated key, generated on the
 control side, with `restrict,command=`: that key can run the agent's verbs (start, attach,
-cancel, cleanup a job) and nothing else - no shell, no forwarding, no pty. A stolen job key
-gives no shell on the node.
+cancel, cleanup a job) and nothing else - no interactive shell, no forwarding, no pty.
+
+That alone would not make the key harmless: `start` runs `ansible-runner worker` as root on
+whatever job stream it is given, and a job is playbooks plus an inventory, i.e. arbitrary
+commands as root on the node and on every host the job can reach. So `start` also requires
+the control node's signature: `node install` places a random signing key (HMAC-SHA256) on
+the node, root-only, beside the agent; the control side signs each job's id and stream with
+it (`signature_line`), and the agent refuses (exit 4) an unsigned, forged, altered or
+replayed job before anything of it runs.
+
+What the job key alone can still do (docs/execution-nodes.md): `attach` to a running or
+finished job and read its output stream (task results, already scrubbed of known secrets only
+on the control side, so possibly host data), `cancel` a running job, `cleanup` (delete) a
+job's files. It cannot start a job. Whoever holds the signing key too (root on the control
+node, or root on the node) can run anything as root on the node: that is the trust the
+control node already has.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
+import hmac
 import os
+import secrets
 import shlex
 import subprocess
 from pathlib import Path
@@ -26,6 +42,8 @@ AGENT_DIGEST = hashlib.sha256(AGENT_SOURCE).hexdigest()
 AGENT_PATH = "/opt/restore-node/agent.py"
 KEY_COMMENT = "restore-node-jobs"
 FORCED_COMMAND = f"python3 {AGENT_PATH} --forced"
+NODE_SIGNING_KEY = "/etc/restore-node/job-signing.key"  # agent.SIGNING_KEY
+SIGNATURE_PREFIX = b"restore-job-v1 "  # agent.SIGNATURE_PREFIX
 TIMEOUT_S = 60.0
 
 
@@ -50,6 +68,32 @@ def ensure_job_key() -> Path:
     return key
 
 
+def signing_key_path() -> Path:
+    return job_key_path().with_name(job_key_path().name + ".signing")
+
+
+def ensure_signing_key() -> bytes:
+    """The control side's job signing key (32 random bytes, hex, 0600), made once."""
+    path = signing_key_path()
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_hex(32) + "\n")
+    path.chmod(0o600)
+    return path.read_text().strip().encode()
+
+
+def signature_line(ident: str, transmitted: Path) -> bytes:
+    """The first line of a job's stream: the agent runs the job only if it matches."""
+    key = bytes.fromhex(signing_key_path().read_text().strip())
+    mac = hmac.new(key, ident.encode() + b"\n", hashlib.sha256)
+    with transmitted.open("rb") as source:
+        while chunk := source.read(64 * 1024):
+            mac.update(chunk)
+    return SIGNATURE_PREFIX + mac.hexdigest().encode() + b"\n"
+
+
 def authorized_line(public_key: str) -> str:
     kind, blob = public_key.split()[:2]
     return f'restrict,command="{FORCED_COMMAND}" {kind} {blob} {KEY_COMMENT}'
@@ -66,6 +110,13 @@ def grant(transport: SshTransport) -> None:
         f"chmod 0755 {agent}.$$ && mv -f {agent}.$$ {agent}; fi"
     )
     _run(transport, place, AGENT_SOURCE, "placing the job agent")
+    # The signing key goes over the administrative link, never over the job key.
+    node_key = shlex.quote(NODE_SIGNING_KEY)
+    install_key = (
+        f"umask 077 && mkdir -p {shlex.quote(str(Path(NODE_SIGNING_KEY).parent))} && "
+        f"cat > {node_key}.$$ && mv -f {node_key}.$$ {node_key}"
+    )
+    _run(transport, install_key, ensure_signing_key() + b"\n", "placing the job signing key")
     # Every other key is kept as it is; an older job key line is replaced.
     authorize = (
         "umask 077 && mkdir -p ~/.ssh && touch ~/.ssh/authorized_keys && "

@@ -17,9 +17,11 @@ from pathlib import Path
 import paramiko
 
 from restore.models import HostSpec
-from restore.nodes.job_access import job_spec
+from restore.nodes.job_access import job_spec, signature_line
 from restore.transports.base import TransportError
 from restore.transports.ssh import SshTransport
+
+REFUSED = 4  # agent.REFUSED: the job's signature did not verify
 
 CONNECT_TIMEOUT_S = 15.0
 KEEPALIVE_S = 5  # the worker's; agent.py passes the same value
@@ -62,10 +64,15 @@ class NodeLink:
         if transport is not None:
             transport.close()
 
-    def _call(self, command: str, stdin: Path | bytes | None, timeout: float) -> int:
+    def _call(
+        self, command: str, stdin: Path | bytes | tuple[bytes, Path] | None, timeout: float
+    ) -> int:
         channel = self._transport_now().open_stream(command, self.connect_timeout_s)
         try:
             channel.settimeout(timeout)
+            if isinstance(stdin, tuple):  # a header line, then a file
+                channel.sendall(stdin[0])
+                stdin = stdin[1]
             if isinstance(stdin, Path):
                 with stdin.open("rb") as source:
                     while chunk := source.read(64 * 1024):
@@ -87,7 +94,13 @@ class NodeLink:
 
     def start(self, transmitted: Path) -> None:
         """Hand the job over; the agent stores it and starts the worker detached."""
-        rc = self._call(self._agent("start", self.ident), transmitted, 300)
+        signed = signature_line(self.ident, transmitted)
+        rc = self._call(self._agent("start", self.ident), (signed, transmitted), 300)
+        if rc == REFUSED:
+            raise TransportError(
+                f"{self.node.name}: the node refused the job's signature "
+                "(run `restore node install` again to renew the signing key)"
+            )
         if rc != 0:
             hint = " (is the node installed? restore node install)" if rc in (126, 127) else ""
             raise TransportError(f"{self.node.name}: the job did not start (exit {rc}){hint}")

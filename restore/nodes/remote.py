@@ -19,7 +19,6 @@ import ansible_runner
 
 from restore.ansible import PlaybookResult, ProgressFn, host_stats, scrub_artifacts
 from restore.failures import failure_text, task_failure
-from restore.journal import redact, redact_text
 from restore.models import HostSpec
 from restore.nodes.job_package import write_transmit
 from restore.nodes.link import (
@@ -29,6 +28,7 @@ from restore.nodes.link import (
     JobStream,
     NodeLink,
 )
+from restore.secrets import redact, redact_text
 from restore.transports.base import TransportError
 
 

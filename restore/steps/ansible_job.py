@@ -3,12 +3,12 @@ node through ansible-runner's worker protocol. Both return the same PlaybookResu
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from restore.ansible import PlaybookResult, run_playbook
+from restore.secrets import playbook_vault_args
 from restore.steps.base import StepContext
 
 NODE_JOB_EVENT = "node_job"
@@ -25,7 +25,8 @@ def run_job(
         from restore.nodes.remote import run_playbook_on_node
 
         node = ctx.execution_node
-        vault = os.environ.get("ANSIBLE_VAULT_PASSWORD_FILE")
+        vault_args = playbook_vault_args()  # a job package carries one password file
+        vault = vault_args[1] if vault_args else None
 
         def submitted(ident: str) -> None:
             # Journaled before anything is read back: a restarted orchestrator re-attaches to

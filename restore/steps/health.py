@@ -5,10 +5,17 @@ moment to listen. A dry run only says what it would probe: the service it probes
 steps that a dry run does not run. TCP and HTTP probes go to
 the host's management address (`ansible_host`): the production address is cut while the host
 is quarantined, and a health check must pass *before* reconnecting.
+
+A `command` probe runs on the control node, as root, with inventory values in it: it is never
+given to a shell. The template (written by the graph's author) is split into an argv list with
+shlex first, and only then are `{host}` and `{name}` substituted, one argv element at a time,
+so that a host named `web01;id>x;` or an `ansible_host` of `$(touch /tmp/pwned)` stays one
+literal argument.
 """
 
 from __future__ import annotations
 
+import shlex
 import socket
 import subprocess
 import time
@@ -37,15 +44,40 @@ def _probe(ctx: StepContext, spec: dict[str, Any], budget: float) -> tuple[bool,
         except (urllib.error.URLError, OSError, ValueError) as exc:
             return False, f"GET {url}: {exc}"
     if "command" in spec:
-        command = str(spec["command"]).format(host=ctx.host.address, name=ctx.host.name)
+        try:
+            argv = command_argv(str(spec["command"]), ctx.host.address, ctx.host.name)
+        except ValueError as exc:
+            return False, f"health command {spec['command']!r}: {exc}"
+        command = shlex.join(argv)
         try:
             done = subprocess.run(
-                command, shell=True, capture_output=True, timeout=budget, check=False
+                argv,
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                timeout=budget,
+                check=False,
             )
         except subprocess.TimeoutExpired:
             return False, f"{command}: timed out"
+        except OSError as exc:
+            return False, f"{command}: {exc.strerror or exc}"
         return done.returncode == 0, f"{command}: exit {done.returncode}"
     return False, f"unknown health probe {sorted(spec)}"
+
+
+def command_argv(template: str, address: str, name: str) -> list[str]:
+    """The argv of a `command` probe: split first, substitute after (never a shell).
+
+    Raises ValueError for a template that does not split (unbalanced quotes) or names an
+    unknown placeholder.
+    """
+    parts = shlex.split(template)
+    if not parts:
+        raise ValueError("empty command")
+    try:
+        return [part.format(host=address, name=name) for part in parts]
+    except (KeyError, IndexError, ValueError) as exc:
+        raise ValueError(f"bad placeholder {exc}; use {{host}} or {{name}}") from None
 
 
 def run(ctx: StepContext) -> StepOutcome:

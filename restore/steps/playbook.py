@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from restore.journal import redact
+from restore.secrets import redact
 from restore.steps.ansible_job import run_job
 from restore.steps.base import StepContext, StepOutcome, dry, failed, succeeded
 

@@ -150,17 +150,16 @@ def test_missing_graph_file_exit_2(small: tuple[Path, Path], tmp_path: Path) -> 
 def test_repeated_plan_uses_cache_until_an_input_changes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "user-cache"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     (tmp_path / "rebuild.yml").write_text("- hosts: all\n  tasks: []\n")
     graph = write_graph(tmp_path, [service("a", 1, ["h1"], steps=[{"ansible": "rebuild.yml"}])])
     inv = write_inventory(tmp_path, {"g": ["h1"]})
     state = tmp_path / "state"
     assert invoke("plan", graph, "-i", inv, "--format", "json", state=state)[0] == 0
-    # in the user's cache folder, private; never under the state dir or the working folder
-    cache = tmp_path / "user-cache" / "restore"
-    assert len(list(cache.glob("plan-*.pickle"))) == 1
-    assert cache.stat().st_mode & 0o777 == 0o700
-    assert not state.exists()
+    # JSON in the user's private cache folder, never a pickle, never in the state dir.
+    assert len(list((tmp_path / "xdg" / "restore").glob("plan-*.json"))) == 1
+    assert (tmp_path / "xdg" / "restore").stat().st_mode & 0o777 == 0o700
+    assert not state.exists()  # validate/plan write nothing under the state dir either
     graph.write_text(graph.read_text().replace("priority: 1", "priority: 2"))
     code, out, _ = invoke("plan", graph, "-i", inv, "--format", "json", state=state)
     assert code == 0 and json.loads(out)["services"][0]["priority"] == 2
