@@ -49,6 +49,24 @@ class FactError(Exception):
 
 
 @dataclass(frozen=True)
+class Parsed:
+    """A parser's value, and the raw lines or records it could not account for.
+
+    What a parser does not understand is not skipped: the runner turns each ``unaccounted``
+    item into evidence of a ``suspect`` finding, so an odd line can never read as clean.
+    """
+
+    value: Any
+    unaccounted: tuple[str, ...] = ()
+
+
+def raw(text: str, limit: int = 300) -> str:
+    """Host text as evidence: control characters and newlines escaped, length bounded."""
+    shown = repr(text)[1:-1]
+    return shown if len(shown) <= limit else shown[:limit] + "..."
+
+
+@dataclass(frozen=True)
 class Context:
     """Everything a command or an evaluation may depend on besides the host's own facts."""
 

@@ -11,7 +11,13 @@ import hashlib
 import shlex
 from typing import Any
 
-from restore.checks.catalog import Context, Fact, FactError, lines, require_rc
+from restore.checks.catalog import Context, Fact, FactError, Parsed, lines, raw, require_rc
+from restore.checks.persistence import (
+    catalog_cmd,
+    package_files_cmd,
+    parse_catalog,
+    parse_package_files,
+)
 from restore.models import CommandOutput
 
 
@@ -24,21 +30,56 @@ def _existing(paths: tuple[str, ...] | list[str]) -> str:
 # -- accounts -----------------------------------------------------------------------------------
 
 
-def parse_passwd(output: CommandOutput) -> dict[str, dict[str, Any]]:
+def parse_passwd(output: CommandOutput) -> Parsed:
+    """/etc/passwd read the way glibc's nss_files reads it, not the way it should look.
+
+    glibc skips blank lines and lines starting with '#' (after leading blanks), and accepts
+    a line with as few as four fields (``evil:x:0:0`` is a working root account: gecos,
+    home and shell default to empty, and an empty shell means /bin/sh). Every line glibc
+    would accept is an account here; every line that is not a plain 7-field entry is also
+    reported as unaccounted (raw text), so an odd line makes the host suspect, never clean.
+    """
     require_rc(output)
     accounts: dict[str, dict[str, Any]] = {}
-    for line in lines(output):
-        parts = line.split(":")
-        if len(parts) < 7 or line.startswith(("#", "+", "-")):
+    odd: list[str] = []
+    for number, line in enumerate(output.stdout.split("\n"), 1):
+        text = line.lstrip(" \t\f\v\r")
+        if not text or text.startswith("#"):
             continue
-        try:
-            uid = int(parts[2])
-        except ValueError:
+        where = f"line {number}: {raw(line)}"
+        if text.startswith(("+", "-")):  # NIS compat: pulls accounts from elsewhere
+            odd.append(f"{where} (NIS compat entry)")
             continue
-        accounts[parts[0]] = {"uid": uid, "home": parts[5], "shell": parts[6]}
+        parts = text.split(":")
+        uid = _glibc_id(parts[2]) if len(parts) > 3 else None
+        gid = _glibc_id(parts[3]) if len(parts) > 3 else None
+        if uid is None or gid is None:
+            odd.append(f"{where} (not an entry glibc accepts)")
+            continue
+        if len(parts) != 7:
+            odd.append(f"{where} ({len(parts)} fields, not 7)")
+        name = parts[0]
+        if name in accounts:  # glibc answers the first one; the second is someone's plan
+            odd.append(f"{where} (second entry for {raw(name)})")
+            if uid != 0:
+                continue
+            name = f"{name} (line {number})"
+        home = parts[5] if len(parts) > 5 else ""
+        shell = ":".join(parts[6:]) if len(parts) > 6 else ""
+        accounts[name] = {"uid": uid, "home": home, "shell": shell or "/bin/sh"}
     if "root" not in accounts:
         raise FactError("/etc/passwd has no root account: not a readable passwd file")
-    return accounts
+    return Parsed(accounts, tuple(odd))
+
+
+def _glibc_id(field: str) -> int | None:
+    """A uid/gid field as glibc's strtoul reads it (blanks, sign, decimal), or None."""
+    text = field.lstrip(" \t\n\f\v\r")
+    sign = -1 if text.startswith("-") else 1
+    digits = text[1:] if text[:1] in "+-" and text else text
+    if not digits or not digits.isascii() or not digits.isdigit():
+        return None
+    return (sign * int(digits)) % (1 << 32)
 
 
 def parse_admin_groups(output: CommandOutput) -> dict[str, list[str]]:
@@ -87,36 +128,7 @@ def parse_authorized_keys(output: CommandOutput) -> dict[str, str]:
     return keys
 
 
-# -- persistence: cron, timers, systemd units, init scripts -------------------------------------
-
-PERSISTENCE_PATHS = (
-    "/etc/crontab",
-    "/etc/cron.d",
-    "/etc/cron.hourly",
-    "/etc/cron.daily",
-    "/etc/cron.weekly",
-    "/etc/cron.monthly",
-    "/var/spool/cron",
-    "/etc/systemd/system",
-    "/run/systemd/system",
-    "/etc/systemd/user",
-    "/usr/lib/systemd/system",
-    "/etc/rc.local",
-    "/etc/init.d",
-    "/etc/profile.d",
-)
-# Files an intruder adds (package-owned ones live in these same directories).
-ADDED_BY_ADMIN_PATHS = (
-    "/etc/cron.d",
-    "/etc/cron.hourly",
-    "/etc/cron.daily",
-    "/etc/cron.weekly",
-    "/etc/cron.monthly",
-    "/var/spool/cron",
-    "/etc/systemd/system",
-    "/etc/profile.d",
-    "/etc/init.d",
-)
+# -- hashed trees (SUID files, and with a baseline the critical binaries) ----------------------
 
 
 def hash_tree_cmd(paths: tuple[str, ...] | list[str], parallel: bool = False) -> str:
@@ -143,22 +155,6 @@ def parse_hash_tree(output: CommandOutput) -> dict[str, str]:
         elif line.startswith("\\") and len(digest) == 65:  # sha256sum escapes odd names
             tree[path] = digest[1:]
     return tree
-
-
-UNOWNED_CMD = (
-    _existing(ADDED_BY_ADMIN_PATHS) + "[ $# -gt 0 ] || exit 0; "
-    'set -- $(find "$@" -xdev -type f 2>/dev/null); [ $# -gt 0 ] || exit 0; '
-    "if command -v dpkg-query >/dev/null 2>&1; then "
-    'dpkg-query -S "$@" 2>&1 >/dev/null '
-    "| sed -n 's/^dpkg-query: no path found matching pattern //p'; "
-    "elif command -v rpm >/dev/null 2>&1; then "
-    'for f in "$@"; do rpm -qf "$f" >/dev/null 2>&1 || echo "$f"; done; fi; true'
-)
-
-
-def parse_paths(output: CommandOutput) -> list[str]:
-    require_rc(output)
-    return sorted(set(lines(output)))
 
 
 # -- loader, kernel ----------------------------------------------------------------------------
@@ -304,11 +300,11 @@ FACTS = (
         parse_admin_groups,
     ),
     Fact("authorized_keys", lambda ctx: AUTHORIZED_KEYS_CMD, parse_authorized_keys),
-    Fact("persistence", lambda ctx: hash_tree_cmd(PERSISTENCE_PATHS), parse_hash_tree),
+    Fact("persistence", lambda ctx: catalog_cmd(), parse_catalog),
     Fact(
-        "unowned_persistence",
-        lambda ctx: UNOWNED_CMD,
-        parse_paths,
+        "package_files",
+        lambda ctx: package_files_cmd(),
+        parse_package_files,
         in_baseline=False,
         wanted=lambda ctx, has_baseline: not has_baseline,
     ),
