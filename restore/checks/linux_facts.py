@@ -82,34 +82,46 @@ def _glibc_id(field: str) -> int | None:
     return (sign * int(digits)) % (1 << 32)
 
 
-def parse_admin_groups(output: CommandOutput) -> dict[str, list[str]]:
+def parse_admin_groups(output: CommandOutput) -> Parsed:
     require_rc(output, (0, 1, 2))  # getent: 2 = some group does not exist
     groups: dict[str, list[str]] = {}
+    odd = []
     for line in lines(output):
         parts = line.split(":")
         if len(parts) >= 4:
             groups[parts[0]] = sorted(m for m in parts[3].split(",") if m)
-    return groups
+        else:
+            odd.append(raw(line))
+    return Parsed(groups, tuple(odd))
 
 
 # -- keys -----------------------------------------------------------------------------------------
 
 _KEY_TYPES = ("ssh-", "ecdsa-", "sk-ssh-", "sk-ecdsa-")
 
+# Every home of /etc/passwd (short lines included: awk numbers fields as glibc does), root's
+# always. Each line is printed through printf, never through sed: a path may hold '|'.
 AUTHORIZED_KEYS_CMD = (
     "{ echo /root; awk -F: '$6 != \"\" {print $6}' /etc/passwd; } | sort -u | "
     'while IFS= read -r h; do for f in "$h/.ssh/authorized_keys" "$h/.ssh/authorized_keys2"; do '
-    '[ -f "$f" ] && sed -e \'/^[[:space:]]*#/d\' -e \'/^[[:space:]]*$/d\' -e "s|^|$f\t|" "$f"; '
-    "done; done; true"
+    '[ -f "$f" ] && while IFS= read -r l || [ -n "$l" ]; do printf \'%s\\t%s\\n\' "$f" "$l"; '
+    'done < "$f"; done; done; true'
 )
 
 
-def parse_authorized_keys(output: CommandOutput) -> dict[str, str]:
-    """'path fingerprint' -> comment, fingerprints as ssh-keygen prints them (SHA256:...)."""
+def parse_authorized_keys(output: CommandOutput) -> Parsed:
+    """'path fingerprint' -> comment, fingerprints as ssh-keygen prints them (SHA256:...).
+
+    A line with no key type in it is not a key sshd would use, and not one we understand:
+    unaccounted for, with its raw text.
+    """
     require_rc(output)
     keys: dict[str, str] = {}
+    odd: list[str] = []
     for line in lines(output):
         path, _, entry = line.partition("\t")
+        if not entry.strip() or entry.lstrip().startswith("#"):
+            continue
         words = entry.split()
         for i, word in enumerate(words[:-1]):
             if word.startswith(_KEY_TYPES):
@@ -125,7 +137,9 @@ def parse_authorized_keys(output: CommandOutput) -> dict[str, str]:
                     fp = "text-sha256:" + hashlib.sha256(blob.encode()).hexdigest()[:43]
                 keys[f"{path} {word} {fp}"] = " ".join(words[i + 2 :])
                 break
-    return keys
+        else:
+            odd.append(raw(line))
+    return Parsed(keys, tuple(odd))
 
 
 # -- hashed trees (SUID files, and with a baseline the critical binaries) ----------------------
@@ -141,9 +155,10 @@ def hash_tree_cmd(paths: tuple[str, ...] | list[str], parallel: bool = False) ->
     )
 
 
-def parse_hash_tree(output: CommandOutput) -> dict[str, str]:
+def parse_hash_tree(output: CommandOutput) -> Parsed:
     require_rc(output)
     tree: dict[str, str] = {}
+    odd: list[str] = []
     for line in lines(output):
         if line.startswith("L\t"):
             _, path, target = [*line.split("\t", 2), ""][:3]
@@ -154,7 +169,9 @@ def parse_hash_tree(output: CommandOutput) -> dict[str, str]:
             tree[path] = digest
         elif line.startswith("\\") and len(digest) == 65:  # sha256sum escapes odd names
             tree[path] = digest[1:]
-    return tree
+        else:
+            odd.append(raw(line))
+    return Parsed(tree, tuple(odd))
 
 
 # -- loader, kernel ----------------------------------------------------------------------------
@@ -222,13 +239,14 @@ PACKAGES_CMD = (
 )
 
 
-def parse_package_verify(output: CommandOutput) -> list[dict[str, Any]]:
+def parse_package_verify(output: CommandOutput) -> Parsed:
     """dpkg --verify / rpm -Va lines -> [{path, digest_changed, missing, config}]."""
     require_rc(output)
     rows = lines(output)
     if rows == ["NO-PACKAGE-MANAGER"]:
         raise FactError("neither dpkg nor rpm found")
     result = []
+    odd: list[str] = []
     for line in rows:
         flags, _, rest = line.partition(" ")
         rest = rest.strip()
@@ -236,6 +254,7 @@ def parse_package_verify(output: CommandOutput) -> list[dict[str, Any]]:
         if rest[:2] in {"c ", "d ", "g ", "l ", "r "}:
             attr, rest = rest[0], rest[2:].strip()
         if not rest.startswith("/"):
+            odd.append(raw(line))
             continue
         result.append(
             {
@@ -245,7 +264,7 @@ def parse_package_verify(output: CommandOutput) -> list[dict[str, Any]]:
                 "config": attr == "c",
             }
         )
-    return result
+    return Parsed(result, tuple(odd))
 
 
 # -- ransom traces, recent changes -------------------------------------------------------------
@@ -255,19 +274,23 @@ def ransom_cmd(ctx: Context) -> str:
     terms = " -o ".join(f"-iname '{g}'" for g in ctx.indicators.globs())
     return (
         _existing(ctx.data_paths) + "[ $# -gt 0 ] || exit 0; "
-        f"find \"$@\" -xdev -type f \\( {terms} \\) -printf '%s\\t%p\\n' 2>/dev/null "
-        "| head -n 10000; true"
+        f"find \"$@\" -xdev -type f \\( {terms} \\) -printf '%s\\t%p\\0' 2>/dev/null "
+        "| head -z -n 10000; true"
     )
 
 
-def parse_sized_paths(output: CommandOutput) -> list[dict[str, Any]]:
+def parse_sized_paths(output: CommandOutput) -> Parsed:
+    """NUL-separated 'size<TAB>path' records (a name may hold a newline)."""
     require_rc(output)
     files = []
-    for line in lines(output):
-        size, _, path = line.partition("\t")
-        if size.isdigit() and path:
+    odd = []
+    for record in output.stdout.split("\0"):
+        size, _, path = record.partition("\t")
+        if size.isdigit() and path.startswith("/"):
             files.append({"path": path, "size": int(size)})
-    return files
+        elif record.strip():
+            odd.append(raw(record))
+    return Parsed(files, tuple(odd))
 
 
 CHANGED_PATHS = (
@@ -287,8 +310,8 @@ def changed_cmd(ctx: Context) -> str:
     epoch = int(ctx.since.timestamp()) if ctx.since else 0
     return (
         _existing(CHANGED_PATHS + ctx.data_paths) + "[ $# -gt 0 ] || exit 0; "
-        f"find \"$@\" -xdev -type f -newermt @{epoch} -printf '%s\\t%p\\n' 2>/dev/null "
-        "| head -n 10000; true"
+        f"find \"$@\" -xdev -type f -newermt @{epoch} -printf '%s\\t%p\\0' 2>/dev/null "
+        "| head -z -n 10000; true"
     )
 
 
