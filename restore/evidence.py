@@ -185,10 +185,10 @@ class EvidenceStore:
 # reading itself opens only a regular file. NUL-separated, since a target may hold anything.
 PROBE_CMD = (
     "p={path}; "
-    "if [ -L \"$p\" ]; then printf 'L\\0%s\\0' \"$(readlink -- \"$p\")\"; fi; "
-    "if [ -f \"$p\" ]; then printf 'F\\0%s\\0' \"$(stat -L -c %s -- \"$p\")\"; "
-    "sha256sum < \"$p\"; "
-    "elif [ -e \"$p\" ]; then printf 'S\\0%s\\0' \"$(stat -L -c %F -- \"$p\")\"; fi"
+    'if [ -L "$p" ]; then printf \'L\\0%s\\0\' "$(readlink -- "$p")"; fi; '
+    'if [ -f "$p" ]; then printf \'F\\0%s\\0\' "$(stat -L -c %s -- "$p")"; '
+    'sha256sum < "$p"; '
+    'elif [ -e "$p" ]; then printf \'S\\0%s\\0\' "$(stat -L -c %F -- "$p")"; fi'
 )
 
 

@@ -14,12 +14,12 @@ from typing import Any
 
 from restore.checks.catalog import (
     Catalog,
-    raw,
     Check,
     Context,
     diff_keys,
     fail,
     ok,
+    raw,
     sample,
     warn,
 )
@@ -43,9 +43,9 @@ _BENIGN_VERIFY_PREFIXES = (
 )
 
 
-# Configuration files under the persistence roots: an edit there is not routine drift.
-PERSISTENCE_CONFIG = tuple(r if r.endswith(("tab", "rc", "profile", "local")) else r + "/"
-                           for r in ROOTS) + ("/etc/sudoers", "/etc/ld.so.conf", "/etc/environment")
+# Configuration files under the persistence roots (a file root, or anything below a folder
+# root): an edit there is not routine drift.
+PERSISTENCE_CONFIG = ROOTS
 
 
 def is_system_binary(path: str) -> bool:
@@ -247,7 +247,9 @@ def persistence(facts: Facts, base: Baseline, ctx: Context) -> list[Finding]:
         if odd:
             shown = [f"{raw(p)}: {why}" for p, why in odd]
             # the bare path too, so that the evidence step copies what it can
-            evidence = [e for p, why in odd for e in ((p,) if raw(p) == p else ()) + (f"{raw(p)}: {why}",)]
+            evidence = [
+                e for p, why in odd for e in ((p,) if raw(p) == p else ()) + (f"{raw(p)}: {why}",)
+            ]
             return [
                 fail(
                     "persistence",
@@ -265,8 +267,10 @@ def persistence(facts: Facts, base: Baseline, ctx: Context) -> list[Finding]:
     added, changed, removed = diff_keys(catalog, base.get("persistence", {}))
     if added or changed:
         paths = added + changed
-        shown = [f"{p} ({catalog[p]})" if catalog[p].startswith(("link:", "special:")) else p
-                 for p in paths]
+        shown = [
+            f"{p} ({catalog[p]})" if catalog[p].startswith(("link:", "special:")) else p
+            for p in paths
+        ]
         return [
             fail(
                 "persistence",

@@ -127,11 +127,11 @@ def parse_authorized_keys(output: CommandOutput) -> Parsed:
             if word.startswith(_KEY_TYPES):
                 blob = words[i + 1]
                 try:
-                    raw = base64.b64decode(blob + "=" * (-len(blob) % 4), validate=True)
+                    decoded = base64.b64decode(blob + "=" * (-len(blob) % 4), validate=True)
                 except ValueError:
-                    raw = b""
-                if raw and base64.b64encode(raw).decode().rstrip("=") == blob.rstrip("="):
-                    fp = "SHA256:" + base64.b64encode(hashlib.sha256(raw).digest()).decode()
+                    decoded = b""
+                if decoded and base64.b64encode(decoded).decode().rstrip("=") == blob.rstrip("="):
+                    fp = "SHA256:" + base64.b64encode(hashlib.sha256(decoded).digest()).decode()
                     fp = fp.rstrip("=")
                 else:  # not a canonical key blob: still tell two such keys apart
                     fp = "text-sha256:" + hashlib.sha256(blob.encode()).hexdigest()[:43]

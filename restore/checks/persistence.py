@@ -100,14 +100,14 @@ def _roots_function() -> str:
         f"for p in {fixed} {globs}; do "
         '[ -e "$p" ] || [ -L "$p" ] && printf \'%s\\0\' "$p"; done; '
         "while IFS=: read -r _ _ _ _ _ h _; do case $h in /*) "
-        f'for f in {homes}; do printf \'%s\\0\' "$h/$f"; done;; esac; '
+        f"for f in {homes}; do printf '%s\\0' \"$h/$f\"; done;; esac; "
         "done < /etc/passwd; }; "
     )
 
 
 def catalog_cmd() -> str:
     each = "sh -c 'exec find \"$@\" -xdev {expr}' sh"
-    listing = each.format(expr=_FIND_TYPES + " -printf \"E\\\\0%y\\\\0%Y\\\\0%p\\\\0%l\\\\0\"")
+    listing = each.format(expr=_FIND_TYPES + ' -printf "E\\\\0%y\\\\0%Y\\\\0%p\\\\0%l\\\\0"')
     regular = each.format(expr="-type f -print0")
     return (
         _roots_function()

@@ -212,7 +212,13 @@ def check_host(
     try:
         anomalies: dict[str, list[str]] = {}
         facts, errors = gather_facts(
-            transport, catalog, ctx, baseline is not None, options.command_timeout_s, None, anomalies
+            transport,
+            catalog,
+            ctx,
+            baseline is not None,
+            options.command_timeout_s,
+            None,
+            anomalies,
         )
         findings += evaluate(catalog, facts, errors, baseline, ctx)
         findings += anomaly_findings(anomalies)

@@ -211,9 +211,7 @@ def parse_files(output: CommandOutput) -> Parsed:
             odd.append(_odd(f))
             continue
         length = f.get("Length")
-        files.append(
-            {"path": f["FullName"], "size": length if isinstance(length, int) else 0}
-        )
+        files.append({"path": f["FullName"], "size": length if isinstance(length, int) else 0})
     return Parsed(files, tuple(odd))
 
 

@@ -74,8 +74,20 @@ class HostileLab:
 
     def check(self, host: str, *extra: str) -> CheckRun:
         measured = subprocess.run(
-            [sys.executable, "-c", _MEASURE, "check", "-i", str(self.inventory), host,
-             "--state-dir", str(self.state), "--format", "json", *extra],
+            [
+                sys.executable,
+                "-c",
+                _MEASURE,
+                "check",
+                "-i",
+                str(self.inventory),
+                host,
+                "--state-dir",
+                str(self.state),
+                "--format",
+                "json",
+                *extra,
+            ],
             capture_output=True,
             text=True,
             timeout=WALL_LIMIT_S * 3,
@@ -83,7 +95,10 @@ class HostileLab:
         data = json.loads(measured.stdout)
         assert data["rc"] in {0, 3}, data["stderr"][-2000:]
         return CheckRun(
-            data["rc"], data["wall_s"], data["rss_mib"], json.loads(data["stdout"]),
+            data["rc"],
+            data["wall_s"],
+            data["rss_mib"],
+            json.loads(data["stdout"]),
             data["stderr"],
         )
 

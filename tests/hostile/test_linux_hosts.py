@@ -143,8 +143,20 @@ def test_drift_from_a_baseline_in_homes_with_odd_paths(attacked: HostileLab) -> 
     import sys
 
     done = subprocess.run(
-        [sys.executable, "-m", "restore", "baseline", "capture", "-i", str(attacked.inventory),
-         "evil", "-o", str(baseline), "--state-dir", str(attacked.state)],
+        [
+            sys.executable,
+            "-m",
+            "restore",
+            "baseline",
+            "capture",
+            "-i",
+            str(attacked.inventory),
+            "evil",
+            "-o",
+            str(baseline),
+            "--state-dir",
+            str(attacked.state),
+        ],
         capture_output=True,
         text=True,
     )
