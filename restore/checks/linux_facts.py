@@ -11,7 +11,17 @@ import hashlib
 import shlex
 from typing import Any
 
-from restore.checks.catalog import Context, Fact, FactError, Parsed, lines, raw, require_rc
+from restore.checks.catalog import (
+    Context,
+    Fact,
+    FactError,
+    Parsed,
+    Unaccounted,
+    fields,
+    lines,
+    raw,
+    require_rc,
+)
 from restore.checks.persistence import (
     catalog_cmd,
     package_files_cmd,
@@ -41,26 +51,26 @@ def parse_passwd(output: CommandOutput) -> Parsed:
     """
     require_rc(output)
     accounts: dict[str, dict[str, Any]] = {}
-    odd: list[str] = []
-    for number, line in enumerate(output.stdout.split("\n"), 1):
+    odd = Unaccounted()
+    for number, line in enumerate(fields(output.stdout, "\n"), 1):
         text = line.lstrip(" \t\f\v\r")
         if not text or text.startswith("#"):
             continue
         where = f"line {number}: {raw(line)}"
         if text.startswith(("+", "-")):  # NIS compat: pulls accounts from elsewhere
-            odd.append(f"{where} (NIS compat entry)")
+            odd.add(f"{where} (NIS compat entry)")
             continue
         parts = text.split(":")
         uid = _glibc_id(parts[2]) if len(parts) > 3 else None
         gid = _glibc_id(parts[3]) if len(parts) > 3 else None
         if uid is None or gid is None:
-            odd.append(f"{where} (not an entry glibc accepts)")
+            odd.add(f"{where} (not an entry glibc accepts)")
             continue
         if len(parts) != 7:
-            odd.append(f"{where} ({len(parts)} fields, not 7)")
+            odd.add(f"{where} ({len(parts)} fields, not 7)")
         name = parts[0]
         if name in accounts:  # glibc answers the first one; the second is someone's plan
-            odd.append(f"{where} (second entry for {raw(name)})")
+            odd.add(f"{where} (second entry for {raw(name)})")
             if uid != 0:
                 continue
             name = f"{name} (line {number})"
@@ -69,7 +79,7 @@ def parse_passwd(output: CommandOutput) -> Parsed:
         accounts[name] = {"uid": uid, "home": home, "shell": shell or "/bin/sh"}
     if "root" not in accounts:
         raise FactError("/etc/passwd has no root account: not a readable passwd file")
-    return Parsed(accounts, tuple(odd))
+    return Parsed(accounts, odd.result())
 
 
 def _glibc_id(field: str) -> int | None:
@@ -85,14 +95,14 @@ def _glibc_id(field: str) -> int | None:
 def parse_admin_groups(output: CommandOutput) -> Parsed:
     require_rc(output, (0, 1, 2))  # getent: 2 = some group does not exist
     groups: dict[str, list[str]] = {}
-    odd = []
+    odd = Unaccounted()
     for line in lines(output):
         parts = line.split(":")
         if len(parts) >= 4:
             groups[parts[0]] = sorted(m for m in parts[3].split(",") if m)
         else:
-            odd.append(raw(line))
-    return Parsed(groups, tuple(odd))
+            odd.add(raw(line))
+    return Parsed(groups, odd.result())
 
 
 # -- keys -----------------------------------------------------------------------------------------
@@ -117,7 +127,7 @@ def parse_authorized_keys(output: CommandOutput) -> Parsed:
     """
     require_rc(output)
     keys: dict[str, str] = {}
-    odd: list[str] = []
+    odd = Unaccounted()
     for line in lines(output):
         path, _, entry = line.partition("\t")
         if not entry.strip() or entry.lstrip().startswith("#"):
@@ -138,8 +148,8 @@ def parse_authorized_keys(output: CommandOutput) -> Parsed:
                 keys[f"{path} {word} {fp}"] = " ".join(words[i + 2 :])
                 break
         else:
-            odd.append(raw(line))
-    return Parsed(keys, tuple(odd))
+            odd.add(raw(line))
+    return Parsed(keys, odd.result())
 
 
 # -- hashed trees (SUID files, and with a baseline the critical binaries) ----------------------
@@ -158,7 +168,7 @@ def hash_tree_cmd(paths: tuple[str, ...] | list[str], parallel: bool = False) ->
 def parse_hash_tree(output: CommandOutput) -> Parsed:
     require_rc(output)
     tree: dict[str, str] = {}
-    odd: list[str] = []
+    odd = Unaccounted()
     for line in lines(output):
         if line.startswith("L\t"):
             _, path, target = [*line.split("\t", 2), ""][:3]
@@ -170,8 +180,8 @@ def parse_hash_tree(output: CommandOutput) -> Parsed:
         elif line.startswith("\\") and len(digest) == 65:  # sha256sum escapes odd names
             tree[path] = digest[1:]
         else:
-            odd.append(raw(line))
-    return Parsed(tree, tuple(odd))
+            odd.add(raw(line))
+    return Parsed(tree, odd.result())
 
 
 # -- loader, kernel ----------------------------------------------------------------------------
@@ -246,7 +256,7 @@ def parse_package_verify(output: CommandOutput) -> Parsed:
     if rows == ["NO-PACKAGE-MANAGER"]:
         raise FactError("neither dpkg nor rpm found")
     result = []
-    odd: list[str] = []
+    odd = Unaccounted()
     for line in rows:
         flags, _, rest = line.partition(" ")
         rest = rest.strip()
@@ -254,7 +264,7 @@ def parse_package_verify(output: CommandOutput) -> Parsed:
         if rest[:2] in {"c ", "d ", "g ", "l ", "r "}:
             attr, rest = rest[0], rest[2:].strip()
         if not rest.startswith("/"):
-            odd.append(raw(line))
+            odd.add(raw(line))
             continue
         result.append(
             {
@@ -264,7 +274,7 @@ def parse_package_verify(output: CommandOutput) -> Parsed:
                 "config": attr == "c",
             }
         )
-    return Parsed(result, tuple(odd))
+    return Parsed(result, odd.result())
 
 
 # -- ransom traces, recent changes -------------------------------------------------------------
@@ -283,14 +293,14 @@ def parse_sized_paths(output: CommandOutput) -> Parsed:
     """NUL-separated 'size<TAB>path' records (a name may hold a newline)."""
     require_rc(output)
     files = []
-    odd = []
-    for record in output.stdout.split("\0"):
+    odd = Unaccounted()
+    for record in fields(output.stdout):
         size, _, path = record.partition("\t")
         if size.isdigit() and path.startswith("/"):
             files.append({"path": path, "size": int(size)})
         elif record.strip():
-            odd.append(raw(record))
-    return Parsed(files, tuple(odd))
+            odd.add(raw(record))
+    return Parsed(files, odd.result())
 
 
 CHANGED_PATHS = (

@@ -17,7 +17,7 @@ import posixpath
 import shlex
 from typing import Any
 
-from restore.checks.catalog import FactError, Parsed, raw, require_rc
+from restore.checks.catalog import FactError, Parsed, Unaccounted, fields, raw, require_rc
 from restore.models import CommandOutput
 
 ROOTS = (
@@ -120,24 +120,21 @@ def catalog_cmd() -> str:
 def parse_catalog(output: CommandOutput) -> Parsed:
     """{path: 'sha256' | 'link:TARGET' | 'link:TARGET -> special:T' | 'special:T'}."""
     require_rc(output)
-    fields = output.stdout.split("\0")
     entries: dict[str, dict[str, str]] = {}
     digests: dict[str, str] = {}
-    odd: list[str] = []
-    i = 0
-    while i < len(fields):
-        field = fields[i]
-        if field == "E" and i + 4 < len(fields):
-            kind, target_kind, path, target = fields[i + 1 : i + 5]
+    odd = Unaccounted()
+    stream = fields(output.stdout)
+    for field in stream:
+        if field == "E":
+            record = [next(stream, "") for _ in range(4)]
+            kind, target_kind, path, target = record
             entries[path] = {"type": kind, "target_type": target_kind, "target": target}
-            i += 5
             continue
         digest, sep, path = field.partition("  ")
         if sep and len(digest) == 64 and path.startswith("/"):
             digests[path] = digest
         elif field:
-            odd.append(raw(field))
-        i += 1
+            odd.add(raw(field))
     catalog: dict[str, str] = {}
     for path, entry in entries.items():
         kind = entry["type"]
@@ -149,7 +146,7 @@ def parse_catalog(output: CommandOutput) -> Parsed:
             catalog[path] = f"link:{entry['target']}{suffix}"
         else:
             catalog[path] = f"special:{kind}"
-    return Parsed(catalog, tuple(odd))
+    return Parsed(catalog, odd.result())
 
 
 PACKAGE_PREFIXES = r"^/(etc/|(usr/)?lib/(systemd/|security/|[^/]*/security/)|usr/share/base-files/)"
@@ -159,8 +156,7 @@ def package_files_cmd() -> str:
     grep = f"grep -E {shlex.quote(PACKAGE_PREFIXES)}"
     return (
         "if [ -d /var/lib/dpkg/info ]; then echo DPKG; "
-        "find /var/lib/dpkg/info -maxdepth 1 -name '*.list' -type f -print0 "
-        f"| xargs -0 -r cat | {grep}; "
+        f"{grep} -h -- /var/lib/dpkg/info/*.list; "
         f"elif command -v rpm >/dev/null 2>&1; then echo RPM; rpm -qal | {grep}; "
         "else echo NO-PACKAGE-MANAGER; fi; true"
     )
@@ -168,10 +164,10 @@ def package_files_cmd() -> str:
 
 def parse_package_files(output: CommandOutput) -> list[str]:
     require_rc(output)
-    rows = output.stdout.split("\n")
-    if not rows or rows[0] not in {"DPKG", "RPM"}:
+    rows = fields(output.stdout, "\n")
+    if next(rows, "") not in {"DPKG", "RPM"}:
         raise FactError("neither dpkg nor rpm: cannot tell what a package installed")
-    return sorted({r for r in rows[1:] if r.startswith("/")})
+    return sorted({r for r in rows if r.startswith("/")})
 
 
 # -- judging the catalog without a baseline -------------------------------------------------

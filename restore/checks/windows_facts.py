@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from restore.checks.catalog import Context, Fact, FactError, Parsed, raw, require_rc
+from restore.checks.catalog import Context, Fact, FactError, Parsed, Unaccounted, raw, require_rc
 from restore.models import CommandOutput
 
 
@@ -146,13 +146,13 @@ def _odd(item: Any) -> str:
 
 def parse_names(output: CommandOutput) -> Parsed:
     """A list of names; anything but a string or a number is unaccounted for."""
-    names, odd = [], []
+    names, odd = [], Unaccounted()
     for item in as_list(parse_json(output)):
         if isinstance(item, str | int) and not isinstance(item, bool):
             names.append(str(item))
         else:
-            odd.append(_odd(item))
-    return Parsed(sorted(names), tuple(odd))
+            odd.add(_odd(item))
+    return Parsed(sorted(names), odd.result())
 
 
 def parse_keyed(*key_fields: str, value_field: str) -> Any:
@@ -164,19 +164,19 @@ def parse_keyed(*key_fields: str, value_field: str) -> Any:
 
     def parse(output: CommandOutput) -> Parsed:
         result: dict[str, str] = {}
-        odd = []
+        odd = Unaccounted()
         for item in as_list(parse_json(output)):
             if not isinstance(item, dict) or not all(
                 isinstance(item.get(k), str | int) for k in key_fields
             ):
-                odd.append(_odd(item))
+                odd.add(_odd(item))
                 continue
             key = "\\".join(str(item[k]).strip("\\") for k in key_fields)
             value = item.get(value_field)
             if value is not None and not isinstance(value, str | int | float):
-                odd.append(_odd(item))
+                odd.add(_odd(item))
             result[key] = str(value or "")
-        return Parsed(result, tuple(odd))
+        return Parsed(result, odd.result())
 
     return parse
 
@@ -184,7 +184,11 @@ def parse_keyed(*key_fields: str, value_field: str) -> Any:
 def parse_events(output: CommandOutput) -> Parsed:
     items = as_list(parse_json(output))
     events = [e for e in items if isinstance(e, dict)]
-    return Parsed(events, tuple(_odd(e) for e in items if not isinstance(e, dict)))
+    odd = Unaccounted()
+    for item in items:
+        if not isinstance(item, dict):
+            odd.add(_odd(item))
+    return Parsed(events, odd.result())
 
 
 def parse_shadow_copies(output: CommandOutput) -> Parsed:
@@ -194,25 +198,25 @@ def parse_shadow_copies(output: CommandOutput) -> Parsed:
     count = data.get("Count")
     if not isinstance(count, int) or isinstance(count, bool):
         raise FactError(f"unexpected shadow-copy count: {_odd(count)}")
-    deletions, odd = [], []
+    deletions, odd = [], Unaccounted()
     for d in as_list(data.get("DeletionCommands")):
         if isinstance(d, dict):
             deletions.append({"time": d.get("TimeCreated"), "command": d.get("CommandLine")})
         else:  # a deletion record we cannot read is still a deletion on record
             deletions.append({"time": None, "command": _odd(d)})
-            odd.append(_odd(d))
-    return Parsed({"count": count, "deletions": deletions}, tuple(odd))
+            odd.add(_odd(d))
+    return Parsed({"count": count, "deletions": deletions}, odd.result())
 
 
 def parse_files(output: CommandOutput) -> Parsed:
-    files, odd = [], []
+    files, odd = [], Unaccounted()
     for f in as_list(parse_json(output)):
         if not isinstance(f, dict) or not isinstance(f.get("FullName"), str):
-            odd.append(_odd(f))
+            odd.add(_odd(f))
             continue
         length = f.get("Length")
         files.append({"path": f["FullName"], "size": length if isinstance(length, int) else 0})
-    return Parsed(files, tuple(odd))
+    return Parsed(files, odd.result())
 
 
 FACTS = (
