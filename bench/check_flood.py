@@ -6,7 +6,8 @@ only child of a fresh interpreter so that its peak RSS is what getrusage reports
   - flood: the same host after its `head`, `cat`, `find` and `sha256sum` were replaced by
     scripts that send 300 MB each (the issue's replaced `head` stored a 314,572,800-byte
     "evidence" file and peaked at 692 MB). A ransom note makes the evidence step read too.
-One line: peak RSS of both and their ratio, wall time, and the bytes of evidence on disk.
+  - the same flood at 30 MB per answer: peak memory must not grow with what a host sends.
+One line: peak RSS of each and the ratios, wall time, and the bytes of evidence on disk.
 
 Run as root: .venv/bin/python bench/check_flood.py
 """
@@ -23,6 +24,7 @@ from restore.lab import Lab
 from restore.models import Platform
 
 FLOOD_BYTES = 300 * (1 << 20)
+SMALL_FLOOD_BYTES = 30 * (1 << 20)
 MEASURE = (
     "import json, resource, subprocess, sys, time\n"
     "t = time.monotonic()\n"
@@ -33,12 +35,12 @@ MEASURE = (
 NOTE = "mkdir -p /srv/data; echo 'files encrypted' > /srv/data/README_RESTORE_FILES.txt\n"
 
 
-def flood_script() -> str:
+def flood_script(size: int = FLOOD_BYTES) -> str:
     lines = [NOTE]
     for tool in ("head", "cat", "find", "sha256sum"):
         lines.append(
             f"cp /usr/bin/{tool} /usr/lib/{tool}.real; "
-            f"printf '#!/bin/sh\\nexec /usr/lib/head.real -c {FLOOD_BYTES} /dev/zero\\n' "
+            f"printf '#!/bin/sh\\nexec /usr/lib/head.real -c {size} /dev/zero\\n' "
             f"> /usr/bin/{tool}; chmod 755 /usr/bin/{tool}"
         )
     # head.real must exist before any replaced tool runs it
@@ -75,17 +77,23 @@ def main() -> None:
         state = Path(tmp)
         lab = Lab(state / "lab")
         try:
-            inventory = lab.up([("calm", Platform.LINUX), ("flood", Platform.LINUX)])
+            inventory = lab.up(
+                [("calm", Platform.LINUX), ("flood", Platform.LINUX), ("small", Platform.LINUX)]
+            )
             lab.run_on("calm", NOTE)
             lab.run_on("flood", flood_script())
+            lab.run_on("small", flood_script(SMALL_FLOOD_BYTES))
             calm = check(inventory, "calm", state / "run")
             flood = check(inventory, "flood", state / "run")
+            small = check(inventory, "small", state / "run")
         finally:
             lab.down()
     print(
         f"check_flood: peak RSS of `restore check` on a host sending {FLOOD_BYTES >> 20} MB "
-        f"per answer {flood['rss_mib']:.0f} MiB vs normal host {calm['rss_mib']:.0f} MiB "
-        f"(ratio {flood['rss_mib'] / calm['rss_mib']:.2f}, target <= 1.5); wall "
+        f"per answer {flood['rss_mib']:.0f} MiB vs {SMALL_FLOOD_BYTES >> 20} MB per answer "
+        f"{small['rss_mib']:.0f} MiB (ratio {flood['rss_mib'] / small['rss_mib']:.2f}: flat, "
+        f"target <= 1.1) vs normal host {calm['rss_mib']:.0f} MiB (ratio "
+        f"{flood['rss_mib'] / calm['rss_mib']:.2f}: the 8 MiB per-answer cap); wall "
         f"{flood['wall_s']:.1f}s vs {calm['wall_s']:.1f}s; evidence on disk "
         f"{flood['evidence_bytes'] / (1 << 20):.2f} MiB vs {calm['evidence_bytes'] / 1024:.1f} "
         f"KiB (issue: 300 MiB, 692 MB RSS)"

@@ -84,7 +84,7 @@ class Unaccounted:
 
 def raw(text: str, limit: int = 300) -> str:
     """Host text as evidence: control characters and newlines escaped, length bounded."""
-    shown = repr(text)[1:-1]
+    shown = repr(text[: limit + 1])[1:-1]  # cut first: a host's line may be megabytes
     return shown if len(shown) <= limit else shown[:limit] + "..."
 
 

@@ -24,7 +24,7 @@ class Capped:
         self.size = 0
         self.truncated = False
         self._file = file
-        self._chunks: list[bytes] = []
+        self._buffer = bytearray()  # grown in place: no list of chunks joined at the end
 
     @property
     def full(self) -> bool:
@@ -40,12 +40,16 @@ class Capped:
             if self._file is not None:
                 self._file.write(data)
             else:
-                self._chunks.append(data)
+                self._buffer += data
             self.size += len(data)
         return not self.truncated
 
     def value(self) -> bytes:
-        return b"".join(self._chunks)
+        return bytes(self._buffer)
+
+    def text(self) -> str:
+        """The bytes kept, decoded (see ``decode``), without an intermediate copy."""
+        return self._buffer.decode("utf-8", "backslashreplace")
 
 
 def decode(data: bytes) -> str:

@@ -22,7 +22,6 @@ from restore.transports.bounded import (
     DEFAULT_MAX_STDERR_BYTES,
     DEFAULT_MAX_STDOUT_BYTES,
     Capped,
-    decode,
 )
 
 
@@ -77,8 +76,8 @@ class LocalTransport:
             timed_out = True
         return CommandOutput(
             rc=-1 if timed_out or cut else rc,
-            stdout=decode(out.value()),
-            stderr=decode(err.value()),
+            stdout=out.text(),
+            stderr=err.text(),
             duration_s=time.monotonic() - started,
             timed_out=timed_out,
             truncated=cut,

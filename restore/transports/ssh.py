@@ -155,8 +155,8 @@ class SshTransport:
         rc, duration, timed_out = self._exec(command, timeout, out, err)
         return CommandOutput(
             rc=rc,
-            stdout=decode(out.value()),
-            stderr=decode(err.value()),
+            stdout=out.text(),
+            stderr=err.text(),
             duration_s=duration,
             timed_out=timed_out,
             truncated=out.truncated or err.truncated,

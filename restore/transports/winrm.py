@@ -175,8 +175,8 @@ class WinrmTransport:
                     self.close()
         return CommandOutput(
             rc=-1 if timed_out or cut else rc,
-            stdout=decode(out.value()),
-            stderr=decode(err.value()),
+            stdout=out.text(),
+            stderr=err.text(),
             duration_s=time.monotonic() - started,
             timed_out=timed_out,
             truncated=cut,
