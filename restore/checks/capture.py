@@ -15,6 +15,7 @@ from restore.baseline import manifest_bytes
 from restore.checks.catalog import Context
 from restore.checks.indicators import load_indicators
 from restore.checks.runner import (
+    TRUNCATED,
     anomaly_findings,
     catalog_for,
     evaluate,
@@ -63,6 +64,11 @@ def capture_host(
         return CaptureOutcome(host.name, None, f"unreachable: {exc}")
     finally:
         transport.close()
+    cut = [name for name, items in anomalies.items() if TRUNCATED in items]
+    if cut:  # a baseline must never bless what the host chose to cut off
+        return CaptureOutcome(
+            host.name, None, f"refused: the host sent more than the cap for {', '.join(cut)}"
+        )
     if errors:
         name, reason = next(iter(errors.items()))
         return CaptureOutcome(host.name, None, f"could not collect {name}: {reason}")

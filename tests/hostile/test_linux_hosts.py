@@ -7,6 +7,9 @@ report odd names as data.
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from tests.hostile.conftest import RSS_LIMIT_MIB, WALL_LIMIT_S, HostileLab
@@ -113,6 +116,27 @@ def test_a_host_flooding_every_answer_stays_bounded(attacked: HostileLab) -> Non
     sizes = [p.stat().st_size for p in root.iterdir() if p.name != "custody.jsonl"]
     assert all(size <= 1 << 20 for size in sizes), sizes  # per file cap, on disk
     assert attacked.evidence_bytes("evil") <= (64 << 20) + (1 << 20)
+    # and no baseline is taken from answers the host cut short
+    refused = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "restore",
+            "baseline",
+            "capture",
+            "-i",
+            str(attacked.inventory),
+            "evil",
+            "-o",
+            str(attacked.state / "flood-baseline"),
+            "--force",
+            "--state-dir",
+            str(attacked.state),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert refused.returncode == 1 and "more than the cap" in refused.stdout + refused.stderr
 
 
 def test_odd_names_survive_as_data(attacked: HostileLab) -> None:
@@ -137,11 +161,6 @@ def test_odd_names_survive_as_data(attacked: HostileLab) -> None:
 
 def test_drift_from_a_baseline_in_homes_with_odd_paths(attacked: HostileLab) -> None:
     baseline = attacked.state / "baseline"
-    capture = attacked.lab  # the host is fresh here: its baseline is known-good
-    assert capture is not None
-    import subprocess
-    import sys
-
     done = subprocess.run(
         [
             sys.executable,
