@@ -191,3 +191,15 @@ def test_drift_from_a_baseline_in_homes_with_odd_paths(attacked: HostileLab) -> 
     assert run.verdict != "clean"
     assert {"authorized_keys", "persistence", "accounts"} <= run.failed()
     assert "/home/a|b/.ssh/authorized_keys" in run.evidence_text()
+
+
+def test_the_hidden_persistence_lab_scenario_is_caught(attacked: HostileLab) -> None:
+    attacked.lab.infect("evil", "hidden-persistence")
+    run = attacked.check("evil")
+    assert run.verdict == "compromised"
+    assert {"uid0_accounts", "persistence", "unparsed_output"} <= run.failed()
+    text = run.evidence_text()
+    assert "/etc/cron.d/logrotate-daily: a link to /var/tmp/.job" in text
+    assert "dbus-helper.service: a link to /tmp/dbus-helper.service" in text
+    assert "/etc/profile.d/zz-locale.sh: a link to a FIFO" in text
+    assert run.wall_s < WALL_LIMIT_S
