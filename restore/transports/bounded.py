@@ -17,21 +17,32 @@ DEFAULT_MAX_STDERR_BYTES = 256 << 10
 
 
 class Capped:
-    """Keeps at most ``limit`` bytes, in memory or written through to ``file``."""
+    """Keeps at most ``limit`` bytes, in memory or written through to ``file``.
 
-    def __init__(self, limit: int, file: BinaryIO | None = None) -> None:
+    By default the sink is ``full`` once the cap is passed, and the reader stops (a check's
+    output cut there is reported, not waited for). With ``keep_tail`` the reader drains to
+    the end instead: the first and last halves are kept, the middle counted and dropped, so
+    a long-running step is never killed for talking too much and its last lines survive.
+    """
+
+    def __init__(self, limit: int, file: BinaryIO | None = None, keep_tail: bool = False) -> None:
         self.limit = max(0, int(limit))
-        self.size = 0
+        self.size = 0  # bytes received
         self.truncated = False
         self._file = file
+        self._keep_tail = keep_tail and file is None
         self._buffer = bytearray()  # grown in place: no list of chunks joined at the end
+        self._tail = bytearray()
 
     @property
     def full(self) -> bool:
-        return self.truncated
+        """The reader should stop: more arrived than the cap, and no tail is wanted."""
+        return self.truncated and not self._keep_tail
 
     def feed(self, data: bytes) -> bool:
-        """Keep what fits; return False once more arrived than the cap allows."""
+        """Keep what fits; return False once the reader should stop."""
+        if self._keep_tail:
+            return self._feed_tail(data)
         room = self.limit - self.size
         if len(data) > room:
             data = data[: max(0, room)]
@@ -44,12 +55,36 @@ class Capped:
             self.size += len(data)
         return not self.truncated
 
+    def _feed_tail(self, data: bytes) -> bool:
+        head = self.limit // 2
+        self.size += len(data)
+        room = head - len(self._buffer)
+        if room > 0:
+            self._buffer += data[:room]
+            data = data[room:]
+        self._tail += data
+        tail = self.limit - head
+        if len(self._tail) > 2 * tail:  # trimmed in batches: each trim is a memmove
+            del self._tail[: len(self._tail) - tail]
+        self.truncated = self.size > self.limit
+        return True
+
     def value(self) -> bytes:
-        return bytes(self._buffer)
+        return bytes(self._kept())
 
     def text(self) -> str:
-        """The bytes kept, decoded (see ``decode``), without an intermediate copy."""
-        return self._buffer.decode("utf-8", "backslashreplace")
+        """The bytes kept, decoded (see ``decode``)."""
+        return self._kept().decode("utf-8", "backslashreplace")
+
+    def _kept(self) -> bytearray:
+        if not self._keep_tail:
+            return self._buffer
+        tail = self._tail[-(self.limit - self.limit // 2) :] if self.limit else bytearray()
+        if not self.truncated:
+            return self._buffer + tail
+        dropped = self.size - len(self._buffer) - len(tail)
+        marker = f"\n[... {dropped} bytes dropped by the control node ...]\n".encode()
+        return self._buffer + marker + tail
 
 
 def decode(data: bytes) -> str:

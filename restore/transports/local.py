@@ -34,7 +34,9 @@ class LocalTransport:
     def connect(self, timeout: float = DEFAULT_CONNECT_TIMEOUT_S) -> None:
         return None
 
-    def run(self, command: str, timeout: float = DEFAULT_COMMAND_TIMEOUT_S) -> CommandOutput:
+    def run(
+        self, command: str, timeout: float = DEFAULT_COMMAND_TIMEOUT_S, *, drain: bool = False
+    ) -> CommandOutput:
         started = time.monotonic()
         deadline = started + timeout
         # A new session, so that a timeout kills the whole process group, not just the shell.
@@ -46,13 +48,14 @@ class LocalTransport:
             start_new_session=True,
         )
         assert proc.stdout is not None and proc.stderr is not None
-        out, err = Capped(self.max_stdout_bytes), Capped(DEFAULT_MAX_STDERR_BYTES)
+        out = Capped(self.max_stdout_bytes, keep_tail=drain)
+        err = Capped(DEFAULT_MAX_STDERR_BYTES, keep_tail=drain)
         sinks = {proc.stdout.fileno(): out, proc.stderr.fileno(): err}
         timed_out = False
         with selectors.DefaultSelector() as selector:
             for fd in sinks:
                 selector.register(fd, selectors.EVENT_READ)
-            while selector.get_map() and not (out.truncated or err.truncated):
+            while selector.get_map() and not (out.full or err.full):
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     timed_out = True
@@ -63,7 +66,7 @@ class LocalTransport:
                         selector.unregister(key.fd)
                     else:
                         sinks[key.fd].feed(chunk)
-        cut = out.truncated or err.truncated
+        cut = out.full or err.full
         if timed_out or cut:
             _kill_group(proc.pid)
         proc.stdout.close()
@@ -80,7 +83,7 @@ class LocalTransport:
             stderr=err.text(),
             duration_s=time.monotonic() - started,
             timed_out=timed_out,
-            truncated=cut,
+            truncated=out.truncated or err.truncated,
         )
 
     def get(self, remote: str, local: Path, max_bytes: int, timeout: float) -> int:

@@ -150,8 +150,11 @@ class SshTransport:
 
     # -- commands -----------------------------------------------------------------------------
 
-    def run(self, command: str, timeout: float = DEFAULT_COMMAND_TIMEOUT_S) -> CommandOutput:
-        out, err = Capped(self.max_stdout_bytes), Capped(DEFAULT_MAX_STDERR_BYTES)
+    def run(
+        self, command: str, timeout: float = DEFAULT_COMMAND_TIMEOUT_S, *, drain: bool = False
+    ) -> CommandOutput:
+        out = Capped(self.max_stdout_bytes, keep_tail=drain)
+        err = Capped(DEFAULT_MAX_STDERR_BYTES, keep_tail=drain)
         rc, duration, timed_out = self._exec(command, timeout, out, err)
         return CommandOutput(
             rc=rc,
@@ -175,7 +178,7 @@ class SshTransport:
         with local.open("wb") as sink:
             out = Capped(max_bytes, sink)
             rc, _, timed_out = self._exec(command, timeout, out, err)
-        if out.truncated:  # the host sent more than asked for: keep the capped copy
+        if out.full:  # the host sent more than asked for: keep the capped copy
             return out.size
         if timed_out or rc != 0:
             reason = "timed out" if timed_out else decode(err.value()).strip()
@@ -244,12 +247,12 @@ class SshTransport:
             raise TransportError(f"{self.host}: ssh channel failed: {exc}") from None
         timed_out = False
         try:
-            while not (out.truncated or err.truncated):
+            while not (out.full or err.full):
                 while channel.recv_ready() and out.feed(channel.recv(1 << 16)):
                     pass
                 while channel.recv_stderr_ready() and err.feed(channel.recv_stderr(1 << 16)):
                     pass
-                if out.truncated or err.truncated:
+                if out.full or err.full:
                     break
                 if (
                     channel.exit_status_ready()
@@ -267,7 +270,7 @@ class SshTransport:
                 select.select([channel], [], [], min(remaining, 1.0))
         finally:
             channel.close()
-        cut = out.truncated or err.truncated
+        cut = out.full or err.full
         rc = (
             -1
             if timed_out or cut or not channel.exit_status_ready()

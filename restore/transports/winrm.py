@@ -126,6 +126,8 @@ class WinrmTransport:
         command: str,
         timeout: float = DEFAULT_COMMAND_TIMEOUT_S,
         max_stdout_bytes: int | None = None,
+        *,
+        drain: bool = False,
     ) -> CommandOutput:
         """Run a PowerShell script (encoded as pywinrm's run_ps does).
 
@@ -138,8 +140,8 @@ class WinrmTransport:
         deadline = started + timeout
         self.connect(timeout)
         proto = self._protocol
-        out = Capped(max_stdout_bytes or self.max_stdout_bytes)
-        err = Capped(DEFAULT_MAX_STDERR_BYTES)
+        out = Capped(max_stdout_bytes or self.max_stdout_bytes, keep_tail=drain)
+        err = Capped(DEFAULT_MAX_STDERR_BYTES, keep_tail=drain)
         rc = -1
         command_id = None
         done = cut = False
@@ -179,7 +181,7 @@ class WinrmTransport:
             stderr=err.text(),
             duration_s=time.monotonic() - started,
             timed_out=timed_out,
-            truncated=cut,
+            truncated=cut or out.truncated or err.truncated,
         )
 
     def get(self, remote: str, local: Path, max_bytes: int, timeout: float) -> int:

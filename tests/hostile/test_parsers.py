@@ -187,3 +187,14 @@ def test_local_copies_never_open_a_fifo_or_a_device(tmp_path: Path) -> None:
         with pytest.raises(TransportError, match="not a regular file"):
             LocalTransport().get(str(path), tmp_path / "copy", 1 << 20, 5)
         assert time.monotonic() - started < 5
+
+
+def test_a_step_that_talks_too_much_runs_to_its_end_with_its_last_lines_kept() -> None:
+    # steps drain (their exit code is what matters); checks stop at the cap
+    script = "head -c 30000000 /dev/zero | tr '\\0' a; echo; echo LAST LINE; exit 3"
+    drained = LocalTransport().run(script, timeout=30, drain=True)
+    assert (drained.rc, drained.truncated) == (3, True)
+    assert drained.stdout.endswith("\nLAST LINE\n") and "bytes dropped" in drained.stdout
+    assert len(drained.stdout) < (8 << 20) + 200
+    stopped = LocalTransport().run(script, timeout=30)
+    assert (stopped.rc, stopped.truncated) == (-1, True)
