@@ -198,3 +198,54 @@ def test_a_step_that_talks_too_much_runs_to_its_end_with_its_last_lines_kept() -
     assert len(drained.stdout) < (8 << 20) + 200
     stopped = LocalTransport().run(script, timeout=30)
     assert (stopped.rc, stopped.truncated) == (-1, True)
+
+
+def test_evidence_never_opens_special_files_and_keeps_link_targets(tmp_path: Path) -> None:
+    import os
+
+    from restore.checks.catalog import fail
+    from restore.evidence import EvidenceStore, read_custody
+    from restore.models import Credential, HostSpec
+    from restore.models import Platform as P
+
+    host = HostSpec("ctl", P.LINUX, "127.0.0.1", 22, None, Credential("none"))
+    site = tmp_path / "host"
+    site.mkdir()
+    os.mkfifo(site / "pipe")
+    (site / "to-pipe").symlink_to(site / "pipe")
+    (site / "zero").symlink_to("/dev/zero")
+    (site / "payload").write_text("run me\n")
+    (site / "link").symlink_to(site / "payload")
+    paths = [str(site / n) for n in ("pipe", "to-pipe", "zero", "link")]
+    store = EvidenceStore(tmp_path / "state", host_deadline_s=30)
+    started = time.monotonic()
+    result = store.collect(LocalTransport(), host, [fail("persistence", "odd", paths)])
+    assert time.monotonic() - started < 10  # a FIFO read would wait for its timeout
+    summary = result[-1]
+    for name in ("pipe", "to-pipe", "zero"):
+        assert any(e.startswith(str(site / name)) and "never opened" in e for e in summary.evidence)
+    (record,) = read_custody(tmp_path / "state", "ctl")
+    assert record["link_target"] == str(site / "payload") and record["size"] == 7
+
+
+def test_evidence_of_one_host_has_a_deadline_of_its_own(tmp_path: Path) -> None:
+    from restore.checks.catalog import fail
+    from restore.evidence import EvidenceStore
+    from restore.models import Credential, HostSpec
+    from restore.models import Platform as P
+
+    class SlowHost(LocalTransport):
+        def run(self, command: str, timeout: float = 0, *, drain: bool = False) -> CommandOutput:
+            time.sleep(min(timeout, 1.0))  # every probe answers late
+            return super().run(command, timeout, drain=drain)
+
+    host = HostSpec("ctl", P.LINUX, "127.0.0.1", 22, None, Credential("none"))
+    files = []
+    for i in range(10):
+        (tmp_path / f"f{i}").write_text("x")
+        files.append(str(tmp_path / f"f{i}"))
+    store = EvidenceStore(tmp_path / "state", host_deadline_s=2.5)
+    started = time.monotonic()
+    summary = store.collect(SlowHost(), host, [fail("persistence", "odd", files)])[-1]
+    assert time.monotonic() - started < 6
+    assert sum("evidence deadline" in e for e in summary.evidence) >= 6
