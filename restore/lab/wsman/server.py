@@ -45,6 +45,7 @@ NS = {
 }
 SHELL_URI = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell"
 TIMEOUT_FAULT_CODE = 2150858793
+CHUNK_BYTES = 100000  # base64 of this fits the 150 KB envelope pywinrm asks for
 RANSOM_NOTE = "Your files are encrypted. Contact us on Tor to recover them.\n"
 
 # ---------------------------------------------------------------------------------------------
@@ -398,6 +399,7 @@ class Command:
         self.rc = None
         self.done = threading.Event()
         self.delivered = False
+        self.sent = 0  # stdout bytes already delivered (answers are chunked like WinRS's)
         threading.Thread(target=self._run, args=(command,), daemon=True).start()
 
     def _run(self, command):
@@ -504,12 +506,28 @@ def handle_soap(xml):
                 TIMEOUT_FAULT_CODE,
             )
         cid = desired.get("CommandId")
+        # Like WinRS under MaxEnvelopeSize (150 KB): stdout in chunks, one per Receive.
+        start = command.sent
+        chunk = command.stdout[start : start + CHUNK_BYTES]
+        command.sent = start + len(chunk)
+        finished = command.sent >= len(command.stdout)
+        parts = [("stdout", chunk)] + ([("stderr", command.stderr)] if start == 0 else [])
         streams = "".join(
             '<rsp:Stream Name="%s" CommandId="%s">%s</rsp:Stream>'
             % (name, cid, base64.b64encode(data).decode())
-            for name, data in (("stdout", command.stdout), ("stderr", command.stderr))
+            for name, data in parts
             if data
         )
+        if not finished:
+            state = '<rsp:CommandState CommandId="%s" State="%s/CommandState/Running"/>' % (
+                cid,
+                SHELL_URI,
+            )
+            return 200, envelope(
+                SHELL_URI + "/ReceiveResponse",
+                message_id,
+                "<rsp:ReceiveResponse>%s%s</rsp:ReceiveResponse>" % (streams, state),
+            )
         streams += '<rsp:Stream Name="stdout" CommandId="%s" End="true"></rsp:Stream>' % cid
         state = (
             '<rsp:CommandState CommandId="%s" State="%s/CommandState/Done"><rsp:ExitCode>%d</rsp:ExitCode></rsp:CommandState>'
