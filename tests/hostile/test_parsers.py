@@ -249,3 +249,55 @@ def test_evidence_of_one_host_has_a_deadline_of_its_own(tmp_path: Path) -> None:
     summary = store.collect(SlowHost(), host, [fail("persistence", "odd", files)])[-1]
     assert time.monotonic() - started < 6
     assert sum("evidence deadline" in e for e in summary.evidence) >= 6
+
+
+def test_one_winrm_answer_larger_than_the_cap_is_refused_while_read() -> None:
+    # a real pywinrm session against an endpoint that answers with an endless body
+    import http.server
+    import threading
+
+    from restore.models import Credential, HostSpec
+    from restore.models import Platform as P
+    from restore.transports.base import TransportError
+    from restore.transports.winrm import MAX_RESPONSE_BYTES, WinrmTransport
+
+    sent = []
+
+    class Flood(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            self.send_response(200)
+            self.send_header("Content-Type", "application/soap+xml")
+            self.end_headers()
+            block = b"<a>" + b"x" * 65536 + b"</a>"
+            try:
+                for _ in range(10 * MAX_RESPONSE_BYTES // len(block)):
+                    self.wfile.write(block)
+                    sent.append(len(block))
+            except OSError:  # the client stopped reading: what the cap is for
+                pass
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Flood)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        spec = HostSpec(
+            "w1",
+            P.WINDOWS,
+            "127.0.0.1",
+            server.server_address[1],
+            "Administrator",
+            Credential("password", "ansible_password"),
+            connection_vars=(
+                ("ansible_winrm_scheme", "http"),
+                ("ansible_winrm_transport", "basic"),
+            ),
+            secret_vars=(("ansible_password", "lab"),),
+        )
+        with pytest.raises(TransportError, match="more than"):
+            WinrmTransport(spec).connect(10)
+    finally:
+        server.shutdown()
+    assert sum(sent) < 10 * MAX_RESPONSE_BYTES  # reading stopped; the body was not drained
