@@ -14,6 +14,8 @@ import pytest
 
 from tests.hostile.conftest import RSS_LIMIT_MIB, WALL_LIMIT_S, HostileLab
 
+pytestmark = pytest.mark.lab
+
 # (what the attacker does, the checks that must fail, the least verdict)
 ATTACKS = {
     "short-passwd-lines": (

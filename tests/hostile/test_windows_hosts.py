@@ -9,9 +9,13 @@ from __future__ import annotations
 import base64
 import json
 
+import pytest
+
 from tests.hostile.conftest import RSS_LIMIT_MIB, WALL_LIMIT_S, HostileLab
 
 STATE = "/windows/state.json"
+
+pytestmark = pytest.mark.lab
 
 # state key -> a value of a shape no cmdlet gives
 SHAPES: dict[str, object] = {
