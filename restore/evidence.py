@@ -16,6 +16,7 @@ import json
 import shlex
 import socket
 import tempfile
+import time
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,6 +27,10 @@ from restore.transports import Transport, TransportError
 MAX_FILE_BYTES = 1 << 20
 MAX_FILES_PER_HOST = 50
 MAX_BYTES_PER_HOST = 64 << 20
+# All the copies of one host together: 50 files x 2 reads x the per-read timeout would
+# outlast any step deadline, so the host's whole collection has a deadline of its own.
+HOST_DEADLINE_S = 180.0
+PROBE_TIMEOUT_S = 20.0
 
 
 @dataclass(frozen=True)
@@ -42,6 +47,7 @@ class EvidenceRecord:
     collected_at: str
     collected_by: str
     check: str
+    link_target: str | None = None  # the path was a symlink: what it points to
 
 
 class EvidenceStore:
@@ -53,12 +59,14 @@ class EvidenceStore:
         max_files: int = MAX_FILES_PER_HOST,
         max_bytes: int = MAX_BYTES_PER_HOST,
         timeout_s: float = 60.0,
+        host_deadline_s: float = HOST_DEADLINE_S,
     ) -> None:
         self.root = state_dir / "evidence"
         self.max_file_bytes = max_file_bytes
         self.max_files = max_files
         self.max_bytes = max_bytes
         self.timeout_s = timeout_s
+        self.host_deadline_s = host_deadline_s
         self.collected_by = f"{getpass.getuser()}@{socket.gethostname()}"
 
     def collect(
@@ -76,12 +84,17 @@ class EvidenceStore:
             return findings
         records: dict[str, EvidenceRecord | str] = {}
         budget = self.max_bytes
+        deadline = time.monotonic() + self.host_deadline_s
         for check, path in wanted[: self.max_files]:
+            left = deadline - time.monotonic()
             if budget <= 0:
                 records[path] = "not copied: evidence budget for this host exhausted"
                 continue
+            if left < 1:
+                records[path] = "not copied: the evidence deadline for this host passed"
+                continue
             try:
-                record = self._collect_one(transport, host, check, path, budget)
+                record = self._collect_one(transport, host, check, path, budget, left)
             except TransportError as exc:
                 records[path] = f"not copied: {exc}"
                 continue
@@ -100,6 +113,7 @@ class EvidenceStore:
         items = [
             f"{r.remote_path} sha256:{r.remote_sha256 or r.sha256}"
             + (f" (first {r.size} bytes copied)" if r.truncated else "")
+            + (f" (a symlink to {r.link_target})" if r.link_target is not None else "")
             for r in copied
         ]
         return Finding(
@@ -111,16 +125,28 @@ class EvidenceStore:
         )
 
     def _collect_one(
-        self, transport: Transport, host: HostSpec, check: str, path: str, budget: int
+        self,
+        transport: Transport,
+        host: HostSpec,
+        check: str,
+        path: str,
+        budget: int,
+        left: float,
     ) -> EvidenceRecord:
-        remote_sha, remote_size = self._remote_hash(transport, host, path)
+        probe_timeout = min(PROBE_TIMEOUT_S, self.timeout_s, left)
+        probe = self._probe(transport, host, path, probe_timeout)
+        if probe.special:
+            raise TransportError(f"{probe.special}: special files are never opened")
         directory = self.root / _safe(host.name)
         directory.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=directory, delete=False) as tmp:
             tmp_path = Path(tmp.name)
+        limit = min(self.max_file_bytes, budget)
         try:
-            size = transport.get(path, tmp_path, min(self.max_file_bytes, budget), self.timeout_s)
-            digest = hashlib.sha256(tmp_path.read_bytes()).hexdigest()
+            size = transport.get(path, tmp_path, limit, max(1.0, min(self.timeout_s, left)))
+            # the transport caps what it writes; a host sending more must not get past here
+            size = min(size, tmp_path.stat().st_size)
+            digest = _sha256_file(tmp_path)
             stored = directory / digest
             tmp_path.replace(stored)
         finally:
@@ -130,33 +156,76 @@ class EvidenceStore:
             host=host.name,
             address=host.address,
             remote_path=path,
-            remote_sha256=remote_sha,
-            remote_size=remote_size,
+            remote_sha256=probe.sha256,
+            remote_size=probe.size,
             sha256=digest,
             size=size,
-            truncated=remote_size is not None and size < remote_size,
+            truncated=size >= limit if probe.size is None else size < probe.size,
             stored_as=str(stored),
             collected_at=datetime.now(UTC).isoformat(timespec="seconds"),
             collected_by=self.collected_by,
             check=check,
+            link_target=probe.link_target,
         )
         with (directory / "custody.jsonl").open("a", encoding="utf-8") as custody:
             custody.write(json.dumps(asdict(record), sort_keys=True) + "\n")
         return record
 
-    def _remote_hash(
-        self, transport: Transport, host: HostSpec, path: str
-    ) -> tuple[str | None, int | None]:
-        """The host's own hash of the whole file, so that a truncated copy stays tied to it."""
+    def _probe(self, transport: Transport, host: HostSpec, path: str, timeout: float) -> _Probe:
+        """What the path is, before anything opens it: the host's own hash of a whole regular
+        file (so a truncated copy stays tied to it), a symlink's target, a special file."""
         if host.platform is Platform.WINDOWS:
             file_hash = getattr(transport, "file_hash", None)
-            return (file_hash(path, self.timeout_s) if file_hash else None), None
-        q = shlex.quote(path)
-        out = transport.run(f"stat -c %s -- {q} && sha256sum -- {q}", timeout=self.timeout_s)
-        rows = out.stdout.split()
-        if out.rc != 0 or len(rows) < 2 or not rows[0].isdigit():
-            return None, None
-        return rows[1].lstrip("\\"), int(rows[0])
+            return _Probe(sha256=file_hash(path, timeout) if file_hash else None)
+        out = transport.run(PROBE_CMD.format(path=shlex.quote(path)), timeout=timeout)
+        return parse_probe(out.stdout) if out.rc == 0 and not out.truncated else _Probe()
+
+
+# Tests the type before reading (a FIFO would block, a device would never end); the
+# reading itself opens only a regular file. NUL-separated, since a target may hold anything.
+PROBE_CMD = (
+    "p={path}; "
+    'if [ -L "$p" ]; then printf \'L\\0%s\\0\' "$(readlink -- "$p")"; fi; '
+    'if [ -f "$p" ]; then printf \'F\\0%s\\0\' "$(stat -L -c %s -- "$p")"; '
+    'sha256sum < "$p"; '
+    'elif [ -e "$p" ]; then printf \'S\\0%s\\0\' "$(stat -L -c %F -- "$p")"; fi'
+)
+
+
+@dataclass(frozen=True)
+class _Probe:
+    sha256: str | None = None
+    size: int | None = None
+    link_target: str | None = None
+    special: str | None = None
+
+
+def parse_probe(text: str) -> _Probe:
+    fields = text.split("\0")
+    link = size = sha = special = None
+    i = 0
+    while i + 1 < len(fields):
+        tag, value = fields[i], fields[i + 1]
+        if tag == "L":
+            link = value
+        elif tag == "F" and value.isdigit():
+            size = int(value)
+            digest = fields[i + 2].split()[0] if i + 2 < len(fields) and fields[i + 2] else ""
+            sha = digest if len(digest) == 64 else None
+            break
+        elif tag == "S":
+            special = value.strip() or "special file"
+            break
+        i += 2
+    return _Probe(sha256=sha, size=size, link_target=link, special=special)
+
+
+def _sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 16):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def read_custody(state_dir: Path, host: str) -> list[dict[str, object]]:

@@ -246,6 +246,8 @@ class CommandOutput:
     stderr: str = ""
     duration_s: float = 0.0
     timed_out: bool = False
+    # The host sent more than the control node's byte cap: the output is cut, never trusted.
+    truncated: bool = False
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,14 @@ from datetime import UTC, datetime
 from restore.baseline import manifest_bytes
 from restore.checks.catalog import Context
 from restore.checks.indicators import load_indicators
-from restore.checks.runner import catalog_for, evaluate, gather_facts, host_context
+from restore.checks.runner import (
+    TRUNCATED,
+    anomaly_findings,
+    catalog_for,
+    evaluate,
+    gather_facts,
+    host_context,
+)
 from restore.checks.verdict import aggregate
 from restore.models import HostCheckResult, HostSpec, Platform, Verdict
 from restore.transports import TransportError, make_transport
@@ -38,10 +45,11 @@ def capture_host(
     ctx = host_context(host, Context(indicators=load_indicators(), hash_paths=hash_paths))
     catalog = catalog_for(host.platform)
     transport = make_transport(host, winrm_insecure=winrm_insecure)
+    anomalies: dict[str, list[str]] = {}
     try:
         transport.connect()
         names = [f.name for f in catalog.facts if f.in_baseline]
-        facts, errors = gather_facts(transport, catalog, ctx, True, timeout_s, names)
+        facts, errors = gather_facts(transport, catalog, ctx, True, timeout_s, names, anomalies)
         # the no-baseline checks, on the facts a fresh check would gather
         probe, probe_errors = gather_facts(
             transport,
@@ -50,15 +58,22 @@ def capture_host(
             False,
             timeout_s,
             [f.name for f in catalog.facts if not f.in_baseline and f.wanted(ctx, False)],
+            anomalies,
         )
     except TransportError as exc:
         return CaptureOutcome(host.name, None, f"unreachable: {exc}")
     finally:
         transport.close()
+    cut = [name for name, items in anomalies.items() if TRUNCATED in items]
+    if cut:  # a baseline must never bless what the host chose to cut off
+        return CaptureOutcome(
+            host.name, None, f"refused: the host sent more than the cap for {', '.join(cut)}"
+        )
     if errors:
         name, reason = next(iter(errors.items()))
         return CaptureOutcome(host.name, None, f"could not collect {name}: {reason}")
     findings = evaluate(catalog, {**facts, **probe}, probe_errors, None, ctx)
+    findings += anomaly_findings(anomalies)
     verdict = aggregate(findings)
     if verdict is Verdict.COMPROMISED and not force:
         reason = next(f.detail for f in findings if f.status.value == "fail")

@@ -11,7 +11,8 @@ Nothing here touches the network: parsers and evaluations are unit-tested on cap
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import io
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -46,6 +47,45 @@ MAX_LISTED = 20  # evidence items listed per finding; the detail gives the full 
 
 class FactError(Exception):
     """A fact could not be gathered or parsed: the checks needing it report an error."""
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """A parser's value, and the raw lines or records it could not account for.
+
+    What a parser does not understand is not skipped: the runner turns each ``unaccounted``
+    item into evidence of a ``suspect`` finding, so an odd line can never read as clean.
+    """
+
+    value: Any
+    unaccounted: tuple[str, ...] = ()
+
+
+MAX_UNACCOUNTED = 200  # raw items kept per fact; a flood of odd lines is only counted
+
+
+class Unaccounted:
+    """Collects what a parser could not account for, keeping the first items only."""
+
+    def __init__(self, limit: int = MAX_UNACCOUNTED) -> None:
+        self.limit = limit
+        self.items: list[str] = []
+        self.more = 0
+
+    def add(self, text: str) -> None:
+        if len(self.items) < self.limit:
+            self.items.append(text)
+        else:
+            self.more += 1
+
+    def result(self) -> tuple[str, ...]:
+        return (*self.items, *([f"... and {self.more} more"] if self.more else []))
+
+
+def raw(text: str, limit: int = 300) -> str:
+    """Host text as evidence: control characters and newlines escaped, length bounded."""
+    shown = repr(text[: limit + 1])[1:-1]  # cut first: a host's line may be megabytes
+    return shown if len(shown) <= limit else shown[:limit] + "..."
 
 
 @dataclass(frozen=True)
@@ -146,7 +186,20 @@ def diff_keys(
 
 
 def lines(output: CommandOutput) -> list[str]:
-    return [line for line in output.stdout.splitlines() if line.strip()]
+    """Non-blank lines, read lazily: a flood of empty lines never becomes a huge list."""
+    return [line.rstrip("\r\n") for line in io.StringIO(output.stdout) if line.strip()]
+
+
+def fields(text: str, sep: str = "\0") -> Iterator[str]:
+    """``text.split(sep)`` one field at a time (a flood of separators stays small)."""
+    start = 0
+    while True:
+        end = text.find(sep, start)
+        if end < 0:
+            yield text[start:]
+            return
+        yield text[start:end]
+        start = end + 1
 
 
 def require_rc(output: CommandOutput, allowed: tuple[int, ...] = (0,)) -> None:

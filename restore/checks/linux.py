@@ -19,10 +19,12 @@ from restore.checks.catalog import (
     diff_keys,
     fail,
     ok,
+    raw,
     sample,
     warn,
 )
 from restore.checks.linux_facts import FACTS
+from restore.checks.persistence import ROOTS, catalog_summary, unexplained
 from restore.models import Finding, Platform
 
 Facts = Mapping[str, Any]
@@ -39,6 +41,11 @@ _BENIGN_VERIFY_PREFIXES = (
     "/usr/share/info/",
     "/usr/share/lintian/",
 )
+
+
+# Configuration files under the persistence roots (a file root, or anything below a folder
+# root): an edit there is not routine drift.
+PERSISTENCE_CONFIG = ROOTS
 
 
 def is_system_binary(path: str) -> bool:
@@ -229,30 +236,50 @@ def authorized_keys(facts: Facts, base: Baseline, ctx: Context) -> list[Finding]
 
 
 def persistence(facts: Facts, base: Baseline, ctx: Context) -> list[Finding]:
+    catalog: dict[str, str] = facts["persistence"]
     if base is None:
-        unowned = facts["unowned_persistence"]
-        if unowned:
+        odd = unexplained(catalog, facts["package_files"])
+        odd += [
+            (r["path"], "a configuration file edited since its package installed it")
+            for r in facts["packages"]
+            if r["config"] and r["digest_changed"] and r["path"].startswith(PERSISTENCE_CONFIG)
+        ]
+        if odd:
+            shown = [f"{raw(p)}: {why}" for p, why in odd]
+            # the bare path too, so that the evidence step copies what it can
+            evidence = [
+                e for p, why in odd for e in ((p,) if raw(p) == p else ()) + (f"{raw(p)}: {why}",)
+            ]
             return [
                 fail(
                     "persistence",
-                    f"{len(unowned)} cron/systemd/init file(s) installed by no package: "
-                    f"{sample(unowned, 2)}",
-                    unowned,
+                    f"{len(odd)} start-up, cron, systemd, PAM or sudoers entr(y/ies) no package "
+                    f"explains: {sample(shown, 2)}",
+                    evidence,
                 )
             ]
-        return [ok("persistence", "every cron, systemd and init file comes from a package")]
-    added, changed, removed = diff_keys(facts["persistence"], base.get("persistence", {}))
+        return [
+            ok(
+                "persistence",
+                f"every persistence entry comes from a package ({catalog_summary(catalog)})",
+            )
+        ]
+    added, changed, removed = diff_keys(catalog, base.get("persistence", {}))
     if added or changed:
         paths = added + changed
+        shown = [
+            f"{p} ({catalog[p]})" if catalog[p].startswith(("link:", "special:")) else p
+            for p in paths
+        ]
         return [
             fail(
                 "persistence",
-                f"cron/timers/units differ from the baseline: {len(added)} new, "
-                f"{len(changed)} changed ({sample(paths, 2)})",
-                paths,
+                f"persistence entries differ from the baseline: {len(added)} new, "
+                f"{len(changed)} changed ({sample(shown, 2)})",
+                shown,
             )
         ]
-    detail = "cron, timers and systemd units match the baseline"
+    detail = "every persistence entry matches the baseline"
     return [ok("persistence", detail + (f" ({len(removed)} removed)" if removed else ""))]
 
 
@@ -361,7 +388,7 @@ CATALOG = Catalog(
         Check("changed_since_incident", ("changed_files",), changed_since_incident),
         Check("privileged_accounts", ("accounts", "admin_groups"), privileged_accounts),
         Check("authorized_keys", ("authorized_keys",), authorized_keys, needs_baseline=True),
-        Check("persistence", ("persistence", "unowned_persistence"), persistence),
+        Check("persistence", ("persistence", "package_files", "packages"), persistence),
         Check("ld_preload", ("preload",), ld_preload),
         Check("kernel_modules", ("modules",), kernel_modules),
         Check("suid_files", ("suid",), suid_files),

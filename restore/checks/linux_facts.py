@@ -11,7 +11,23 @@ import hashlib
 import shlex
 from typing import Any
 
-from restore.checks.catalog import Context, Fact, FactError, lines, require_rc
+from restore.checks.catalog import (
+    Context,
+    Fact,
+    FactError,
+    Parsed,
+    Unaccounted,
+    fields,
+    lines,
+    raw,
+    require_rc,
+)
+from restore.checks.persistence import (
+    catalog_cmd,
+    package_files_cmd,
+    parse_catalog,
+    parse_package_files,
+)
 from restore.models import CommandOutput
 
 
@@ -24,99 +40,119 @@ def _existing(paths: tuple[str, ...] | list[str]) -> str:
 # -- accounts -----------------------------------------------------------------------------------
 
 
-def parse_passwd(output: CommandOutput) -> dict[str, dict[str, Any]]:
+def parse_passwd(output: CommandOutput) -> Parsed:
+    """/etc/passwd read the way glibc's nss_files reads it, not the way it should look.
+
+    glibc skips blank lines and lines starting with '#' (after leading blanks), and accepts
+    a line with as few as four fields (``evil:x:0:0`` is a working root account: gecos,
+    home and shell default to empty, and an empty shell means /bin/sh). Every line glibc
+    would accept is an account here; every line that is not a plain 7-field entry is also
+    reported as unaccounted (raw text), so an odd line makes the host suspect, never clean.
+    """
     require_rc(output)
     accounts: dict[str, dict[str, Any]] = {}
-    for line in lines(output):
-        parts = line.split(":")
-        if len(parts) < 7 or line.startswith(("#", "+", "-")):
+    odd = Unaccounted()
+    for number, line in enumerate(fields(output.stdout, "\n"), 1):
+        text = line.lstrip(" \t\f\v\r")
+        if not text or text.startswith("#"):
             continue
-        try:
-            uid = int(parts[2])
-        except ValueError:
+        where = f"line {number}: {raw(line)}"
+        if text.startswith(("+", "-")):  # NIS compat: pulls accounts from elsewhere
+            odd.add(f"{where} (NIS compat entry)")
             continue
-        accounts[parts[0]] = {"uid": uid, "home": parts[5], "shell": parts[6]}
+        parts = text.split(":")
+        uid = _glibc_id(parts[2]) if len(parts) > 3 else None
+        gid = _glibc_id(parts[3]) if len(parts) > 3 else None
+        if uid is None or gid is None:
+            odd.add(f"{where} (not an entry glibc accepts)")
+            continue
+        if len(parts) != 7:
+            odd.add(f"{where} ({len(parts)} fields, not 7)")
+        name = parts[0]
+        if name in accounts:  # glibc answers the first one; the second is someone's plan
+            odd.add(f"{where} (second entry for {raw(name)})")
+            if uid != 0:
+                continue
+            name = f"{name} (line {number})"
+        home = parts[5] if len(parts) > 5 else ""
+        shell = ":".join(parts[6:]) if len(parts) > 6 else ""
+        accounts[name] = {"uid": uid, "home": home, "shell": shell or "/bin/sh"}
     if "root" not in accounts:
         raise FactError("/etc/passwd has no root account: not a readable passwd file")
-    return accounts
+    return Parsed(accounts, odd.result())
 
 
-def parse_admin_groups(output: CommandOutput) -> dict[str, list[str]]:
+def _glibc_id(field: str) -> int | None:
+    """A uid/gid field as glibc's strtoul reads it (blanks, sign, decimal), or None."""
+    text = field.lstrip(" \t\n\f\v\r")
+    sign = -1 if text.startswith("-") else 1
+    digits = text[1:] if text[:1] in "+-" and text else text
+    if not digits or not digits.isascii() or not digits.isdigit():
+        return None
+    return (sign * int(digits)) % (1 << 32)
+
+
+def parse_admin_groups(output: CommandOutput) -> Parsed:
     require_rc(output, (0, 1, 2))  # getent: 2 = some group does not exist
     groups: dict[str, list[str]] = {}
+    odd = Unaccounted()
     for line in lines(output):
         parts = line.split(":")
         if len(parts) >= 4:
             groups[parts[0]] = sorted(m for m in parts[3].split(",") if m)
-    return groups
+        else:
+            odd.add(raw(line))
+    return Parsed(groups, odd.result())
 
 
 # -- keys -----------------------------------------------------------------------------------------
 
 _KEY_TYPES = ("ssh-", "ecdsa-", "sk-ssh-", "sk-ecdsa-")
 
+# Every home of /etc/passwd (short lines included: awk numbers fields as glibc does), root's
+# always. Each line is printed through printf, never through sed: a path may hold '|'.
 AUTHORIZED_KEYS_CMD = (
     "{ echo /root; awk -F: '$6 != \"\" {print $6}' /etc/passwd; } | sort -u | "
     'while IFS= read -r h; do for f in "$h/.ssh/authorized_keys" "$h/.ssh/authorized_keys2"; do '
-    '[ -f "$f" ] && sed -e \'/^[[:space:]]*#/d\' -e \'/^[[:space:]]*$/d\' -e "s|^|$f\t|" "$f"; '
-    "done; done; true"
+    '[ -f "$f" ] && while IFS= read -r l || [ -n "$l" ]; do printf \'%s\\t%s\\n\' "$f" "$l"; '
+    'done < "$f"; done; done; true'
 )
 
 
-def parse_authorized_keys(output: CommandOutput) -> dict[str, str]:
-    """'path fingerprint' -> comment, fingerprints as ssh-keygen prints them (SHA256:...)."""
+def parse_authorized_keys(output: CommandOutput) -> Parsed:
+    """'path fingerprint' -> comment, fingerprints as ssh-keygen prints them (SHA256:...).
+
+    A line with no key type in it is not a key sshd would use, and not one we understand:
+    unaccounted for, with its raw text.
+    """
     require_rc(output)
     keys: dict[str, str] = {}
+    odd = Unaccounted()
     for line in lines(output):
         path, _, entry = line.partition("\t")
+        if not entry.strip() or entry.lstrip().startswith("#"):
+            continue
         words = entry.split()
         for i, word in enumerate(words[:-1]):
             if word.startswith(_KEY_TYPES):
                 blob = words[i + 1]
                 try:
-                    raw = base64.b64decode(blob + "=" * (-len(blob) % 4), validate=True)
+                    decoded = base64.b64decode(blob + "=" * (-len(blob) % 4), validate=True)
                 except ValueError:
-                    raw = b""
-                if raw and base64.b64encode(raw).decode().rstrip("=") == blob.rstrip("="):
-                    fp = "SHA256:" + base64.b64encode(hashlib.sha256(raw).digest()).decode()
+                    decoded = b""
+                if decoded and base64.b64encode(decoded).decode().rstrip("=") == blob.rstrip("="):
+                    fp = "SHA256:" + base64.b64encode(hashlib.sha256(decoded).digest()).decode()
                     fp = fp.rstrip("=")
                 else:  # not a canonical key blob: still tell two such keys apart
                     fp = "text-sha256:" + hashlib.sha256(blob.encode()).hexdigest()[:43]
                 keys[f"{path} {word} {fp}"] = " ".join(words[i + 2 :])
                 break
-    return keys
+        else:
+            odd.add(raw(line))
+    return Parsed(keys, odd.result())
 
 
-# -- persistence: cron, timers, systemd units, init scripts -------------------------------------
-
-PERSISTENCE_PATHS = (
-    "/etc/crontab",
-    "/etc/cron.d",
-    "/etc/cron.hourly",
-    "/etc/cron.daily",
-    "/etc/cron.weekly",
-    "/etc/cron.monthly",
-    "/var/spool/cron",
-    "/etc/systemd/system",
-    "/run/systemd/system",
-    "/etc/systemd/user",
-    "/usr/lib/systemd/system",
-    "/etc/rc.local",
-    "/etc/init.d",
-    "/etc/profile.d",
-)
-# Files an intruder adds (package-owned ones live in these same directories).
-ADDED_BY_ADMIN_PATHS = (
-    "/etc/cron.d",
-    "/etc/cron.hourly",
-    "/etc/cron.daily",
-    "/etc/cron.weekly",
-    "/etc/cron.monthly",
-    "/var/spool/cron",
-    "/etc/systemd/system",
-    "/etc/profile.d",
-    "/etc/init.d",
-)
+# -- hashed trees (SUID files, and with a baseline the critical binaries) ----------------------
 
 
 def hash_tree_cmd(paths: tuple[str, ...] | list[str], parallel: bool = False) -> str:
@@ -129,9 +165,10 @@ def hash_tree_cmd(paths: tuple[str, ...] | list[str], parallel: bool = False) ->
     )
 
 
-def parse_hash_tree(output: CommandOutput) -> dict[str, str]:
+def parse_hash_tree(output: CommandOutput) -> Parsed:
     require_rc(output)
     tree: dict[str, str] = {}
+    odd = Unaccounted()
     for line in lines(output):
         if line.startswith("L\t"):
             _, path, target = [*line.split("\t", 2), ""][:3]
@@ -142,23 +179,9 @@ def parse_hash_tree(output: CommandOutput) -> dict[str, str]:
             tree[path] = digest
         elif line.startswith("\\") and len(digest) == 65:  # sha256sum escapes odd names
             tree[path] = digest[1:]
-    return tree
-
-
-UNOWNED_CMD = (
-    _existing(ADDED_BY_ADMIN_PATHS) + "[ $# -gt 0 ] || exit 0; "
-    'set -- $(find "$@" -xdev -type f 2>/dev/null); [ $# -gt 0 ] || exit 0; '
-    "if command -v dpkg-query >/dev/null 2>&1; then "
-    'dpkg-query -S "$@" 2>&1 >/dev/null '
-    "| sed -n 's/^dpkg-query: no path found matching pattern //p'; "
-    "elif command -v rpm >/dev/null 2>&1; then "
-    'for f in "$@"; do rpm -qf "$f" >/dev/null 2>&1 || echo "$f"; done; fi; true'
-)
-
-
-def parse_paths(output: CommandOutput) -> list[str]:
-    require_rc(output)
-    return sorted(set(lines(output)))
+        else:
+            odd.add(raw(line))
+    return Parsed(tree, odd.result())
 
 
 # -- loader, kernel ----------------------------------------------------------------------------
@@ -226,13 +249,14 @@ PACKAGES_CMD = (
 )
 
 
-def parse_package_verify(output: CommandOutput) -> list[dict[str, Any]]:
+def parse_package_verify(output: CommandOutput) -> Parsed:
     """dpkg --verify / rpm -Va lines -> [{path, digest_changed, missing, config}]."""
     require_rc(output)
     rows = lines(output)
     if rows == ["NO-PACKAGE-MANAGER"]:
         raise FactError("neither dpkg nor rpm found")
     result = []
+    odd = Unaccounted()
     for line in rows:
         flags, _, rest = line.partition(" ")
         rest = rest.strip()
@@ -240,6 +264,7 @@ def parse_package_verify(output: CommandOutput) -> list[dict[str, Any]]:
         if rest[:2] in {"c ", "d ", "g ", "l ", "r "}:
             attr, rest = rest[0], rest[2:].strip()
         if not rest.startswith("/"):
+            odd.add(raw(line))
             continue
         result.append(
             {
@@ -249,7 +274,7 @@ def parse_package_verify(output: CommandOutput) -> list[dict[str, Any]]:
                 "config": attr == "c",
             }
         )
-    return result
+    return Parsed(result, odd.result())
 
 
 # -- ransom traces, recent changes -------------------------------------------------------------
@@ -259,19 +284,23 @@ def ransom_cmd(ctx: Context) -> str:
     terms = " -o ".join(f"-iname '{g}'" for g in ctx.indicators.globs())
     return (
         _existing(ctx.data_paths) + "[ $# -gt 0 ] || exit 0; "
-        f"find \"$@\" -xdev -type f \\( {terms} \\) -printf '%s\\t%p\\n' 2>/dev/null "
-        "| head -n 10000; true"
+        f"find \"$@\" -xdev -type f \\( {terms} \\) -printf '%s\\t%p\\0' 2>/dev/null "
+        "| head -z -n 10000; true"
     )
 
 
-def parse_sized_paths(output: CommandOutput) -> list[dict[str, Any]]:
+def parse_sized_paths(output: CommandOutput) -> Parsed:
+    """NUL-separated 'size<TAB>path' records (a name may hold a newline)."""
     require_rc(output)
     files = []
-    for line in lines(output):
-        size, _, path = line.partition("\t")
-        if size.isdigit() and path:
+    odd = Unaccounted()
+    for record in fields(output.stdout):
+        size, _, path = record.partition("\t")
+        if size.isdigit() and path.startswith("/"):
             files.append({"path": path, "size": int(size)})
-    return files
+        elif record.strip():
+            odd.add(raw(record))
+    return Parsed(files, odd.result())
 
 
 CHANGED_PATHS = (
@@ -291,8 +320,8 @@ def changed_cmd(ctx: Context) -> str:
     epoch = int(ctx.since.timestamp()) if ctx.since else 0
     return (
         _existing(CHANGED_PATHS + ctx.data_paths) + "[ $# -gt 0 ] || exit 0; "
-        f"find \"$@\" -xdev -type f -newermt @{epoch} -printf '%s\\t%p\\n' 2>/dev/null "
-        "| head -n 10000; true"
+        f"find \"$@\" -xdev -type f -newermt @{epoch} -printf '%s\\t%p\\0' 2>/dev/null "
+        "| head -z -n 10000; true"
     )
 
 
@@ -304,11 +333,11 @@ FACTS = (
         parse_admin_groups,
     ),
     Fact("authorized_keys", lambda ctx: AUTHORIZED_KEYS_CMD, parse_authorized_keys),
-    Fact("persistence", lambda ctx: hash_tree_cmd(PERSISTENCE_PATHS), parse_hash_tree),
+    Fact("persistence", lambda ctx: catalog_cmd(), parse_catalog),
     Fact(
-        "unowned_persistence",
-        lambda ctx: UNOWNED_CMD,
-        parse_paths,
+        "package_files",
+        lambda ctx: package_files_cmd(),
+        parse_package_files,
         in_baseline=False,
         wanted=lambda ctx, has_baseline: not has_baseline,
     ),

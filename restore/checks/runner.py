@@ -27,7 +27,17 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from restore.checks.catalog import Catalog, Context, FactError, error, warn
+from restore.checks.catalog import (
+    MAX_LISTED,
+    Catalog,
+    Context,
+    FactError,
+    Parsed,
+    error,
+    fail,
+    sample,
+    warn,
+)
 from restore.checks.verdict import aggregate
 from restore.models import Finding, FindingStatus, HostCheckResult, HostSpec, Platform, Verdict
 from restore.transports import Transport, TransportError, make_transport
@@ -75,22 +85,68 @@ def gather_facts(
     has_baseline: bool,
     timeout_s: float,
     names: Sequence[str] | None = None,
+    anomalies: dict[str, list[str]] | None = None,
 ) -> tuple[dict[str, Any], dict[str, str]]:
+    """(facts, errors). ``anomalies`` (when given) receives, per fact, what the host sent
+    that cannot be trusted: output cut at the control node's cap, lines no parser knows."""
     facts: dict[str, Any] = {}
     errors: dict[str, str] = {}
+    odd = anomalies if anomalies is not None else {}
     for fact in catalog.facts:
         if names is not None and fact.name not in names:
             continue
         if names is None and not fact.wanted(ctx, has_baseline):
             continue
         output = transport.run(fact.command(ctx), timeout=timeout_s)
+        if output.truncated:
+            odd.setdefault(fact.name, []).insert(0, TRUNCATED)
+            # what arrived before the cap is still read: a strong indicator in it counts
+            output = replace(output, rc=0)
         try:
-            facts[fact.name] = fact.parse(output)
+            parsed = fact.parse(output)
         except FactError as exc:
             errors[fact.name] = str(exc)
-        except (ValueError, KeyError, TypeError, IndexError) as exc:
+            continue
+        except Exception as exc:  # a parser meeting a shape it never expected: data, not a crash
             errors[fact.name] = f"unreadable output ({type(exc).__name__}: {exc})"
+            continue
+        if isinstance(parsed, Parsed):
+            facts[fact.name] = parsed.value
+            if parsed.unaccounted:
+                odd.setdefault(fact.name, []).extend(parsed.unaccounted)
+        else:
+            facts[fact.name] = parsed
     return facts, errors
+
+
+TRUNCATED = "output cut: the host sent more than the control node's cap"
+
+
+def anomaly_findings(anomalies: dict[str, list[str]]) -> list[Finding]:
+    """Suspect findings for output that was cut or that no parser could account for."""
+    findings = []
+    cut = sorted(name for name, items in anomalies.items() if TRUNCATED in items)
+    if cut:
+        findings.append(
+            fail(
+                "output_truncated",
+                f"the host sent more output than the control node accepts for {', '.join(cut)}: "
+                "cut, and not trusted",
+                [f"{name}: {TRUNCATED}" for name in cut],
+            )
+        )
+    for name, items in sorted(anomalies.items()):
+        lines = [item for item in items if item != TRUNCATED]
+        if lines:
+            findings.append(
+                fail(
+                    "unparsed_output",
+                    f"{name}: {len(lines)} line(s) or record(s) no parser accounts for: "
+                    f"{sample(lines[:MAX_LISTED], 1)}",
+                    [f"{name}: {line}" for line in lines],
+                )
+            )
+    return findings
 
 
 def evaluate(
@@ -115,7 +171,7 @@ def evaluate(
             continue
         try:
             findings.extend(check.evaluate(facts, baseline, ctx))
-        except (KeyError, TypeError, ValueError) as exc:  # e.g. a baseline of another format
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:  # e.g. another format
             findings.append(error(check.name, f"could not evaluate: {type(exc).__name__} {exc}"))
     if skipped:
         findings.append(
@@ -154,10 +210,18 @@ def check_host(
             checked_at=started,
         )
     try:
+        anomalies: dict[str, list[str]] = {}
         facts, errors = gather_facts(
-            transport, catalog, ctx, baseline is not None, options.command_timeout_s
+            transport,
+            catalog,
+            ctx,
+            baseline is not None,
+            options.command_timeout_s,
+            None,
+            anomalies,
         )
         findings += evaluate(catalog, facts, errors, baseline, ctx)
+        findings += anomaly_findings(anomalies)
         if options.evidence is not None:
             findings = options.evidence.collect(transport, host, findings)
     except TransportError as exc:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from restore.checks.catalog import Context, Fact, FactError, require_rc
+from restore.checks.catalog import Context, Fact, FactError, Parsed, Unaccounted, raw, require_rc
 from restore.models import CommandOutput
 
 
@@ -114,53 +114,109 @@ def files_script(ctx: Context) -> str:
     )
 
 
-def parse_defender(output: CommandOutput) -> dict[str, Any]:
+def parse_defender(output: CommandOutput) -> Parsed:
     data = parse_json(output)
     if not isinstance(data, dict) or "RealTimeProtectionEnabled" not in data:
         raise FactError("Get-MpComputerStatus gave no status (is Defender installed?)")
-    return data
+    odd = [
+        f"{key}: {_odd(data[key])}"
+        for key, kind in _DEFENDER_TYPES.items()
+        if key in data and not _typed(data[key], kind)
+    ]
+    return Parsed(data, tuple(odd))
 
 
-def parse_names(output: CommandOutput) -> list[str]:
-    return sorted(str(x) for x in as_list(parse_json(output)))
+def _typed(value: Any, kind: type) -> bool:
+    if kind is bool:
+        return isinstance(value, bool)
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+# A "false" string is truthy: a value of another type is reported, not interpreted.
+_DEFENDER_TYPES: dict[str, type] = {
+    "AntivirusEnabled": bool,
+    "RealTimeProtectionEnabled": bool,
+    "AntivirusSignatureAge": int,
+}
+
+
+def _odd(item: Any) -> str:
+    return raw(json.dumps(item, ensure_ascii=False)[:300])
+
+
+def parse_names(output: CommandOutput) -> Parsed:
+    """A list of names; anything but a string or a number is unaccounted for."""
+    names, odd = [], Unaccounted()
+    for item in as_list(parse_json(output)):
+        if isinstance(item, str | int) and not isinstance(item, bool):
+            names.append(str(item))
+        else:
+            odd.add(_odd(item))
+    return Parsed(sorted(names), odd.result())
 
 
 def parse_keyed(*key_fields: str, value_field: str) -> Any:
-    """Parser of a list of objects into {'k1\\k2': value}: comparable with a baseline."""
+    """Parser of a list of objects into {'k1\\k2': value}: comparable with a baseline.
 
-    def parse(output: CommandOutput) -> dict[str, str]:
-        result = {}
+    An item that is not an object, or lacks a key field, is unaccounted for (a finding),
+    never an exception and never silently dropped.
+    """
+
+    def parse(output: CommandOutput) -> Parsed:
+        result: dict[str, str] = {}
+        odd = Unaccounted()
         for item in as_list(parse_json(output)):
-            key = "\\".join(str(item.get(k, "")).strip("\\") for k in key_fields)
-            result[key] = str(item.get(value_field) or "")
-        return result
+            if not isinstance(item, dict) or not all(
+                isinstance(item.get(k), str | int) for k in key_fields
+            ):
+                odd.add(_odd(item))
+                continue
+            key = "\\".join(str(item[k]).strip("\\") for k in key_fields)
+            value = item.get(value_field)
+            if value is not None and not isinstance(value, str | int | float):
+                odd.add(_odd(item))
+            result[key] = str(value or "")
+        return Parsed(result, odd.result())
 
     return parse
 
 
-def parse_events(output: CommandOutput) -> list[dict[str, Any]]:
-    return [e for e in as_list(parse_json(output)) if isinstance(e, dict)]
+def parse_events(output: CommandOutput) -> Parsed:
+    items = as_list(parse_json(output))
+    events = [e for e in items if isinstance(e, dict)]
+    odd = Unaccounted()
+    for item in items:
+        if not isinstance(item, dict):
+            odd.add(_odd(item))
+    return Parsed(events, odd.result())
 
 
-def parse_shadow_copies(output: CommandOutput) -> dict[str, Any]:
+def parse_shadow_copies(output: CommandOutput) -> Parsed:
     data = parse_json(output)
     if not isinstance(data, dict):
-        raise FactError("unexpected shadow-copy answer")
-    return {
-        "count": int(data.get("Count") or 0),
-        "deletions": [
-            {"time": d.get("TimeCreated"), "command": d.get("CommandLine")}
-            for d in as_list(data.get("DeletionCommands"))
-        ],
-    }
+        raise FactError(f"unexpected shadow-copy answer: {_odd(data)}")
+    count = data.get("Count")
+    if not isinstance(count, int) or isinstance(count, bool):
+        raise FactError(f"unexpected shadow-copy count: {_odd(count)}")
+    deletions, odd = [], Unaccounted()
+    for d in as_list(data.get("DeletionCommands")):
+        if isinstance(d, dict):
+            deletions.append({"time": d.get("TimeCreated"), "command": d.get("CommandLine")})
+        else:  # a deletion record we cannot read is still a deletion on record
+            deletions.append({"time": None, "command": _odd(d)})
+            odd.add(_odd(d))
+    return Parsed({"count": count, "deletions": deletions}, odd.result())
 
 
-def parse_files(output: CommandOutput) -> list[dict[str, Any]]:
-    return [
-        {"path": str(f["FullName"]), "size": int(f.get("Length") or 0)}
-        for f in as_list(parse_json(output))
-        if isinstance(f, dict) and "FullName" in f
-    ]
+def parse_files(output: CommandOutput) -> Parsed:
+    files, odd = [], Unaccounted()
+    for f in as_list(parse_json(output)):
+        if not isinstance(f, dict) or not isinstance(f.get("FullName"), str):
+            odd.add(_odd(f))
+            continue
+        length = f.get("Length")
+        files.append({"path": f["FullName"], "size": length if isinstance(length, int) else 0})
+    return Parsed(files, odd.result())
 
 
 FACTS = (

@@ -56,6 +56,18 @@ rm -f /tmp/.ls.orig
 head -c 1024 /dev/urandom > /usr/lib/libsysupdate.so
 echo /usr/lib/libsysupdate.so > /etc/ld.so.preload
 """,
+    # What a careful intruder leaves for a checker that trusts `find -type f` and 7-field
+    # passwd lines: links, a 4-field UID-0 account, and a FIFO that hangs a naive reader.
+    "hidden-persistence": """
+printf '* * * * * root /var/tmp/.cache/upd\\n' > /var/tmp/.job
+ln -s /var/tmp/.job /etc/cron.d/logrotate-daily
+printf '[Service]\\nExecStart=/var/tmp/.cache/upd\\n' > /tmp/dbus-helper.service
+mkdir -p /etc/systemd/system/multi-user.target.wants
+ln -s /tmp/dbus-helper.service /etc/systemd/system/multi-user.target.wants/dbus-helper.service
+echo 'sys-maint:x:0:0' >> /etc/passwd
+mkfifo /etc/cron.d/.lock
+ln -s /etc/cron.d/.lock /etc/profile.d/zz-locale.sh
+""",
 }
 LINUX_SCENARIOS["ransomware"] = "\n".join(
     LINUX_SCENARIOS[name]

@@ -10,7 +10,7 @@ from __future__ import annotations
 from restore.checks.catalog import Context
 from restore.checks.indicators import load_indicators
 from restore.checks.runner import CheckOptions, check_host
-from restore.evidence import EvidenceStore
+from restore.evidence import HOST_DEADLINE_S, EvidenceStore
 from restore.models import HostCheckResult
 from restore.steps.base import StepContext
 
@@ -29,7 +29,12 @@ def examine(ctx: StepContext, *, collect_evidence: bool) -> HostCheckResult:
     options = CheckOptions(
         context=Context(indicators=load_indicators(), since=since),
         baselines=baselines,
-        evidence=EvidenceStore(ctx.state_dir, timeout_s=min(120.0, ctx.timeout_s))
+        # the copies get at most half the step's time: the checks need the rest
+        evidence=EvidenceStore(
+            ctx.state_dir,
+            timeout_s=min(120.0, ctx.timeout_s),
+            host_deadline_s=min(HOST_DEADLINE_S, ctx.timeout_s / 2),
+        )
         if collect_evidence
         else None,
         winrm_insecure=ctx.winrm_insecure,

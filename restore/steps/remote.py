@@ -24,7 +24,7 @@ def run(ctx: StepContext) -> StepOutcome:
     ctx.on_cancel(transport.close)
     try:
         transport.connect(min(30.0, ctx.timeout_s))
-        output = transport.run(command, timeout=ctx.timeout_s)
+        output = transport.run(command, timeout=ctx.timeout_s, drain=True)
     except TransportError as exc:
         return failed(f"{ctx.host.name} unreachable: {exc}", unreachable=True)
     finally:
@@ -35,6 +35,7 @@ def run(ctx: StepContext) -> StepOutcome:
         "stdout": output.stdout[-_TAIL:],
         "stderr": output.stderr[-_TAIL:],
         "duration_s": round(output.duration_s, 3),
+        "truncated": output.truncated,  # the middle was dropped on the control node
     }
     if output.timed_out:
         return failed(f"command timed out after {output.duration_s:.0f}s", **detail)

@@ -38,8 +38,15 @@ class Transport(Protocol):
     def connect(self, timeout: float = DEFAULT_CONNECT_TIMEOUT_S) -> None:
         """Open the connection (idempotent). Raises TransportError."""
 
-    def run(self, command: str, timeout: float = DEFAULT_COMMAND_TIMEOUT_S) -> CommandOutput:
-        """Run a shell command (Linux) or PowerShell script (Windows) within ``timeout``."""
+    def run(
+        self, command: str, timeout: float = DEFAULT_COMMAND_TIMEOUT_S, *, drain: bool = False
+    ) -> CommandOutput:
+        """Run a shell command (Linux) or PowerShell script (Windows) within ``timeout``.
+
+        Output is capped on the control node (``CommandOutput.truncated``). By default the
+        command is abandoned at the cap; ``drain`` reads on to its end, keeping the first and
+        last part (for steps whose exit code matters more than their chatter).
+        """
 
     def get(self, remote: str, local: Path, max_bytes: int, timeout: float) -> int:
         """Copy at most ``max_bytes`` of a remote file to ``local``; return the bytes copied."""

@@ -29,6 +29,12 @@ from restore.transports.base import (
     HostKeyError,
     TransportError,
 )
+from restore.transports.bounded import (
+    DEFAULT_MAX_STDERR_BYTES,
+    DEFAULT_MAX_STDOUT_BYTES,
+    Capped,
+    decode,
+)
 
 _SYSTEM_KNOWN_HOSTS = (Path("~/.ssh/known_hosts"), Path("/etc/ssh/ssh_known_hosts"))
 
@@ -64,6 +70,8 @@ def known_hosts_files(host: HostSpec) -> list[Path]:
 
 
 class SshTransport:
+    max_stdout_bytes = DEFAULT_MAX_STDOUT_BYTES
+
     def __init__(self, host: HostSpec) -> None:
         self.host = host.name
         self._spec = host
@@ -142,34 +150,52 @@ class SshTransport:
 
     # -- commands -----------------------------------------------------------------------------
 
-    def run(self, command: str, timeout: float = DEFAULT_COMMAND_TIMEOUT_S) -> CommandOutput:
-        rc, out, err, duration, timed_out = self._exec(command, timeout)
+    def run(
+        self, command: str, timeout: float = DEFAULT_COMMAND_TIMEOUT_S, *, drain: bool = False
+    ) -> CommandOutput:
+        out = Capped(self.max_stdout_bytes, keep_tail=drain)
+        err = Capped(DEFAULT_MAX_STDERR_BYTES, keep_tail=drain)
+        rc, duration, timed_out = self._exec(command, timeout, out, err)
         return CommandOutput(
             rc=rc,
-            stdout=out.decode("utf-8", "replace"),
-            stderr=err.decode("utf-8", "replace"),
+            stdout=out.text(),
+            stderr=err.text(),
             duration_s=duration,
             timed_out=timed_out,
+            truncated=out.truncated or err.truncated,
         )
 
     def get(self, remote: str, local: Path, max_bytes: int, timeout: float) -> int:
-        # A plain `head -c` over the exec channel: needs no sftp subsystem on the host, and the
-        # bound is applied on the host, so a huge file never crosses the wire.
-        rc, out, err, _, timed_out = self._exec(
-            f"head -c {int(max_bytes)} -- {shlex.quote(remote)}", timeout
+        # `head -c` keeps a big file from crossing the wire, but the host may lie (a replaced
+        # `head`): the cap that counts is the one applied here, while writing to disk. Only a
+        # regular file is read: a FIFO or a device would hang or stream forever.
+        q = shlex.quote(remote)
+        command = (
+            f"[ -f {q} ] || {{ echo 'not a regular file' >&2; exit 3; }}; "
+            f"exec head -c {int(max_bytes)} -- {q}"
         )
+        err = Capped(DEFAULT_MAX_STDERR_BYTES)
+        with local.open("wb") as sink:
+            out = Capped(max_bytes, sink)
+            rc, _, timed_out = self._exec(command, timeout, out, err)
+        if out.full:  # the host sent more than asked for: keep the capped copy
+            return out.size
         if timed_out or rc != 0:
-            reason = "timed out" if timed_out else err.decode("utf-8", "replace").strip()
+            reason = "timed out" if timed_out else decode(err.value()).strip()
             raise TransportError(f"{self.host}: cannot read {remote}: {reason}")
-        local.write_bytes(out)
-        return len(out)
+        return out.size
 
     def put(self, local: Path, remote: str, timeout: float) -> None:
-        rc, _, err, _, timed_out = self._exec(
-            f"cat > {shlex.quote(remote)}", timeout, stdin=local.read_bytes()
+        err = Capped(DEFAULT_MAX_STDERR_BYTES)
+        rc, _, timed_out = self._exec(
+            f"cat > {shlex.quote(remote)}",
+            timeout,
+            Capped(DEFAULT_MAX_STDERR_BYTES),
+            err,
+            stdin=local.read_bytes(),
         )
         if timed_out or rc != 0:
-            reason = "timed out" if timed_out else err.decode("utf-8", "replace").strip()
+            reason = "timed out" if timed_out else decode(err.value()).strip()
             raise TransportError(f"{self.host}: cannot write {remote}: {reason}")
 
     def open_stream(self, command: str, timeout: float) -> paramiko.Channel:
@@ -188,8 +214,18 @@ class SshTransport:
         return channel
 
     def _exec(
-        self, command: str, timeout: float, stdin: bytes | None = None
-    ) -> tuple[int, bytes, bytes, float, bool]:
+        self,
+        command: str,
+        timeout: float,
+        out: Capped,
+        err: Capped,
+        stdin: bytes | None = None,
+    ) -> tuple[int, float, bool]:
+        """Run ``command``, streaming into ``out``/``err``; (rc, seconds, timed out).
+
+        Reading stops at the deadline or as soon as a cap is exceeded: the channel is then
+        closed, so paramiko's window (not the host) bounds what is buffered here.
+        """
         if self._client is None:
             self.connect()
         client = self._client
@@ -209,15 +245,15 @@ class SshTransport:
                 channel.shutdown_write()
         except (paramiko.SSHException, OSError, EOFError) as exc:
             raise TransportError(f"{self.host}: ssh channel failed: {exc}") from None
-        out: list[bytes] = []
-        err: list[bytes] = []
         timed_out = False
         try:
-            while True:
-                while channel.recv_ready():
-                    out.append(channel.recv(1 << 16))
-                while channel.recv_stderr_ready():
-                    err.append(channel.recv_stderr(1 << 16))
+            while not (out.full or err.full):
+                while channel.recv_ready() and out.feed(channel.recv(1 << 16)):
+                    pass
+                while channel.recv_stderr_ready() and err.feed(channel.recv_stderr(1 << 16)):
+                    pass
+                if out.full or err.full:
+                    break
                 if (
                     channel.exit_status_ready()
                     and channel.eof_received
@@ -234,7 +270,12 @@ class SshTransport:
                 select.select([channel], [], [], min(remaining, 1.0))
         finally:
             channel.close()
-        rc = -1 if timed_out or not channel.exit_status_ready() else channel.recv_exit_status()
+        cut = out.full or err.full
+        rc = (
+            -1
+            if timed_out or cut or not channel.exit_status_ready()
+            else channel.recv_exit_status()
+        )
         if rc == 137 and time.monotonic() - started >= timeout:  # killed by the host's bound
             timed_out = True
-        return rc, b"".join(out), b"".join(err), time.monotonic() - started, timed_out
+        return rc, time.monotonic() - started, timed_out

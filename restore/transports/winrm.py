@@ -28,6 +28,15 @@ from restore.transports.base import (
     DEFAULT_CONNECT_TIMEOUT_S,
     TransportError,
 )
+from restore.transports.bounded import (
+    DEFAULT_MAX_STDERR_BYTES,
+    DEFAULT_MAX_STDOUT_BYTES,
+    Capped,
+    decode,
+)
+
+# One WS-Man answer (we ask for 150 KB envelopes, as pywinrm does; a real endpoint obeys).
+MAX_RESPONSE_BYTES = 4 << 20
 
 _TRANSPORTS = {"basic", "ntlm", "kerberos", "credssp", "certificate", "plaintext", "ssl"}
 
@@ -65,7 +74,13 @@ def winrm_settings(host: HostSpec, insecure: bool = False) -> dict[str, Any]:
     return settings
 
 
+class ResponseTooLarge(Exception):
+    """The endpoint sent an answer larger than MAX_RESPONSE_BYTES."""
+
+
 class WinrmTransport:
+    max_stdout_bytes = DEFAULT_MAX_STDOUT_BYTES
+
     def __init__(self, host: HostSpec, insecure: bool = False) -> None:
         self.host = host.name
         self._spec = host
@@ -94,6 +109,7 @@ class WinrmTransport:
                 read_timeout_sec=max(read, op + 1),
                 **settings,
             )
+            _cap_responses(self._protocol.transport, MAX_RESPONSE_BYTES)
             self._bound(timeout)
             self._shell = self._protocol.open_shell(codepage=65001)
         except Exception as exc:  # requests/pywinrm raise many types: all mean "unreachable"
@@ -110,23 +126,34 @@ class WinrmTransport:
         proto.read_timeout_sec = read
         proto.transport.read_timeout_sec = read
 
-    def run(self, command: str, timeout: float = DEFAULT_COMMAND_TIMEOUT_S) -> CommandOutput:
-        """Run a PowerShell script (encoded as pywinrm's run_ps does)."""
+    def run(
+        self,
+        command: str,
+        timeout: float = DEFAULT_COMMAND_TIMEOUT_S,
+        max_stdout_bytes: int | None = None,
+        *,
+        drain: bool = False,
+    ) -> CommandOutput:
+        """Run a PowerShell script (encoded as pywinrm's run_ps does).
+
+        Output is read Receive by Receive, each answer bounded (MAX_RESPONSE_BYTES) and the
+        whole bounded by ``max_stdout_bytes``: pywinrm's run_ps would keep it all in memory.
+        """
         from winrm.exceptions import WinRMOperationTimeoutError
 
         started = time.monotonic()
         deadline = started + timeout
         self.connect(timeout)
         proto = self._protocol
-        out: list[bytes] = []
-        err: list[bytes] = []
+        out = Capped(max_stdout_bytes or self.max_stdout_bytes, keep_tail=drain)
+        err = Capped(DEFAULT_MAX_STDERR_BYTES, keep_tail=drain)
         rc = -1
         command_id = None
+        done = cut = False
         try:
             self._bound(deadline - time.monotonic())
             command_id = proto.run_command(self._shell, encode_powershell(command))
-            done = False
-            while not done:
+            while not done and not cut:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     break
@@ -135,15 +162,18 @@ class WinrmTransport:
                     stdout, stderr, rc, done = proto.get_command_output_raw(self._shell, command_id)
                 except WinRMOperationTimeoutError:
                     continue  # no output yet: ask again while the deadline allows
-                out.append(stdout)
-                err.append(stderr)
+                cut = not (out.feed(stdout) and err.feed(stderr))
+        except ResponseTooLarge:
+            cut = True
         except Exception as exc:
             if time.monotonic() < deadline:
                 self.close()
                 raise TransportError(f"{self.host}: winrm: {_reason(exc)}") from None
             done = False  # the read timed out at the deadline: a timeout, not a dead host
-        timed_out = not done
-        if command_id is not None:
+        timed_out = not done and not cut
+        if cut:  # the shell is mid-answer: drop it, a fresh one serves the next command
+            self.close()
+        elif command_id is not None:
             try:
                 self._bound(2)
                 proto.cleanup_command(self._shell, command_id)
@@ -151,62 +181,61 @@ class WinrmTransport:
                 if timed_out:  # the endpoint is stuck; start afresh next time
                     self.close()
         return CommandOutput(
-            rc=-1 if timed_out else rc,
-            stdout=b"".join(out).decode("utf-8", "replace"),
-            stderr=b"".join(err).decode("utf-8", "replace"),
+            rc=-1 if timed_out or cut else rc,
+            stdout=out.text(),
+            stderr=err.text(),
             duration_s=time.monotonic() - started,
             timed_out=timed_out,
+            truncated=cut or out.truncated or err.truncated,
         )
 
     def get(self, remote: str, local: Path, max_bytes: int, timeout: float) -> int:
-        deadline = time.monotonic() + timeout
+        # One file, never its folder: walking a tree would bring all of it into memory.
+        # The answer is base64 in JSON, so its cap follows from max_bytes.
         data = self._file_query("file-content", remote, max_bytes, timeout)
-        if data is None:  # some endpoints only walk folders: ask for the folder, pick the file
-            parent = remote.rsplit("\\", 1)[0] or remote
-            data = self._file_query(
-                "file-content", parent, max_bytes, max(1.0, deadline - time.monotonic()), remote
-            )
-        if data is None:
+        if data is None or not isinstance(data.get("Base64"), str):
             raise TransportError(f"{self.host}: cannot read {remote}")
-        content = base64.b64decode(data["Base64"])[:max_bytes]
+        try:
+            content = base64.b64decode(data["Base64"])[:max_bytes]
+        except ValueError:
+            raise TransportError(f"{self.host}: {remote}: the answer is not base64") from None
         local.write_bytes(content)
         return len(content)
 
     def _file_query(
-        self, query: str, path: str, max_bytes: int, timeout: float, pick: str | None = None
+        self, query: str, path: str, max_bytes: int, timeout: float
     ) -> dict[str, Any] | None:
-        """Run a file query of the catalog (docs/windows-queries.md); one entry or None."""
+        """Run a file query of the catalog (docs/windows-queries.md) on one file, or None."""
         args = json.dumps({"paths": [path], "max_bytes": int(max_bytes)}, separators=(",", ":"))
         script = (
             f"# restore:{query}\n# args: {args}\n"
             f"$a = {_ps_string(args)} | ConvertFrom-Json\n"
             "$ErrorActionPreference = 'Stop'\n"
             "ConvertTo-Json -Compress -InputObject @(foreach ($p in $a.paths) { "
-            "Get-ChildItem -LiteralPath $p -Recurse -File -Force | ForEach-Object { "
+            "Get-Item -LiteralPath $p -Force | Where-Object { -not $_.PSIsContainer } "
+            "| ForEach-Object { "
             + (_READ_CONTENT if query == "file-content" else _READ_HASH)
             + " } })\n"
         )
-        result = self.run(script, timeout)
-        if result.rc != 0 or result.timed_out:
+        cap = min(max_bytes, 1 << 40) * 4 // 3 + (64 << 10)
+        result = self.run(script, timeout, max_stdout_bytes=cap)
+        if result.rc != 0 or result.timed_out or result.truncated:
             return None
         try:
             items = json.loads(result.stdout or "[]")
         except ValueError:
             return None
         items = items if isinstance(items, list) else [items]
-        wanted = (pick or path).lower()
         for item in items:
-            if isinstance(item, dict) and str(item.get("Path", "")).lower() == wanted:
+            if isinstance(item, dict) and str(item.get("Path", "")).lower() == path.lower():
                 return item
         return None
 
     def file_hash(self, remote: str, timeout: float) -> str | None:
         """The host's own sha256 of a whole file (evidence custody), or None."""
         item = self._file_query("file-hash", remote, 1 << 62, timeout)
-        if item is None:
-            parent = remote.rsplit("\\", 1)[0] or remote
-            item = self._file_query("file-hash", parent, 1 << 62, timeout, remote)
-        return str(item["Hash"]).lower() if item and item.get("Hash") else None
+        digest = str(item.get("Hash") or "") if item else ""
+        return digest.lower() if len(digest) == 64 else None
 
     def put(self, local: Path, remote: str, timeout: float) -> None:
         encoded = base64.b64encode(local.read_bytes()).decode("ascii")
@@ -249,3 +278,32 @@ def _ps_string(value: str) -> str:
 def _reason(exc: BaseException) -> str:
     text = str(exc) or type(exc).__name__
     return text.splitlines()[0][:300]
+
+
+def _cap_responses(transport: Any, limit: int) -> None:
+    """Make pywinrm read each HTTP answer as a stream, refusing one larger than ``limit``.
+
+    pywinrm's transport reads ``response.content`` whole; an endpoint under an attacker's
+    control could send gigabytes in one answer. The session still does authentication and
+    TLS validation exactly as before: only the reading of the body changes.
+    """
+    import requests
+    from winrm.exceptions import InvalidCredentialsError, WinRMTransportError
+
+    def send(session: requests.Session, prepared: requests.PreparedRequest) -> Any:
+        response = session.send(prepared, timeout=transport.read_timeout_sec, stream=True)
+        body = Capped(limit)
+        try:
+            for chunk in response.iter_content(1 << 16):
+                if not body.feed(chunk):
+                    raise ResponseTooLarge(f"an answer of more than {limit} bytes")
+        finally:
+            response.close()
+        response._content = body.value()
+        if response.status_code == 401:
+            raise InvalidCredentialsError("the specified credentials were rejected by the server")
+        if response.status_code >= 400:
+            raise WinRMTransportError("http", response.status_code, decode(body.value()))
+        return response
+
+    transport._send_message_request = send

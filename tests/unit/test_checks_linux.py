@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from restore.checks import linux_facts as lf
-from restore.checks.catalog import Context, FactError
+from restore.checks.catalog import Context, FactError, Parsed
 from restore.checks.indicators import load_indicators
 from restore.checks.linux import CATALOG
 from restore.checks.runner import evaluate
@@ -33,28 +33,39 @@ def out(stdout: str, rc: int = 0) -> CommandOutput:
     return CommandOutput(rc=rc, stdout=stdout)
 
 
+def value(parsed: Any) -> Any:
+    """A parser's value (what is left unaccounted for is tested on its own)."""
+    return parsed.value if isinstance(parsed, Parsed) else parsed
+
+
+def parse(fact: str, stdout: str) -> Any:
+    return value(CATALOG.fact(fact).parse(out(stdout)))
+
+
+CATALOG_OUT = (
+    "E\0l\0f\0/etc/systemd/system/a.wants/x.service\0/usr/lib/x.service\0"
+    "E\0f\0f\0/etc/cron.d/e2scrub_all\0\0" + "a" * 64 + "  /etc/cron.d/e2scrub_all\0"
+)
+PACKAGE_FILES = "DPKG\n/etc/cron.d/e2scrub_all\n/usr/lib/x.service\n"
+
+
 def fresh_facts() -> dict[str, Any]:
     return {
-        "accounts": lf.parse_passwd(out(PASSWD)),
-        "admin_groups": lf.parse_admin_groups(out("sudo:x:27:\n", 0)),
-        "authorized_keys": lf.parse_authorized_keys(
-            out("/root/.ssh/authorized_keys\tssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIE1 lab\n")
+        "accounts": parse("accounts", PASSWD),
+        "admin_groups": parse("admin_groups", "sudo:x:27:\n"),
+        "authorized_keys": parse(
+            "authorized_keys",
+            "/root/.ssh/authorized_keys\tssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIE1 lab\n",
         ),
-        "persistence": lf.parse_hash_tree(
-            out(
-                "L\t/etc/systemd/system/a.wants/x.service\t/usr/lib/x.service\n"
-                + "a" * 64
-                + "  /etc/cron.d/e2scrub_all\n"
-            )
-        ),
-        "unowned_persistence": lf.parse_paths(out("")),
-        "preload": lf.parse_preload(out("ABSENT\n")),
-        "modules": lf.parse_modules(out("NO-MODULES\n")),
-        "suid": lf.parse_hash_tree(out("b" * 64 + "  /usr/bin/passwd\n")),
-        "ports": lf.parse_ports(out(SS)),
-        "packages": lf.parse_package_verify(out(DPKG_CLEAN)),
-        "hashes": lf.parse_hash_tree(out("c" * 64 + "  /usr/bin/ls\n")),
-        "ransom_files": lf.parse_sized_paths(out("")),
+        "persistence": parse("persistence", CATALOG_OUT),
+        "package_files": parse("package_files", PACKAGE_FILES),
+        "preload": parse("preload", "ABSENT\n"),
+        "modules": parse("modules", "NO-MODULES\n"),
+        "suid": parse("suid", "b" * 64 + "  /usr/bin/passwd\n"),
+        "ports": parse("ports", SS),
+        "packages": parse("packages", DPKG_CLEAN),
+        "hashes": parse("hashes", "c" * 64 + "  /usr/bin/ls\n"),
+        "ransom_files": parse("ransom_files", ""),
     }
 
 
@@ -70,7 +81,7 @@ def test_fresh_host_is_clean_with_and_without_baseline() -> None:
 
 
 def test_ports_keep_only_sockets_owned_by_this_host() -> None:
-    assert lf.parse_ports(out(SS)) == {"tcp 127.0.11.1:22": "sshd"}
+    assert parse("ports", SS) == {"tcp 127.0.11.1:22": "sshd"}
 
 
 @pytest.mark.parametrize(
@@ -78,11 +89,11 @@ def test_ports_keep_only_sockets_owned_by_this_host() -> None:
     [
         (
             "ransom_files",
-            "132\t/srv/data/README_RESTORE_FILES.txt\n",
+            "132\t/srv/data/README_RESTORE_FILES.txt\0",
             "ransom_notes",
             Verdict.COMPROMISED,
         ),
-        ("ransom_files", "4096\t/srv/x.csv.lockbit\n", "encrypted_files", Verdict.COMPROMISED),
+        ("ransom_files", "4096\t/srv/x.csv.lockbit\0", "encrypted_files", Verdict.COMPROMISED),
         ("packages", DPKG_TROJAN, "package_integrity", Verdict.COMPROMISED),
         ("preload", "PRESENT\n/usr/lib/libsysupdate.so\n", "ld_preload", Verdict.COMPROMISED),
         (
@@ -91,7 +102,12 @@ def test_ports_keep_only_sockets_owned_by_this_host() -> None:
             "uid0_accounts",
             Verdict.COMPROMISED,
         ),
-        ("unowned_persistence", "/etc/cron.d/sysupdate\n", "persistence", Verdict.SUSPECT),
+        (
+            "persistence",
+            CATALOG_OUT + "E\0f\0f\0/etc/cron.d/sysupdate\0\0",
+            "persistence",
+            Verdict.SUSPECT,
+        ),
         ("suid", "b" * 64 + "  /tmp/.x\n", "suid_files", Verdict.SUSPECT),
     ],
 )
@@ -99,7 +115,7 @@ def test_each_trace_is_caught_without_baseline(
     fact: str, stdout: str, check: str, verdict: Verdict
 ) -> None:
     facts = fresh_facts()
-    facts[fact] = CATALOG.fact(fact).parse(out(stdout))
+    facts[fact] = parse(fact, stdout)
     got, failed = run(facts)
     assert got is verdict and check in failed
 
@@ -115,7 +131,12 @@ def test_each_trace_is_caught_without_baseline(
             "authorized_keys",
             Verdict.SUSPECT,
         ),
-        ("persistence", "e" * 64 + "  /etc/cron.d/sysupdate\n", "persistence", Verdict.SUSPECT),
+        (
+            "persistence",
+            CATALOG_OUT + "E\0f\0f\0/etc/cron.d/x\0\0" + "e" * 64 + "  /etc/cron.d/x\0",
+            "persistence",
+            Verdict.SUSPECT,
+        ),
         (
             "ports",
             SS + 'tcp LISTEN 0 5 0.0.0.0:4444 0.0.0.0:* users:(("nc",pid=9,fd=3))\n',
@@ -128,14 +149,14 @@ def test_drift_from_baseline_is_caught(
     fact: str, stdout: str, check: str, verdict: Verdict
 ) -> None:
     facts = fresh_facts()
-    facts[fact] = CATALOG.fact(fact).parse(out(stdout))
+    facts[fact] = parse(fact, stdout)
     got, failed = run(facts, baseline=fresh_facts())
     assert got is verdict and check in failed
 
 
 def test_modules_compared_except_on_shared_lab_kernel() -> None:
     facts, base = fresh_facts(), fresh_facts()
-    facts["modules"] = lf.parse_modules(out("nf_tables 1 0 - Live 0x0\n"))
+    facts["modules"] = parse("modules", "nf_tables 1 0 - Live 0x0\n")
     assert run(facts, base)[0] is Verdict.SUSPECT
     lab = Context(indicators=CTX.indicators, shared_kernel=True)
     assert aggregate(evaluate(CATALOG, facts, {}, base, lab)) is Verdict.CLEAN
@@ -163,7 +184,7 @@ def test_parsers_refuse_garbage() -> None:
 def test_changed_since_incident_only_when_asked() -> None:
     since = Context(indicators=CTX.indicators, since=datetime(2026, 11, 20, tzinfo=UTC))
     facts = fresh_facts()
-    facts["changed_files"] = lf.parse_sized_paths(out("10\t/etc/cron.d/x\n"))
+    facts["changed_files"] = parse("changed_files", "10\t/etc/cron.d/x\0")
     findings = evaluate(CATALOG, facts, {}, None, since)
     assert any(
         f.check == "changed_since_incident" and f.status is FindingStatus.FAIL for f in findings
@@ -189,5 +210,5 @@ def test_key_fingerprints_match_ssh_keygen(tmp_path: Any) -> None:
         ["ssh-keygen", "-lf", f"{key}.pub"], capture_output=True, text=True, check=True
     ).stdout.split()[1]
     line = f"/root/.ssh/authorized_keys\t{(tmp_path / 'k.pub').read_text()}"
-    (entry,) = lf.parse_authorized_keys(out(line))
+    (entry,) = parse("authorized_keys", line)
     assert entry.split()[2] == expected

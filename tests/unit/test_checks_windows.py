@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from restore.checks.catalog import Context
+from restore.checks.catalog import Context, Parsed
 from restore.checks.indicators import load_indicators
 from restore.checks.runner import evaluate
 from restore.checks.verdict import aggregate
@@ -53,7 +53,8 @@ FRESH = {
 
 def facts(**changes: Any) -> dict[str, Any]:
     answers = {**FRESH, **changes}
-    return {f.name: f.parse(CommandOutput(0, json.dumps(answers[f.name]))) for f in FACTS}
+    parsed = {f.name: f.parse(CommandOutput(0, json.dumps(answers[f.name]))) for f in FACTS}
+    return {k: v.value if isinstance(v, Parsed) else v for k, v in parsed.items()}
 
 
 def run(current: dict[str, Any], base: dict[str, Any] | None = None) -> Any:

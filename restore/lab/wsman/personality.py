@@ -219,7 +219,11 @@ def _walk(paths):
     found = []
     for path in paths:
         local = os.path.join(C_ROOT, path.replace("C:\\", "").replace("\\", "/").lstrip("/"))
-        for root, _dirs, files in os.walk(local):
+        if os.path.isfile(local):  # Get-Item on one file
+            walked = [(os.path.dirname(local), [], [os.path.basename(local)])]
+        else:
+            walked = os.walk(local)
+        for root, _dirs, files in walked:
             for name in files:
                 full = os.path.join(root, name)
                 stat = os.stat(full)

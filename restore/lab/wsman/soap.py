@@ -31,6 +31,7 @@ NS = {
 SHELL_URI = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell"
 CMD_URI = SHELL_URI + "/cmd"
 PSRP_URI_PREFIX = "http://schemas.microsoft.com/powershell"
+CHUNK_BYTES = 100000  # base64 of this fits the 150 KB envelope pywinrm asks for
 TIMEOUT_FAULT_CODE = 2150858793
 # Windows' defaults (winrm get winrm/config/winrs): MaxShellsPerUser 30, MaxProcessesPerShell 25
 MAX_SHELLS = 30
@@ -56,6 +57,7 @@ class Command:
         self.stderr = b""
         self.rc = None
         self.done = threading.Event()
+        self.sent = 0  # stdout bytes already delivered (answers are chunked like WinRS's)
         threading.Thread(target=self._run, args=(command,), daemon=True).start()
 
     def _run(self, command):
@@ -261,12 +263,27 @@ def _receive(header, body, shell, message_id):
             TIMEOUT_FAULT_CODE,
             "Receiver",
         )
+    # Like WinRS under MaxEnvelopeSize (150 KB): stdout in chunks, one per Receive.
+    start = command.sent
+    chunk = command.stdout[start : start + CHUNK_BYTES]
+    command.sent = start + len(chunk)
+    parts = [("stdout", chunk)] + ([("stderr", command.stderr)] if start == 0 else [])
     streams = "".join(
         '<rsp:Stream Name="%s" CommandId=%s>%s</rsp:Stream>'
         % (name, quoteattr(cid), base64.b64encode(data).decode())
-        for name, data in (("stdout", command.stdout), ("stderr", command.stderr))
+        for name, data in parts
         if data
     )
+    if command.sent < len(command.stdout):
+        state = '<rsp:CommandState CommandId=%s State="%s/CommandState/Running"/>' % (
+            quoteattr(cid),
+            SHELL_URI,
+        )
+        return envelope(
+            SHELL_URI + "/ReceiveResponse",
+            message_id,
+            "<rsp:ReceiveResponse>%s%s</rsp:ReceiveResponse>" % (streams, state),
+        )
     streams += '<rsp:Stream Name="stdout" CommandId=%s End="true"></rsp:Stream>' % quoteattr(cid)
     state = (
         '<rsp:CommandState CommandId=%s State="%s/CommandState/Done"><rsp:ExitCode>%d</rsp:ExitCode></rsp:CommandState>'
