@@ -7,112 +7,20 @@ terminal) reads them. They never touch a host themselves.
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import typer
-from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
 from restore.cli import console
+from restore.cli.live_view import LiveProgress
 from restore.cli.options import FORMAT_OPTION, INVENTORY_OPTION, STATE_DIR_OPTION, OutputFormat
 from restore.errors import EXIT_OK, EXIT_OPERATIONAL, InputError
-from restore.journal import Event, Journal
+from restore.journal import Journal
 
-# Colours of the live table's state column: green is back, red stopped, yellow needs a look.
-STATE_STYLES = {
-    "reconnected": "green",
-    "restored": "green",
-    "clean": "green",
-    "failed": "red",
-    "compromised": "red",
-    "suspect": "yellow",
-    "skipped": "yellow",
-    "blocked": "grey50",
-}
 _OPERATOR_EVENT = {"mark-done": "marked_done", "retry": "retried", "skip": "waived"}
-
-
-class LiveProgress:
-    """The engine's Processor for people: a live table on a TTY, one line per event elsewhere."""
-
-    def __init__(self, quiet: bool = False) -> None:
-        self.quiet = quiet
-        self.tty = console.err.is_terminal
-        self.rows: dict[str, dict[str, Any]] = {}
-        self.live: Live | None = None
-        self.started = time.monotonic()
-
-    def run_started(self, run_id: str, plan: Any, resumed: bool) -> None:
-        for host in plan.hosts:
-            self.rows[host.name] = {
-                "service": host.service,
-                "state": "pending",
-                "step": "",
-                "since": None,
-                "verdict": "",
-            }
-        if self.quiet:
-            return
-        verb = "resuming" if resumed else "starting"
-        console.info(
-            f"{verb} run {run_id}: {len(plan.hosts)} host(s), order {' > '.join(plan.order)}"
-        )
-        if plan.critical_path:
-            console.info(
-                f"critical path {' > '.join(plan.critical_path)}; "
-                f"projected {plan.estimated_duration_s / 3600:.1f} h"
-            )
-        if self.tty:
-            self.live = Live(self._table(), console=console.err, refresh_per_second=4)
-            self.live.start()
-
-    def event(self, event: Event) -> None:
-        row = self.rows.get(event.host or "")
-        if row is not None:
-            if event.event == "state":
-                row["state"] = event.detail.get("state", row["state"])
-                row["since"] = row["since"] or time.monotonic()
-            if event.event == "started":
-                row["step"] = event.step or ""
-            if event.detail.get("verdict"):
-                row["verdict"] = event.detail["verdict"]
-        if self.quiet:
-            return
-        if self.live is not None:
-            self.live.update(self._table())
-        elif event.event != "state" or event.detail.get("state") in {
-            "failed",
-            "blocked",
-            "reconnected",
-            "restored",
-            "skipped",
-        }:
-            console.info(_line(event))
-
-    def run_finished(self, result: Any) -> None:
-        if self.live is not None:
-            self.live.update(self._table())
-            self.live.stop()
-            self.live = None
-
-    def _table(self) -> Table:
-        table = Table(title=f"restore run ({time.monotonic() - self.started:.0f}s)")
-        for column in ("host", "service", "state", "step", "verdict", "elapsed"):
-            table.add_column(column)
-        for host, row in self.rows.items():
-            elapsed = f"{time.monotonic() - row['since']:.0f}s" if row["since"] else ""
-            state = Text(row["state"], style=STATE_STYLES.get(row["state"], ""))
-            table.add_row(host, row["service"], state, row["step"], row["verdict"], elapsed)
-        return table
-
-
-def _line(event: Event) -> str:
-    parts = [event.ts[11:19], event.host or "-", event.step or "", event.event]
-    message = event.detail.get("state") or event.detail.get("message") or ""
-    return " ".join(p for p in parts if p) + (f": {message}" if message else "")
 
 
 def _open_journal(state_dir: Path) -> Journal:
@@ -164,7 +72,9 @@ def run_command(
         hosts = load_inventory(inventory, with_secrets=True)
         plan = build_plan(spec, hosts, max_parallel=(max_parallel,))
         progress = LiveProgress(
-            quiet=output_format is OutputFormat.JSON and not sys.stderr.isatty()
+            quiet=output_format is OutputFormat.JSON and not sys.stderr.isatty(),
+            state_dir=state_dir,
+            journal=journal,
         )
         engine = Engine(
             plan,
@@ -185,8 +95,7 @@ def run_command(
         try:
             result = engine.run()
         finally:
-            if progress.live is not None:
-                progress.live.stop()
+            progress.stop()
     if output_format is OutputFormat.JSON:
         console.emit_json(result.to_json())
     else:
