@@ -48,7 +48,7 @@ def register(app: typer.Typer) -> None:
         successful rehearsal is remembered: `restore plan` then warns when the graph, the
         inventory or a playbook changes ("needs re-verification").
         """
-        from restore.cli.running import LiveProgress
+        from restore.cli.live_view import LiveProgress
         from restore.rehearsal_mix import SCENARIOS
         from restore.rehearse import rehearse as run_rehearsal
 
@@ -56,7 +56,7 @@ def register(app: typer.Typer) -> None:
             raise InputError(
                 f"unknown scenario '{scenario}'", hint=f"one of {', '.join(SCENARIOS)}"
             )
-        progress = LiveProgress()
+        progress = LiveProgress(state_dir=state_dir)
         try:
             result = run_rehearsal(
                 graph_file,
@@ -72,8 +72,7 @@ def register(app: typer.Typer) -> None:
                 say=console.info,
             )
         finally:
-            if progress.live is not None:
-                progress.live.stop()
+            progress.stop()
         timings = ", ".join(f"{k[:-2]} {v:.1f}s" for k, v in result.timings_s.items())
         verdict = (
             "met the plan" if result.met_plan else f"did NOT meet the plan ({result.run.state})"

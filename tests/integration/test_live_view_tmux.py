@@ -123,7 +123,7 @@ def _elapsed(screen: str, host: str) -> str:
 
 
 def test_live_view_in_tmux(lab: tuple[Path, Path], tmp_path: Path) -> None:
-    state, inventory = lab
+    _state, inventory = lab
     incident = (datetime.now(UTC) - timedelta(minutes=50)).isoformat(timespec="seconds")
     graph = tmp_path / "graph.yaml"
     flag = tmp_path / "ehr-is-up"
