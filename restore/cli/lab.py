@@ -44,6 +44,14 @@ def up(
     from_inventory: Path | None = typer.Option(
         None, "--from-inventory", help="Create a lab twin of every host of this inventory."
     ),
+    graph: Path | None = typer.Option(
+        None,
+        "--graph",
+        help=(
+            "With --from-inventory: each twin also listens on the TCP ports its service's "
+            "health probes name (tcp: N, or an http: URL's port), with a trivial responder."
+        ),
+    ),
     sites: int = typer.Option(
         0,
         "--sites",
@@ -87,6 +95,18 @@ def up(
         wanted += [(h.name, h.platform) for h in inventory.hosts]
         twin_groups.update({name: list(members) for name, members in inventory.groups})
         nodes.update(execution_nodes(inventory))
+    ports: dict[str, list[int]] = {}
+    if graph is not None:
+        if from_inventory is None:
+            raise InputError(
+                "--graph needs --from-inventory", key="--graph", hint="add --from-inventory INV"
+            )
+        from restore.binding import bind
+        from restore.graph import load_graph
+        from restore.lab.twin_ports import twin_ports
+
+        bound = [h for hosts in bind(load_graph(graph), inventory).values() for h in hosts]
+        ports = twin_ports(bound)
     if not wanted:
         raise InputError(
             "nothing to create", hint="use --linux N, --windows M or --from-inventory INV"
@@ -101,6 +121,7 @@ def up(
         groups=twin_groups,
         execution_nodes=nodes,
         winrm_lenient=winrm_lenient,
+        ports=ports,
     )
     for node in sorted(set(nodes.values())):
         console.info(f"installing execution node {node}")
