@@ -9,6 +9,7 @@ from rich.table import Table
 
 from restore.cli import console
 from restore.cli.options import FORMAT_OPTION, STATE_DIR_OPTION, OutputFormat
+from restore.cli.progress import steps, working
 from restore.errors import InputError
 from restore.models import Platform
 
@@ -35,6 +36,18 @@ def _lab(state_dir: Path):  # type: ignore[no-untyped-def]
     from restore.lab import Lab
 
     return Lab(state_dir)
+
+
+def _golden_image(rebuild: bool) -> None:
+    """Build the golden image first, with a spinner, when it is missing (about a minute)."""
+    from restore.lab.lab import rootfs_in_use
+    from restore.lab.prereq import require_lab_tools
+    from restore.lab.rootfs import ensure_rootfs, is_built
+
+    if rebuild or not is_built():
+        require_lab_tools()
+        with working("building the lab's golden image (about a minute, once)"):
+            ensure_rootfs(rebuild=rebuild, in_use=rootfs_in_use)
 
 
 @lab_app.command("up")
@@ -111,18 +124,17 @@ def up(
         raise InputError(
             "nothing to create", hint="use --linux N, --windows M or --from-inventory INV"
         )
-    console.info(
-        f"starting {len(wanted)} lab host(s) under {state_dir} "
-        "(the first run builds the golden image, about a minute)"
-    )
-    path = _lab(state_dir).up(
-        wanted,
-        rebuild_rootfs=rebuild_rootfs,
-        groups=twin_groups,
-        execution_nodes=nodes,
-        winrm_lenient=winrm_lenient,
-        ports=ports,
-    )
+    _golden_image(rebuild_rootfs)
+    console.info(f"starting {len(wanted)} lab host(s) under {state_dir}")
+    with steps("lab up", len(wanted)) as advance:
+        path = _lab(state_dir).up(
+            wanted,
+            groups=twin_groups,
+            execution_nodes=nodes,
+            winrm_lenient=winrm_lenient,
+            ports=ports,
+            progress=advance,
+        )
     for node in sorted(set(nodes.values())):
         console.info(f"installing execution node {node}")
         _install_node(path, node)
@@ -140,7 +152,11 @@ def down(
     from restore.lab.alloc import owners
 
     targets = owners() if all_labs else [state_dir]
-    removed = sum(len(_lab(target).down()) for target in targets)
+    removed = 0
+    for target in targets:
+        lab = _lab(target)
+        with steps("lab down", len(lab.hosts)) as advance:
+            removed += len(lab.down(progress=advance))
     console.info(f"removed {removed} lab host(s)")
 
 

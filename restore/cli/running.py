@@ -15,6 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from restore.cli import console
+from restore.cli.completion import complete_host, complete_step
 from restore.cli.live_view import LiveProgress
 from restore.cli.options import FORMAT_OPTION, INVENTORY_OPTION, STATE_DIR_OPTION, OutputFormat
 from restore.errors import EXIT_OK, EXIT_OPERATIONAL, InputError
@@ -165,7 +166,9 @@ def status_command(
 
 
 def approve_command(
-    host: str = typer.Argument(..., help="The host waiting at an approve step."),
+    host: str = typer.Argument(
+        ..., help="The host waiting at an approve step.", autocompletion=complete_host
+    ),
     by: str = typer.Option(..., "--by", help="Who approves (journaled)."),
     reason: str = typer.Option("", "--reason", help="Why (journaled)."),
     run_id: str | None = typer.Option(None, "--run", help="Default: the latest run."),
@@ -197,9 +200,11 @@ def _known_host(journal: Journal, run_id: str, host: str) -> str | None:
 
 def _decision(kind: str) -> Any:
     def command(
-        host: str = typer.Argument(..., help="Host name."),
+        host: str = typer.Argument(..., help="Host name.", autocompletion=complete_host),
         step: str = typer.Argument(
-            ..., help="Step number (see `restore status`), its full name, or 'host' (skip only)."
+            ...,
+            help="Step number (see `restore status`), its full name, or 'host' (skip only).",
+            autocompletion=complete_step,
         ),
         by: str = typer.Option(..., "--by", help="Who decides (journaled)."),
         reason: str = typer.Option(..., "--reason", help="Why (journaled)."),

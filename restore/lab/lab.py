@@ -239,7 +239,7 @@ class Lab:
         if errors:
             raise errors[0]
 
-    def down(self) -> list[str]:
+    def down(self, progress: Callable[[str], None] | None = None) -> list[str]:
         """Tear everything down from recorded PIDs; returns what was removed.
 
         The state is re-read first: another process (a run's reimage step) may have rebooted
@@ -255,6 +255,8 @@ class Lab:
             runtime.kill(host.holder_pid)
             runtime.unmount(self._host_dir(host.name) / "rw")
             removed.append(host.name)
+            if progress is not None:
+                progress(host.name)
         if self.lab_id:
             netfilter.remove(self.lab_id)
         # anything still mounted under the lab dir (a crashed boot) goes too

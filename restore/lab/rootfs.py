@@ -90,6 +90,11 @@ def ensure_rootfs(
         return built
 
 
+def is_built(packages: tuple[str, ...] = PACKAGES) -> bool:
+    """Whether the golden image exists already (callers show progress while it is built)."""
+    return _current(cache_root(), rootfs_key(packages)) is not None
+
+
 def _current(root: Path, key: str) -> Path | None:
     """The generation the pointer names, or the first build (which has no pointer)."""
     pointer = root / f"current-{key}"

@@ -6,6 +6,7 @@ What a crisis cell needs from the screen, read back with `tmux capture-pane`:
     with the exact command that releases it;
   - the header shows the priority-1 service's time since the incident against its RTO;
   - a health probe's tries show as "try N, last: ...";
+  - Tab completes the run's hosts and step keys for the operator commands;
   - approving from another process lets the run go on; after an interrupt, `--resume` shows
     every host in its journaled state (the finished one `restored`, not `pending`).
 """
@@ -203,6 +204,32 @@ def test_live_view_in_tmux(lab: tuple[Path, Path], tmp_path: Path) -> None:
         assert _wait_rc(rc_file) == 0, term.screen("second")
     finally:
         term.kill()
+    # shell completion (Tab) of the operator commands, from this run's journal, read-only
+    assert _complete(tmp_path, "approve", "--state-dir", str(run_state), "") == ["db1", "ehr1"]
+    steps = _complete(tmp_path, "skip", "--state-dir", str(run_state), "ehr1", "")
+    assert steps[0].startswith("1:health") and steps[1].startswith("2:approve")
+    assert steps[-1] == "host"
+    assert _complete(tmp_path, "approve", "e") == []  # no run in this folder: nothing, no error
+    assert not (tmp_path / ".restore").exists()
+
+
+def _complete(folder: Path, *words: str) -> list[str]:
+    """What bash's Tab offers after `restore WORDS` (the last word is being typed)."""
+    env = {
+        **os.environ,
+        "_RESTORE_COMPLETE": "complete_bash",
+        "COMP_WORDS": " ".join(("restore", *words)),
+        "COMP_CWORD": str(len(words)),
+    }
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "restore")],  # completion keys on the program name
+        env=env,
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return [line for line in done.stdout.splitlines() if line]
 
 
 def _approve(state: Path, host: str) -> None:
