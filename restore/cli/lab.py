@@ -18,7 +18,8 @@ lab_app = typer.Typer(
     help=(
         "Real lab hosts on this machine, for rehearsals and CI: each Linux host is a real sshd "
         "in its own namespaces on an overlay root, on loopback (management 127.0.11.N, "
-        "production 127.0.10.N). Needs root."
+        "production 127.0.10.N; beyond 250 hosts 127.11.X.Y / 127.10.X.Y; see docs/lab.md). "
+        "Needs root."
     ),
     no_args_is_help=True,
 )

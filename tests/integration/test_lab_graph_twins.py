@@ -85,6 +85,7 @@ def twins(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Path
             state,
         )
         assert done.returncode == 0, done.stderr
+        assert "lab up: 2/2" in done.stderr  # progress, as plain lines off a terminal
         yield graph, Path(done.stdout.strip().splitlines()[-1]), state
     finally:
         restore("lab", "down", "--state-dir", state)
