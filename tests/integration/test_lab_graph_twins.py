@@ -28,6 +28,10 @@ all:
     db_servers:
       hosts:
         pg01.test:
+    sql_servers:
+      hosts:
+        sql01.test:
+          ansible_connection: winrm
 """
 
 
@@ -67,6 +71,12 @@ def twins(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Path
                             {"health": {"http": "http://{host}:8080/"}},
                         ],
                     },
+                    {
+                        "id": "sql",
+                        "priority": 2,
+                        "hosts": ["sql01.test"],
+                        "steps": [{"health": {"tcp": 1433}}],
+                    },
                 ],
             },
             sort_keys=False,
@@ -85,7 +95,7 @@ def twins(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Path
             state,
         )
         assert done.returncode == 0, done.stderr
-        assert "lab up: 2/2" in done.stderr  # progress, as plain lines off a terminal
+        assert "lab up: 3/3" in done.stderr  # progress, as plain lines off a terminal
         yield graph, Path(done.stdout.strip().splitlines()[-1]), state
     finally:
         restore("lab", "down", "--state-dir", state)
@@ -107,6 +117,9 @@ def test_each_twin_listens_where_its_probes_look(twins: tuple[Path, Path, Path])
     assert not _open(dns, 5432)  # only what its own service probes
     production = hosts["pg01.test"]["restore_production_address"]
     assert _open(production, 5432)  # like a real service: on both interfaces
+    windows = yaml.safe_load(inventory.read_text())["all"]["children"]["lab_windows"]["hosts"]
+    sql = windows["sql01.test"]["ansible_host"]
+    assert _open(sql, 1433) and _open(sql, 5986)  # next to its WS-Man endpoint
 
 
 def test_a_fresh_twin_is_clean_against_yesterdays_incident(
@@ -118,6 +131,8 @@ def test_a_fresh_twin_is_clean_against_yesterdays_incident(
         "check",
         "-i",
         inventory,
+        "dns01.test",
+        "pg01.test",
         "--since",
         since,
         "--no-evidence",
@@ -126,6 +141,7 @@ def test_a_fresh_twin_is_clean_against_yesterdays_incident(
         "--state-dir",
         state / "checks",
     )
+    assert "checking: 2/2" in done.stderr  # progress, as plain lines off a terminal
     report = json.loads(done.stdout)
     verdicts = {h["host"]: h["verdict"] for h in report["hosts"]}
     assert verdicts == {"dns01.test": "clean", "pg01.test": "clean"}, done.stdout
