@@ -6,9 +6,10 @@ What a crisis cell needs from the screen, read back with `tmux capture-pane`:
     with the exact command that releases it;
   - the header shows the priority-1 service's time since the incident against its RTO;
   - a health probe's tries show as "try N, last: ...";
-  - Tab completes the run's hosts and step keys for the operator commands;
   - approving from another process lets the run go on; after an interrupt, `--resume` shows
-    every host in its journaled state (the finished one `restored`, not `pending`).
+    every host in its journaled state (the finished one `restored`, not `pending`);
+  - Tab completes the run's hosts and step keys for the operator commands;
+  - `restore lab up` draws a progress bar counting its twins.
 """
 
 from __future__ import annotations
@@ -248,3 +249,22 @@ def _approve(state: Path, host: str) -> None:
         check=True,
         capture_output=True,
     )
+
+
+def test_lab_up_shows_a_progress_bar_in_a_terminal(tmp_path: Path) -> None:
+    """`restore lab up` of many twins draws a bar that counts them (rich, on a terminal)."""
+    state = tmp_path / "lab"
+    term = Terminal(tmp_path)
+    argv = [sys.executable, "-m", "restore", "lab", "up", "--linux", "30"]
+    try:
+        rc_file = term.start("up", [*argv, "--state-dir", str(state)])
+        screen = term.wait_for("up", "/30")
+        assert re.search(r"lab up .*\b\d+/30\b", screen), screen
+        assert _wait_rc(rc_file) == 0, term.screen("up")
+    finally:
+        term.kill()
+        subprocess.run(
+            [sys.executable, "-m", "restore", "lab", "down", "--state-dir", str(state)],
+            capture_output=True,
+            check=False,
+        )

@@ -9,6 +9,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from rich.console import Console
 
 from restore.cli.live_view import LiveProgress, release_command
@@ -107,3 +108,17 @@ def test_the_rto_header_turns_amber_then_red(tmp_path: Path) -> None:
         for drawn in (green, amber, red)
     }
     assert len(styles) == 3
+
+
+def test_off_a_terminal_a_gate_is_one_plain_line_with_its_command(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    view = LiveProgress(state_dir=tmp_path / "s", tty=False)
+    view.run_started("r1", _plan(tmp_path, None), resumed=False)
+    key = step_key(1, view._plan.host("lis1").steps[0])
+    view.event(_event("lis1", "started", key, type="approve", timeout_s=86400))
+    view.step_progress("db1", "nothing running", "ignored")  # not its current step: dropped
+    err = capsys.readouterr().err
+    assert f"lis1 waiting for approval: {HOSTILE}" in err
+    assert f"release with: restore approve lis1 --by NAME --state-dir {tmp_path}/s" in err
+    assert "ignored" not in err
