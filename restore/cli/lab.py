@@ -39,7 +39,7 @@ def _lab(state_dir: Path):  # type: ignore[no-untyped-def]
     return Lab(state_dir)
 
 
-def _golden_image(rebuild: bool) -> None:
+def golden_image(rebuild: bool) -> None:
     """Build the golden image first, with a spinner, when it is missing (about a minute)."""
     from restore.lab.lab import rootfs_in_use
     from restore.lab.prereq import require_lab_tools
@@ -125,7 +125,7 @@ def up(
         raise InputError(
             "nothing to create", hint="use --linux N, --windows M or --from-inventory INV"
         )
-    _golden_image(rebuild_rootfs)
+    golden_image(rebuild_rootfs)
     console.info(f"starting {len(wanted)} lab host(s) under {state_dir}")
     with steps("lab up", len(wanted)) as advance:
         path = _lab(state_dir).up(

@@ -56,6 +56,10 @@ def register(app: typer.Typer) -> None:
             raise InputError(
                 f"unknown scenario '{scenario}'", hint=f"one of {', '.join(SCENARIOS)}"
             )
+        if lab:  # the golden image first, with a spinner, when it is missing
+            from restore.cli.lab import golden_image
+
+            golden_image(rebuild=False)
         progress = LiveProgress(state_dir=state_dir)
         try:
             result = run_rehearsal(
