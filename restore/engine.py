@@ -621,6 +621,7 @@ class Engine:
             timeout_s=timeout,
             start_seq=started.seq,
             ansible_env=self._ansible_env,
+            progress=self._progress_sink(host.name, key),
             execution_node=(
                 self.inventory.host(host.bound.execution_node)
                 if host.bound.execution_node
@@ -651,6 +652,14 @@ class Engine:
             with self._ctx_lock:
                 self._gates.append({"host": host.name, "step": key, "gate": str(detail["gate"])})
         return StepOutcome(status, detail, outcome.verdict)
+
+    def _progress_sink(self, host: str, key: str) -> Callable[[str], None]:
+        """A step's own news (a health probe's try, an ansible task) for processors that
+        draw it (the live view); not journaled: it is chatter, not state."""
+        sink = getattr(self.processor, "step_progress", None)
+        if sink is None:
+            return lambda _message: None
+        return lambda message: sink(host, key, message)
 
     def _prefork_for_run(self) -> contextlib.AbstractContextManager[PreforkAnsible]:
         if self._prefork is not None:

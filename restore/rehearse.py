@@ -25,6 +25,7 @@ from restore.fingerprint import record_success
 from restore.graph import load_graph
 from restore.inventory import load_inventory
 from restore.journal import Journal
+from restore.lab.twin_ports import twin_ports
 from restore.models import GraphSpec
 from restore.nodes.install import install_node
 from restore.plan import build_plan
@@ -171,7 +172,10 @@ def _rehearse(
             say(f"lab: starting {len(twins)} twin host(s)")
             used = {name for name, _ in twins}
             groups = {g: [m for m in members if m in used] for g, members in real_inventory.groups}
-            target_inventory = the_lab.up(twins, groups=groups, execution_nodes=nodes)
+            # each twin listens where its graph's health probes look (restore.lab.twin_ports)
+            target_inventory = the_lab.up(
+                twins, groups=groups, execution_nodes=nodes, ports=twin_ports(bound)
+            )
             for node in sorted(set(nodes.values())):
                 say(f"lab: installing execution node {node}")
                 spec = load_inventory(target_inventory, with_secrets=True).host(node)

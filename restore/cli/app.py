@@ -61,7 +61,9 @@ app = typer.Typer(
         "--lab`; recover with `restore run`."
     ),
     no_args_is_help=True,
-    add_completion=False,
+    # `restore --install-completion` / `--show-completion`: commands, options, and for the
+    # operator commands the hosts and step keys of the run (restore.cli.completion)
+    add_completion=True,
     pretty_exceptions_enable=False,
 )
 

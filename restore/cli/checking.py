@@ -6,13 +6,11 @@ it is the news that matters); otherwise 1 when a host was unreachable; 2 bad inp
 
 from __future__ import annotations
 
-import threading
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from restore.cli import console
@@ -91,21 +89,12 @@ def _parse_since(value: str | None) -> datetime | None:
 
 
 def _run_with_progress(hosts: list[HostSpec], label: str, work: Any, parallel: int) -> Any:
-    with Progress(
-        TextColumn(console.safe(label), markup=False, style="bold"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.description}", markup=False),
-        TimeElapsedColumn(),
-        console=console.err,
-        transient=True,
-    ) as progress:
-        task = progress.add_task("", total=len(hosts))
-        lock = threading.Lock()
+    from restore.cli.progress import steps
+
+    with steps(label, len(hosts)) as advance:
 
         def done(result: HostCheckResult) -> None:
-            with lock:
-                progress.update(task, advance=1, description=f"{result.host}: {result.verdict}")
+            advance(f"{result.host}: {result.verdict}")
 
         return work(done)
 

@@ -9,6 +9,7 @@ from rich.table import Table
 
 from restore.cli import console
 from restore.cli.options import FORMAT_OPTION, STATE_DIR_OPTION, OutputFormat
+from restore.cli.progress import steps, working
 from restore.errors import InputError
 from restore.models import Platform
 
@@ -17,7 +18,8 @@ lab_app = typer.Typer(
     help=(
         "Real lab hosts on this machine, for rehearsals and CI: each Linux host is a real sshd "
         "in its own namespaces on an overlay root, on loopback (management 127.0.11.N, "
-        "production 127.0.10.N). Needs root."
+        "production 127.0.10.N; beyond 250 hosts 127.11.X.Y / 127.10.X.Y; see docs/lab.md). "
+        "Needs root."
     ),
     no_args_is_help=True,
 )
@@ -37,12 +39,32 @@ def _lab(state_dir: Path):  # type: ignore[no-untyped-def]
     return Lab(state_dir)
 
 
+def golden_image(rebuild: bool) -> None:
+    """Build the golden image first, with a spinner, when it is missing (about a minute)."""
+    from restore.lab.lab import rootfs_in_use
+    from restore.lab.prereq import require_lab_tools
+    from restore.lab.rootfs import ensure_rootfs, is_built
+
+    if rebuild or not is_built():
+        require_lab_tools()
+        with working("building the lab's golden image (about a minute, once)"):
+            ensure_rootfs(rebuild=rebuild, in_use=rootfs_in_use)
+
+
 @lab_app.command("up")
 def up(
     linux: int = typer.Option(0, "--linux", min=0, help="Number of Linux hosts (linux01...)."),
     windows: int = typer.Option(0, "--windows", min=0, help="Number of Windows hosts (win01...)."),
     from_inventory: Path | None = typer.Option(
         None, "--from-inventory", help="Create a lab twin of every host of this inventory."
+    ),
+    graph: Path | None = typer.Option(
+        None,
+        "--graph",
+        help=(
+            "With --from-inventory: each twin also listens on the TCP ports its service's "
+            "health probes name (tcp: N, or an http: URL's port), with a trivial responder."
+        ),
     ),
     sites: int = typer.Option(
         0,
@@ -87,21 +109,33 @@ def up(
         wanted += [(h.name, h.platform) for h in inventory.hosts]
         twin_groups.update({name: list(members) for name, members in inventory.groups})
         nodes.update(execution_nodes(inventory))
+    ports: dict[str, list[int]] = {}
+    if graph is not None:
+        if from_inventory is None:
+            raise InputError(
+                "--graph needs --from-inventory", key="--graph", hint="add --from-inventory INV"
+            )
+        from restore.binding import bind
+        from restore.graph import load_graph
+        from restore.lab.twin_ports import twin_ports
+
+        bound = [h for hosts in bind(load_graph(graph), inventory).values() for h in hosts]
+        ports = twin_ports(bound)
     if not wanted:
         raise InputError(
             "nothing to create", hint="use --linux N, --windows M or --from-inventory INV"
         )
-    console.info(
-        f"starting {len(wanted)} lab host(s) under {state_dir} "
-        "(the first run builds the golden image, about a minute)"
-    )
-    path = _lab(state_dir).up(
-        wanted,
-        rebuild_rootfs=rebuild_rootfs,
-        groups=twin_groups,
-        execution_nodes=nodes,
-        winrm_lenient=winrm_lenient,
-    )
+    golden_image(rebuild_rootfs)
+    console.info(f"starting {len(wanted)} lab host(s) under {state_dir}")
+    with steps("lab up", len(wanted)) as advance:
+        path = _lab(state_dir).up(
+            wanted,
+            groups=twin_groups,
+            execution_nodes=nodes,
+            winrm_lenient=winrm_lenient,
+            ports=ports,
+            progress=advance,
+        )
     for node in sorted(set(nodes.values())):
         console.info(f"installing execution node {node}")
         _install_node(path, node)
@@ -119,7 +153,11 @@ def down(
     from restore.lab.alloc import owners
 
     targets = owners() if all_labs else [state_dir]
-    removed = sum(len(_lab(target).down()) for target in targets)
+    removed = 0
+    for target in targets:
+        lab = _lab(target)
+        with steps("lab down", len(lab.hosts)) as advance:
+            removed += len(lab.down(progress=advance))
     console.info(f"removed {removed} lab host(s)")
 
 

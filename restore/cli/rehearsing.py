@@ -57,7 +57,7 @@ def register(app: typer.Typer) -> None:
         then warns when the graph, the inventory or a playbook changes ("needs
         re-verification").
         """
-        from restore.cli.running import LiveProgress
+        from restore.cli.live_view import LiveProgress
         from restore.cli.stopping import stop_on_signals
         from restore.rehearsal_mix import SCENARIOS
         from restore.rehearse import rehearse as run_rehearsal
@@ -67,9 +67,13 @@ def register(app: typer.Typer) -> None:
             raise InputError(
                 f"unknown scenario '{scenario}'", hint=f"one of {', '.join(SCENARIOS)}"
             )
+        if lab:  # the golden image first, with a spinner, when it is missing
+            from restore.cli.lab import golden_image
+
+            golden_image(rebuild=False)
         # One run per state dir (the rehearsal's run, and its lab, live there too).
         with RunLock(state_dir, "rehearse") as lock, stop_on_signals():
-            progress = LiveProgress(on_run=lock.set_run_id)
+            progress = LiveProgress(state_dir=state_dir, on_run=lock.set_run_id)
             try:
                 result = run_rehearsal(
                     graph_file,
@@ -85,8 +89,7 @@ def register(app: typer.Typer) -> None:
                     say=console.info,
                 )
             finally:
-                if progress.live is not None:
-                    progress.live.stop()
+                progress.stop()
         timings = ", ".join(f"{k[:-2]} {v:.1f}s" for k, v in result.timings_s.items())
         verdict = (
             "met the plan" if result.met_plan else f"did NOT meet the plan ({result.run.state})"

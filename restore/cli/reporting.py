@@ -53,9 +53,11 @@ def register(app: typer.Typer) -> None:
         integrity verdicts and findings, evidence index with hashes and custody, every
         operator decision, and the main courante (the timestamped log of actions) — all
         from the hash-chained journal."""
+        from restore.cli.progress import working
         from restore.reporting import report_for_run
 
-        text = render(report_format, report_for_run(state_dir, run))
+        with working("building the report"):
+            text = render(report_format, report_for_run(state_dir, run))
         if output is None:
             typer.echo(text, nl=False)
         else:

@@ -7,17 +7,16 @@ terminal) reads them. They never touch a host themselves.
 from __future__ import annotations
 
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import typer
-from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
 from restore.cli import console
+from restore.cli.completion import complete_host, complete_step
+from restore.cli.live_view import LiveProgress
 from restore.cli.options import (
     ASK_VAULT_PASS_OPTION,
     FORMAT_OPTION,
@@ -27,105 +26,9 @@ from restore.cli.options import (
     OutputFormat,
 )
 from restore.errors import EXIT_OK, EXIT_OPERATIONAL, InputError
-from restore.journal import Event, Journal, NoJournal, journal_exists
+from restore.journal import Journal, NoJournal, journal_exists
 
-# Colours of the live table's state column: green is back, red stopped, yellow needs a look.
-STATE_STYLES = {
-    "reconnected": "green",
-    "restored": "green",
-    "clean": "green",
-    "failed": "red",
-    "compromised": "red",
-    "suspect": "yellow",
-    "skipped": "yellow",
-    "blocked": "grey50",
-}
 _OPERATOR_EVENT = {"mark-done": "marked_done", "retry": "retried", "skip": "waived"}
-
-
-class LiveProgress:
-    """The engine's Processor for people: a live table on a TTY, one line per event elsewhere."""
-
-    def __init__(self, quiet: bool = False, on_run: Callable[[str], None] | None = None) -> None:
-        self.quiet = quiet
-        self.on_run = on_run  # told the run id as soon as the engine has one (the run lock)
-        self.tty = console.err.is_terminal
-        self.rows: dict[str, dict[str, Any]] = {}
-        self.live: Live | None = None
-        self.started = time.monotonic()
-
-    def run_started(self, run_id: str, plan: Any, resumed: bool) -> None:
-        if self.on_run is not None:
-            self.on_run(run_id)
-        for host in plan.hosts:
-            self.rows[host.name] = {
-                "service": host.service,
-                "state": "pending",
-                "step": "",
-                "since": None,
-                "verdict": "",
-            }
-        if self.quiet:
-            return
-        verb = "resuming" if resumed else "starting"
-        console.info(
-            f"{verb} run {run_id}: {len(plan.hosts)} host(s), order {' > '.join(plan.order)}"
-        )
-        if plan.critical_path:
-            console.info(
-                f"critical path {' > '.join(plan.critical_path)}; "
-                f"projected {plan.estimated_duration_s / 3600:.1f} h"
-            )
-        if self.tty:
-            self.live = Live(self._table(), console=console.err, refresh_per_second=4)
-            self.live.start()
-
-    def event(self, event: Event) -> None:
-        row = self.rows.get(event.host or "")
-        if row is not None:
-            if event.event == "state":
-                row["state"] = event.detail.get("state", row["state"])
-                row["since"] = row["since"] or time.monotonic()
-            if event.event == "started":
-                row["step"] = event.step or ""
-            if event.detail.get("verdict"):
-                row["verdict"] = event.detail["verdict"]
-        if self.quiet:
-            return
-        if self.live is not None:
-            self.live.update(self._table())
-        elif event.event != "state" or event.detail.get("state") in {
-            "failed",
-            "blocked",
-            "reconnected",
-            "restored",
-            "skipped",
-        }:
-            console.info(_line(event))
-
-    def run_finished(self, result: Any) -> None:
-        if self.live is not None:
-            self.live.update(self._table())
-            self.live.stop()
-            self.live = None
-
-    def _table(self) -> Table:
-        table = Table(title=f"restore run ({time.monotonic() - self.started:.0f}s)")
-        for column in ("host", "service", "state", "step", "verdict", "elapsed"):
-            table.add_column(column)
-        for host, row in self.rows.items():
-            elapsed = f"{time.monotonic() - row['since']:.0f}s" if row["since"] else ""
-            state = console.styled(row["state"], STATE_STYLES.get(row["state"], ""))
-            cells = (host, row["service"], row["step"], row["verdict"], elapsed)
-            plain = [console.styled(cell) for cell in cells]
-            table.add_row(plain[0], plain[1], state, *plain[2:])
-        return table
-
-
-def _line(event: Event) -> str:
-    parts = [event.ts[11:19], event.host or "-", event.step or "", event.event]
-    message = event.detail.get("state") or event.detail.get("message") or ""
-    return " ".join(p for p in parts if p) + (f": {message}" if message else "")
 
 
 def _open_journal(state_dir: Path) -> Journal:
@@ -193,6 +96,8 @@ def run_command(
             plan = build_plan(spec, hosts, max_parallel=(max_parallel,))
             progress = LiveProgress(
                 quiet=output_format is OutputFormat.JSON and not sys.stderr.isatty(),
+                state_dir=state_dir,
+                journal=journal,
                 on_run=lock.set_run_id,
             )
             engine = Engine(
@@ -214,8 +119,7 @@ def run_command(
             try:
                 result = engine.run()
             finally:
-                if progress.live is not None:
-                    progress.live.stop()
+                progress.stop()
     if output_format is OutputFormat.JSON:
         console.emit_json(result.to_json())
     else:
@@ -329,7 +233,9 @@ _RULES_HELP = (
 
 
 def approve_command(
-    host: str = typer.Argument(..., help="The host waiting at an approve step."),
+    host: str = typer.Argument(
+        ..., help="The host waiting at an approve step.", autocompletion=complete_host
+    ),
     by: str = typer.Option(..., "--by", help="Who approves (journaled; not empty)."),
     reason: str = typer.Option("", "--reason", help="Why (journaled)."),
     step: str | None = typer.Option(
@@ -366,9 +272,11 @@ def approve_command(
 
 def _decision(kind: str) -> Any:
     def command(
-        host: str = typer.Argument(..., help="Host name."),
+        host: str = typer.Argument(..., help="Host name.", autocompletion=complete_host),
         step: str = typer.Argument(
-            ..., help="Step number (see `restore status`), its full name, or 'host' (skip only)."
+            ...,
+            help="Step number (see `restore status`), its full name, or 'host' (skip only).",
+            autocompletion=complete_step,
         ),
         by: str = typer.Option(..., "--by", help="Who decides (journaled; not empty)."),
         reason: str = typer.Option(..., "--reason", help="Why (journaled; not empty)."),

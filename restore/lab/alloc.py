@@ -1,8 +1,12 @@
 """Machine-wide allocation of lab host numbers, so that concurrent labs never share addresses.
 
-Host number N gives management address 127.0.11.N and production address 127.0.10.N. The
-registry maps each number to the state dir that holds it; numbers whose lab is gone (its
-state file removed) are reclaimed.
+Host numbers 1..250 give management address 127.0.11.N and production address 127.0.10.N, as
+they always did (a small lab's addresses never change). Larger labs (a regional group's
+inventory) go on in two /16s of their own: number 251 + k gets 127.11.X.Y (management) and
+127.10.X.Y (production) with X = k // 250 and Y = k % 250 + 1, so that the last byte stays in
+1..250 like the small range. MAX_HOSTS bounds the registry, not the machine: memory does (each
+twin costs a few MB, see bench/lab_scale.py). The registry maps each number to the state dir
+that holds it; numbers whose lab is gone (its state file removed) are reclaimed.
 """
 
 from __future__ import annotations
@@ -16,7 +20,9 @@ from pathlib import Path
 from restore.errors import OperationalError
 
 REGISTRY_DIR = Path("/run/restore-lab")
-MAX_HOSTS = 250
+SMALL_RANGE = 250  # numbers with the historic 127.0.1x.N addresses
+PER_BLOCK = 250  # numbers per /24 of the large range
+MAX_HOSTS = SMALL_RANGE + 40 * PER_BLOCK  # 10,250 twins
 
 
 @contextmanager
@@ -64,9 +70,16 @@ def owners() -> list[Path]:
         return sorted({Path(holder) for holder in data.values()})
 
 
+def _address(number: int, small: str, large: str) -> str:
+    if number <= SMALL_RANGE:
+        return f"{small}.{number}"
+    block, index = divmod(number - SMALL_RANGE - 1, PER_BLOCK)
+    return f"{large}.{block}.{index + 1}"
+
+
 def management_address(number: int) -> str:
-    return f"127.0.11.{number}"
+    return _address(number, "127.0.11", "127.11")
 
 
 def production_address(number: int) -> str:
-    return f"127.0.10.{number}"
+    return _address(number, "127.0.10", "127.10")

@@ -6,6 +6,7 @@ faults, so that `restore lab down` cleans up from recorded PIDs even after a cra
 
 from __future__ import annotations
 
+import concurrent.futures as cf
 import contextlib
 import fcntl
 import json
@@ -14,7 +15,8 @@ import secrets
 import shutil
 import signal
 import subprocess
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,13 +26,16 @@ import yaml
 from restore.errors import InputError, OperationalError
 from restore.lab import alloc, netfilter, runtime
 from restore.lab.app import APP_SOURCE
-from restore.lab.rootfs import ensure_rootfs
+from restore.lab.rootfs import ensure_rootfs, set_golden_times
 from restore.lab.scenarios import LINUX_SCENARIOS
 from restore.models import Platform
 
 SSH_PORT = 22
 APP_PORT = 8443
 FAULTS = ("unreachable", "hang", "deny-auth")
+# Hosts booted at once by `up`: enough to hide each boot's waits on two cores, few enough that
+# the boots' own processes (mount, ssh-keygen, unshare) do not thrash the machine.
+BOOT_WORKERS = 16
 
 SSHD_CONFIG = """ListenAddress {mgmt}:22
 ListenAddress {prod}:22
@@ -58,6 +63,8 @@ class LabHost:
     faults: list[str] = field(default_factory=list)
     # the golden image this host booted from (a later --rebuild-rootfs must not delete it)
     rootfs: str | None = None
+    # extra TCP ports its responder serves: those its service's health probes name
+    ports: list[int] = field(default_factory=list)
 
 
 class Lab:
@@ -136,6 +143,8 @@ class Lab:
         groups: dict[str, list[str]] | None = None,
         execution_nodes: dict[str, str] | None = None,
         winrm_lenient: bool | None = None,
+        ports: dict[str, list[int]] | None = None,
+        progress: Callable[[str], None] | None = None,
     ) -> Path:
         """Create the hosts that are not running yet; return the lab inventory's path.
 
@@ -144,6 +153,9 @@ class Lab:
         `execution_nodes` (host -> node) becomes each host's `restore_execution_node`.
         `winrm_lenient` (None: keep the lab's setting) lets the Windows hosts booted from now on
         accept Basic and unencrypted traffic over HTTP, which a stock Windows host refuses.
+        `ports` (host -> TCP ports) are served by the twin's responder from its next boot on
+        (restore.lab.twin_ports: the ports its graph's health probes name).
+        `progress` is called with each host's name once it is up (from this thread).
         """
         from restore.lab.prereq import require_lab_tools
 
@@ -187,20 +199,47 @@ class Lab:
                 management=alloc.management_address(number),
                 production=alloc.production_address(number),
             )
+        for name, extra in (ports or {}).items():
+            if name in self.hosts:
+                self.hosts[name].ports = sorted(set(extra))
         self._save()
         try:
-            for name in names:
-                host = self.hosts[name]
-                if not runtime.alive(host.holder_pid):
-                    self._boot(host, fresh=True)
-                    self._save()
+            self._boot_all([self.hosts[n] for n in names], progress)
         finally:
             self._apply_network()
             self._write_known_hosts()
             self.write_inventory()
         return self.inventory_file
 
-    def down(self) -> list[str]:
+    def _boot_all(self, hosts: list[LabHost], progress: Callable[[str], None] | None) -> None:
+        """Boot the hosts that are not running, BOOT_WORKERS at a time: a boot mostly waits
+        (mount, ssh-keygen, sshd listening), so 1,000 twins start in parallel, not in series.
+        One host's failure does not stop the others; the first is raised once all are done.
+        The state is saved after each boot (holder PIDs recorded for `lab down`)."""
+        todo = [h for h in hosts if not runtime.alive(h.holder_pid)]
+        for host in hosts:
+            if host not in todo and progress is not None:
+                progress(host.name)
+        if any(h.platform == Platform.WINDOWS.value for h in todo):
+            # created once, before the parallel boots that all read them
+            from restore.lab.windows import ensure_ca, lab_password
+
+            ensure_ca(self.dir)
+            lab_password(self)
+        errors: list[BaseException] = []
+        with cf.ThreadPoolExecutor(max_workers=BOOT_WORKERS, thread_name_prefix="lab-boot") as pool:
+            futures = {pool.submit(self._boot, host, True): host for host in todo}
+            for future in cf.as_completed(futures):
+                error = future.exception()
+                if error is not None:
+                    errors.append(error)
+                self._save()
+                if progress is not None:
+                    progress(futures[future].name)
+        if errors:
+            raise errors[0]
+
+    def down(self, progress: Callable[[str], None] | None = None) -> list[str]:
         """Tear everything down from recorded PIDs; returns what was removed.
 
         The state is re-read first: another process (a run's reimage step) may have rebooted
@@ -216,6 +255,8 @@ class Lab:
             runtime.kill(host.holder_pid)
             runtime.unmount(self._host_dir(host.name) / "rw")
             removed.append(host.name)
+            if progress is not None:
+                progress(host.name)
         if self.lab_id:
             netfilter.remove(self.lab_id)
         # anything still mounted under the lab dir (a crashed boot) goes too
@@ -248,13 +289,32 @@ class Lab:
             from restore.lab.windows import boot_commands
 
             daemons, wait_port = boot_commands(self, host, rw / "upper", fresh)
+            if host.ports:  # the responder for the graph's probes, next to WS-Man
+                daemons = runtime.LINUX_DAEMONS.splitlines()[0] + "\n" + daemons
         else:
             daemons, wait_port = runtime.LINUX_DAEMONS, SSH_PORT
+        if fresh:  # the twin's identity is part of its image: as old as the image's files
+            set_golden_times(rw / "upper")
         host.rootfs = str(self.rootfs)
         host.holder_pid = runtime.start(
             host_dir, self.rootfs, host.name, daemons, (host.management, wait_port)
         )
         host.faults = [f for f in host.faults if f == "unreachable"]
+        self._wait_ports(host)
+
+    @staticmethod
+    def _wait_ports(host: LabHost, timeout_s: float = 15.0) -> None:
+        """A twin is up once its graph's probes would find their ports open (the responder
+        starts next to sshd, which the boot waited for)."""
+        deadline = time.monotonic() + timeout_s
+        for port in host.ports:
+            while not runtime.port_open(host.management, port, timeout=0.2):
+                if time.monotonic() > deadline:
+                    raise OperationalError(
+                        f"lab host {host.name} did not listen on {host.management}:{port} "
+                        f"in {timeout_s:.0f}s"
+                    )
+                time.sleep(0.05)
 
     def _seed(self, host: LabHost, upper: Path) -> None:
         """Write the host's identity into its fresh upper dir before it boots."""
@@ -281,7 +341,13 @@ class Lab:
         app.write_text(APP_SOURCE)
         app.chmod(0o755)
         (upper / "etc" / "restore-lab-app.json").write_text(
-            json.dumps({"port": APP_PORT, "addresses": [host.management, host.production]})
+            json.dumps(
+                {
+                    "port": APP_PORT,
+                    "ports": sorted({APP_PORT, *host.ports}),
+                    "addresses": [host.management, host.production],
+                }
+            )
         )
         (upper / "var" / "log").mkdir(parents=True)
         (upper / "srv" / "data").mkdir(parents=True)

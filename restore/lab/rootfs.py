@@ -41,12 +41,22 @@ PACKAGES = (
 )
 
 
+# Every file of the golden image (and of a twin's fresh identity) is dated 2000-01-01 UTC: well
+# before any incident a graph can declare, so a fresh twin is clean against "files changed since
+# the incident" whatever the incident's date, and two builds of the image carry the same times.
+GOLDEN_EPOCH = 946684800
+# Bumped when the recipe changes what a built image holds (2: file times set to GOLDEN_EPOCH),
+# so that images built by an older recipe are not reused.
+RECIPE = 2
+
+
 def cache_root() -> Path:
     return Path(os.environ.get("RESTORE_LAB_CACHE", "/var/cache/restore-lab"))
 
 
 def rootfs_key(packages: tuple[str, ...] = PACKAGES) -> str:
-    return hashlib.sha256(f"{SUITE}:{','.join(sorted(packages))}".encode()).hexdigest()[:16]
+    text = f"{SUITE}:{','.join(sorted(packages))}" + (f":recipe{RECIPE}" if RECIPE > 1 else "")
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def ensure_rootfs(
@@ -78,6 +88,11 @@ def ensure_rootfs(
             if generation.resolve() not in keep:
                 shutil.rmtree(generation, ignore_errors=True)
         return built
+
+
+def is_built(packages: tuple[str, ...] = PACKAGES) -> bool:
+    """Whether the golden image exists already (callers show progress while it is built)."""
+    return _current(cache_root(), rootfs_key(packages)) is not None
 
 
 def _current(root: Path, key: str) -> Path | None:
@@ -113,7 +128,21 @@ def _build(root: Path, key: str, packages: tuple[str, ...]) -> Path:
     # Host keys baked by the package would be shared by every host: each host gets its own.
     for host_key in (building / "etc" / "ssh").glob("ssh_host_*"):
         host_key.unlink()
+    set_golden_times(building)
     (building / ".complete").write_text(" ".join(packages) + "\n")
     shutil.rmtree(target, ignore_errors=True)
     building.rename(target)
     return target
+
+
+def set_golden_times(root: Path) -> int:
+    """Date every file, directory and link under root to GOLDEN_EPOCH (links themselves, not
+    their targets); returns how many entries were dated."""
+    count = 0
+    for folder, dirs, files in os.walk(root, topdown=False):
+        for name in (*files, *dirs):
+            path = os.path.join(folder, name)
+            os.utime(path, (GOLDEN_EPOCH, GOLDEN_EPOCH), follow_symlinks=False)
+            count += 1
+    os.utime(root, (GOLDEN_EPOCH, GOLDEN_EPOCH))
+    return count

@@ -98,5 +98,5 @@ def run(ctx: StepContext) -> StepOutcome:
             return succeeded(message, attempts=attempts)
         if ctx.cancel.is_set() or time.monotonic() + _PAUSE_S >= deadline:
             return failed(message, attempts=attempts)
-        ctx.progress(f"health: {message}; retrying")
+        ctx.progress(f"try {attempts}, last: {message}")
         ctx.cancel.wait(_PAUSE_S)

@@ -213,7 +213,7 @@ def test_console_messages_and_live_lines_show_data_literally(s: str) -> None:
     from rich.table import Table
 
     from restore.cli import console
-    from restore.cli.running import LiveProgress, _line
+    from restore.cli.live_view import HostRow, LiveProgress
     from restore.journal import Event
 
     event = Event(
@@ -228,14 +228,18 @@ def test_console_messages_and_live_lines_show_data_literally(s: str) -> None:
         prev_hash="",
         hash="",
     )
-    progress = LiveProgress()
-    progress.rows[s] = {"service": s, "state": s, "step": s, "since": None, "verdict": s}
+    progress = LiveProgress(tty=False)
+    progress.rows[s] = HostRow(
+        host=s, service=s, position=1, state=s, step=s, last=s, verdict=s, approval=s
+    )
     table: Table = progress._table()
     with console.err.capture() as captured:
         console.error(s)
         console.warn(s)
-        console.info(_line(event))
+        console.info(progress._line(event, None) or "")
         console.err.print(table)
+        for gate in progress._gates():
+            console.err.print(gate)
     shown = captured.get()
     assert not _has_control(shown.replace("\n", "")), repr(shown[:200])
     if s in LITERAL_ON_CONSOLE:

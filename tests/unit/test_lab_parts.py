@@ -63,6 +63,21 @@ def test_full_machine_is_an_operational_error(
 def test_addresses_follow_the_host_number() -> None:
     assert alloc.management_address(7) == "127.0.11.7"
     assert alloc.production_address(7) == "127.0.10.7"
+    assert alloc.management_address(250) == "127.0.11.250"  # small labs keep their addresses
+
+
+def test_large_labs_go_on_in_their_own_ranges_without_a_collision() -> None:
+    assert alloc.management_address(251) == "127.11.0.1"
+    assert alloc.production_address(251) == "127.10.0.1"
+    assert alloc.management_address(501) == "127.11.1.1"
+    numbers = range(1, alloc.MAX_HOSTS + 1)
+    management = {alloc.management_address(n) for n in numbers}
+    production = {alloc.production_address(n) for n in numbers}
+    assert len(management) == len(production) == alloc.MAX_HOSTS >= 1000
+    assert not management & production
+    for address in management | production:
+        first, *rest = (int(part) for part in address.split("."))
+        assert first == 127 and all(0 <= part <= 255 for part in rest) and rest[-1] >= 1
 
 
 def test_ruleset_drops_only_the_cut_addresses_in_the_labs_own_table() -> None:

@@ -42,7 +42,7 @@ class _Recorder(WinrmTransport):
         )
         self.sent: list[str] = []
 
-    def run(self, command: str, timeout: float = 0) -> CommandOutput:
+    def run(self, command: str, timeout: float = 0, **_caps: object) -> CommandOutput:
         self.sent.append(command)
         return CommandOutput(rc=1, stdout="", stderr="", duration_s=0.0)
 
