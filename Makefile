@@ -20,6 +20,7 @@ demo: setup
 lint: setup
 	$(BIN)/ruff check restore tests bench
 	$(BIN)/ruff format --check restore tests bench
+	$(BIN)/lint-imports
 
 typecheck: setup
 	$(BIN)/mypy

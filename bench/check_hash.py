@@ -19,11 +19,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from restore.checks.catalog import Context
-from restore.checks.indicators import load_indicators
-from restore.checks.linux import CATALOG
-from restore.checks.runner import gather_facts
-from restore.inventory import load_inventory
+from restore.inputs.inventory import load_inventory
+from restore.integrity.checks.catalog import Context
+from restore.integrity.checks.indicators import load_indicators
+from restore.integrity.checks.linux import CATALOG
+from restore.integrity.checks.runner import gather_facts
 from restore.lab import Lab
 from restore.models import Platform
 from restore.transports import connect_host

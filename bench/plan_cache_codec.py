@@ -1,4 +1,4 @@
-"""Loading a cached 10,000-host plan: the JSON codec (restore.datacodec) against pickle.
+"""Loading a cached 10,000-host plan: the JSON codec (restore.planning.datacodec) against pickle.
 
 The plan cache used to be a pickle, which runs code when loaded (issue 14); it is now JSON
 read back into the plan's own dataclasses only. This prints one line: the size and load time
@@ -21,11 +21,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from synthetic import write_synthetic
 
-from restore.datacodec import decode, encode
-from restore.graph import load_graph
-from restore.inventory import load_inventory
-from restore.plan import build_plan
-from restore.plan_model import RestorePlan
+from restore.inputs.graph import load_graph
+from restore.inputs.inventory import load_inventory
+from restore.planning.datacodec import decode, encode
+from restore.planning.model import RestorePlan
+from restore.planning.plan import build_plan
 
 
 def _median_s(load: object, data: bytes, repeat: int) -> float:

@@ -21,7 +21,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--max-parallel", type=int, default=4)
     args = parser.parse_args()
-    from restore.rehearse import rehearse
+    from restore.rehearsal.rehearse import rehearse
 
     with tempfile.TemporaryDirectory() as tmp:
         result = rehearse(

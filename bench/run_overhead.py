@@ -23,7 +23,7 @@ from pathlib import Path
 
 import yaml
 
-from restore.journal import Journal
+from restore.execution.journal import Journal
 from restore.lab import Lab
 from restore.models import Platform
 

@@ -3,7 +3,7 @@
 50 random hospital-like graphs (tiers: infrastructure, identity, data, middleware, clinical,
 administrative, endpoint pools; 20-200 hosts; host estimates log-uniform between 5 min and
 4 h), at K = 1, 2, 4, 8. For each: makespan / lower bound and priority-1 restored /
-priority-1 lower bound, for `restore.schedule.simulate` and for the SRM-style baseline (five
+priority-1 lower bound, for `restore.planning.scheduling.simulate` and for the SRM-style baseline (five
 priority groups in sequence). Targets (issue 8), on K = 2, 4, 8: median <= 1.01, p90 <= 1.10,
 worst <= 1.25 for both figures; never worse than the baseline; under 2 s per plan at 200 hosts.
 
@@ -17,7 +17,13 @@ import random
 import statistics
 import time
 
-from restore.schedule import SchedJob, SchedService, effective_priorities, simulate, srm_baseline
+from restore.planning.scheduling import (
+    SchedJob,
+    SchedService,
+    effective_priorities,
+    simulate,
+    srm_baseline,
+)
 
 # tier, services (min, max), priority (min, max), hosts (min, max), max_parallel choices, needs
 TIERS = [

@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from restore.journal import redact_text
+from restore.execution.journal import redact_text
 
 LOGGER_NAME = "restore"
 _FORMAT = "%(asctime)s %(levelname)s %(name)s [%(threadName)s] %(message)s"

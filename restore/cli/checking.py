@@ -63,7 +63,7 @@ def select_hosts(inventory: Inventory, names: list[str] | None) -> list[HostSpec
         elif name in inventory.host_names:
             members = [name]
         else:
-            from restore.graph import did_you_mean
+            from restore.inputs.graph import did_you_mean
 
             raise InputError(
                 f"unknown host '{name}'",
@@ -128,12 +128,12 @@ def check(
     state_dir: Path = STATE_DIR_OPTION,
 ) -> None:
     """Integrity verdict per host: clean, suspect, compromised or unreachable."""
-    from restore.baseline import load_baselines
-    from restore.checks.catalog import DEFAULT_DATA_PATHS, Context
-    from restore.checks.indicators import load_indicators
-    from restore.checks.runner import CheckOptions, check_hosts
-    from restore.evidence import EvidenceStore
-    from restore.inventory import load_inventory
+    from restore.inputs.inventory import load_inventory
+    from restore.integrity.baseline import load_baselines
+    from restore.integrity.checks.catalog import DEFAULT_DATA_PATHS, Context
+    from restore.integrity.checks.indicators import load_indicators
+    from restore.integrity.checks.runner import CheckOptions, check_hosts
+    from restore.integrity.evidence import EvidenceStore
 
     inv = load_inventory(inventory, with_secrets=True)
     chosen = select_hosts(inv, hosts)
@@ -178,7 +178,7 @@ _STYLE = {
 
 
 def _print_table(results: list[HostCheckResult]) -> None:
-    from restore.checks.verdict import explain
+    from restore.integrity.checks.verdict import explain
 
     table = Table(title="Integrity check")
     for column in ("host", "platform", "verdict", "why"):
@@ -220,10 +220,10 @@ def capture(
     state_dir: Path = STATE_DIR_OPTION,
 ) -> None:
     """Write one known-good manifest per host (hashes, accounts, keys, units, ports...)."""
-    from restore.baseline import write_baselines
-    from restore.checks.capture import capture_hosts
-    from restore.checks.catalog import DEFAULT_HASH_PATHS
-    from restore.inventory import load_inventory
+    from restore.inputs.inventory import load_inventory
+    from restore.integrity.baseline import write_baselines
+    from restore.integrity.checks.capture import capture_hosts
+    from restore.integrity.checks.catalog import DEFAULT_HASH_PATHS
 
     inv = load_inventory(inventory, with_secrets=True)
     chosen = select_hosts(inv, hosts)

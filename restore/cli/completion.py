@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from restore.cli.defaults import DEFAULT_STATE_DIR, STATE_DIR_ENV
-from restore.journal import DB_NAME
+from restore.execution.journal import DB_NAME
 
 
 def _state_dir(ctx: Any) -> Path:

@@ -2,7 +2,7 @@
 
 `restore plan` and `restore validate` spend most of a first run in ansible-core reading the
 inventory. Here, before typer, rich and the command modules are even imported, the
-inventory's load starts in a forked child (restore.inventory_background), so that it
+inventory's load starts in a forked child (restore.planning.inventory_background), so that it
 overlaps with those imports and the graph's validation. The arguments are only sniffed:
 the command's own parsing stays the authority, and a load started for paths the command
 does not end up using is killed at exit.
@@ -46,7 +46,7 @@ def main() -> None:
     os.umask(PRIVATE_UMASK)
     inventories = sniff_planning_paths(sys.argv[1:])
     if inventories is not None:
-        from restore.inventory_background import start_early
+        from restore.planning.inventory_background import start_early
 
         start_early(inventories, user_cache_dir())
     from restore.cli.app import main as run_app

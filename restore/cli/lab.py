@@ -27,8 +27,8 @@ HOST_ARGUMENT = typer.Argument(..., help="Lab host name (see `restore lab status
 
 
 def _install_node(inventory: Path, node: str) -> None:
-    from restore.inventory import load_inventory
-    from restore.nodes.install import install_node
+    from restore.ansible.nodes.install import install_node
+    from restore.inputs.inventory import load_inventory
 
     install_node(load_inventory(inventory, with_secrets=True).host(node))
 
@@ -102,8 +102,8 @@ def up(
     wanted += [(f"site{k}-node", Platform.LINUX) for k in range(1, sites + 1)]
     wanted += [(f"win{i:02d}", Platform.WINDOWS) for i in range(1, windows + 1)]
     if from_inventory is not None:
-        from restore.inventory import load_inventory
-        from restore.nodes.placement import execution_nodes
+        from restore.inputs.inventory import load_inventory
+        from restore.planning.placement import execution_nodes
 
         inventory = load_inventory(from_inventory)
         wanted += [(h.name, h.platform) for h in inventory.hosts]
@@ -115,9 +115,9 @@ def up(
             raise InputError(
                 "--graph needs --from-inventory", key="--graph", hint="add --from-inventory INV"
             )
-        from restore.binding import bind
-        from restore.graph import load_graph
+        from restore.inputs.graph import load_graph
         from restore.lab.twin_ports import twin_ports
+        from restore.planning.binding import bind
 
         bound = [h for hosts in bind(load_graph(graph), inventory).values() for h in hosts]
         ports = twin_ports(bound)

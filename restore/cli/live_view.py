@@ -5,9 +5,9 @@ Why it is built this way:
     (auto refresh); every elapsed time is computed when it is drawn, from monotonic start
     times kept at event time. A step that runs for ten minutes without a word (a health probe,
     an approval) still shows its clock moving;
-  - rows follow the start order the engine follows (restore.plan_explain), so the screen, the
+  - rows follow the start order the engine follows (restore.planning.explain), so the screen, the
     plan's "#" column and the runbook agree;
-  - after `--resume` the rows are seeded from the journal's fold (restore.engine_replay), so a
+  - after `--resume` the rows are seeded from the journal's fold (restore.execution.run_state), so a
     host that finished before the crash shows `reconnected`, as `restore status` says;
   - a waiting approval shows its whole text and the exact command that releases it: a gate
     nobody knows how to open is a frozen run;
@@ -34,8 +34,8 @@ from rich.table import Table
 from rich.text import Text
 
 from restore.cli import console
-from restore.durations import format_duration
-from restore.journal import Event, Journal
+from restore.execution.journal import Event, Journal
+from restore.inputs.durations import format_duration
 from restore.models import StepType
 
 # Colours of the state column: green is back, red stopped, yellow needs a look.
@@ -118,8 +118,8 @@ class LiveProgress:
     # -- Processor ----------------------------------------------------------------------------
 
     def run_started(self, run_id: str, plan: Any, resumed: bool) -> None:
-        from restore.engine_replay import step_key
-        from restore.plan_explain import hosts_start_order
+        from restore.execution.run_state import step_key
+        from restore.planning.explain import hosts_start_order
 
         self.run_id = run_id
         if self.on_run is not None:
@@ -206,7 +206,7 @@ class LiveProgress:
 
     def _seed_from_journal(self, run_id: str) -> None:
         """After --resume: every host's journaled state, as `restore status` shows it."""
-        from restore.engine_replay import replay
+        from restore.execution.run_state import replay
 
         assert self.journal is not None
         for name, record in replay(self.journal.events(run_id)).items():

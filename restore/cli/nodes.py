@@ -125,9 +125,9 @@ def install(
 ) -> None:
     """Install this venv's ansible-core and ansible-runner on NODE, over SSH, from a wheelhouse
     downloaded here (the node needs no internet). Idempotent."""
-    from restore.inventory import load_inventory
-    from restore.nodes.install import install_node
-    from restore.nodes.status import select_node
+    from restore.ansible.nodes.install import install_node
+    from restore.ansible.nodes.status import select_node
+    from restore.inputs.inventory import load_inventory
 
     spec = select_node(load_inventory(inventory, with_secrets=True), node)
     with _Progress(quiet=output is OutputFormat.JSON) as progress:
@@ -162,9 +162,9 @@ def status(
 ) -> None:
     """Health and capacity of execution nodes (ansible-runner worker --worker-info). Exit 1
     when a node is unreachable, not installed, failing or at other versions than here."""
-    from restore.inventory import load_inventory
-    from restore.nodes.status import inventory_nodes, nodes_status, select_node
-    from restore.nodes.wheelhouse import control_pins
+    from restore.ansible.nodes.status import inventory_nodes, nodes_status, select_node
+    from restore.ansible.nodes.wheelhouse import control_pins
+    from restore.inputs.inventory import load_inventory
 
     hosts = load_inventory(inventory, with_secrets=True)
     specs = [select_node(hosts, node)] if node is not None else inventory_nodes(hosts)

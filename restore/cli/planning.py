@@ -22,15 +22,15 @@ from restore.cli.options import (
     VAULT_PASSWORD_FILE_OPTION,
     OutputFormat,
 )
-from restore.durations import format_duration
 from restore.errors import EXIT_OPERATIONAL, InputError
-from restore.fingerprint import Staleness, staleness
-from restore.html_page import markdown_to_html, page
-from restore.plan_cache import cached_plan
-from restore.plan_explain import RtoClock, RtoRisk, explained_json, rto_risks, start_order, why
-from restore.plan_model import RestorePlan
-from restore.plan_render import to_dot, to_markdown, to_mermaid
-from restore.schedule import Simulation
+from restore.inputs.durations import format_duration
+from restore.inputs.fingerprint import Staleness, staleness
+from restore.planning.cache import cached_plan
+from restore.planning.explain import RtoClock, RtoRisk, explained_json, rto_risks, start_order, why
+from restore.planning.model import RestorePlan
+from restore.planning.scheduling import Simulation
+from restore.reporting.html_page import markdown_to_html, page
+from restore.reporting.plan_runbook import to_dot, to_markdown, to_mermaid
 from restore.state_dir import ensure_private, user_cache_dir
 
 
@@ -90,15 +90,15 @@ def load_plan(
 
     def compute() -> RestorePlan:
         # Imported here: pydantic, networkx and ansible-core are not needed for a cached plan.
-        from restore.inventory_background import start_loading_inventory
+        from restore.planning.inventory_background import start_loading_inventory
 
         with _cycle_collection_paused():
             # The inventory loads in a child while the graph is validated here (two cores);
             # the graph's own imports come after the fork, so that they overlap too.
             inventory_load = start_loading_inventory(inventories, cache_dir)
             try:
-                from restore.graph import load_graph
-                from restore.plan import build_plan
+                from restore.inputs.graph import load_graph
+                from restore.planning.plan import build_plan
 
                 graph = load_graph(graph_file)
             except BaseException:

@@ -59,9 +59,9 @@ def register(app: typer.Typer) -> None:
         """
         from restore.cli.live_view import LiveProgress
         from restore.cli.stopping import stop_on_signals
-        from restore.rehearsal_mix import SCENARIOS
-        from restore.rehearse import rehearse as run_rehearsal
-        from restore.runlock import RunLock
+        from restore.execution.runlock import RunLock
+        from restore.rehearsal.infection_mix import SCENARIOS
+        from restore.rehearsal.rehearse import rehearse as run_rehearsal
 
         if scenario not in SCENARIOS:
             raise InputError(

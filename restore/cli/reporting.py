@@ -20,8 +20,8 @@ class ReportFormat(enum.StrEnum):
 
 
 def render(report_format: ReportFormat, report: object) -> str:
-    from restore.report_model import RecoveryReport
-    from restore.report_render import to_html, to_json, to_junit, to_markdown
+    from restore.reporting.model import RecoveryReport
+    from restore.reporting.render import to_html, to_json, to_junit, to_markdown
 
     assert isinstance(report, RecoveryReport)
     if report_format is ReportFormat.HTML:
@@ -54,7 +54,7 @@ def register(app: typer.Typer) -> None:
         operator decision, and the main courante (the timestamped log of actions) — all
         from the hash-chained journal."""
         from restore.cli.progress import working
-        from restore.reporting import report_for_run
+        from restore.reporting.build import report_for_run
 
         with working("building the report"):
             text = render(report_format, report_for_run(state_dir, run))

@@ -26,7 +26,7 @@ from restore.cli.options import (
     OutputFormat,
 )
 from restore.errors import EXIT_OK, EXIT_OPERATIONAL, InputError
-from restore.journal import Journal, NoJournal, journal_exists
+from restore.execution.journal import Journal, NoJournal, journal_exists
 
 _OPERATOR_EVENT = {"mark-done": "marked_done", "retry": "retried", "skip": "waived"}
 
@@ -75,13 +75,13 @@ def run_command(
     life, and a second `run`, `run --resume` or `rehearse` there is refused (exit 2).
     Ctrl-C, SIGTERM and SIGHUP stop it cleanly (journaled, exit 130); continue with --resume.
     """
+    from restore.ansible.prefork.service import PreforkAnsible
     from restore.cli.stopping import stop_on_signals
-    from restore.engine import Engine, RunOptions
-    from restore.graph import load_graph
-    from restore.inventory import load_inventory
-    from restore.plan import build_plan
-    from restore.prefork.service import PreforkAnsible
-    from restore.runlock import RunLock
+    from restore.execution.engine import Engine, RunOptions
+    from restore.execution.runlock import RunLock
+    from restore.inputs.graph import load_graph
+    from restore.inputs.inventory import load_inventory
+    from restore.planning.plan import build_plan
 
     spec = load_graph(graph)
     if resume and not journal_exists(state_dir):
@@ -171,9 +171,9 @@ def status_command(
     machine rebooted) shows as `interrupted`, with the time of its last event; its hosts
     caught mid-way show `interrupted` too. Continue it with `restore run ... --resume`.
     """
-    from restore.engine_replay import replay
-    from restore.operator_decisions import liveness
-    from restore.runlock import live_holder
+    from restore.execution.operator_decisions import liveness
+    from restore.execution.run_state import replay
+    from restore.execution.runlock import live_holder
 
     journal = _open_journal(state_dir)
     rid = _resolve_run(journal, run_id)
@@ -252,8 +252,13 @@ def approve_command(
     Only a host waiting at an approve gate now (or, with --step, an approve step still ahead
     of it) of the live run; otherwise exit 2, naming the hosts that are waiting.
     """
-    from restore.operator_decisions import check_approval, check_who, decision_run, who_detail
-    from restore.runlock import live_holder
+    from restore.execution.operator_decisions import (
+        check_approval,
+        check_who,
+        decision_run,
+        who_detail,
+    )
+    from restore.execution.runlock import live_holder
 
     name, why = check_who(by, reason, reason_required=False)
     journal = Journal(state_dir, existing=True)
@@ -285,14 +290,14 @@ def _decision(kind: str) -> Any:
         ),
         state_dir: Path = STATE_DIR_OPTION,
     ) -> None:
-        from restore.operator_decisions import (
+        from restore.execution.operator_decisions import (
             check_step_decision,
             check_who,
             decision_run,
             host_of,
             who_detail,
         )
-        from restore.runlock import live_holder
+        from restore.execution.runlock import live_holder
 
         name, why = check_who(by, reason, reason_required=True)
         journal = Journal(state_dir, existing=True)
@@ -322,7 +327,7 @@ def _decision(kind: str) -> Any:
 def _planned_steps(journal: Journal, run_id: str, host: str) -> list[tuple[str, str]]:
     """(step key, step type) of each of the host's steps in the run's plan.
 
-    They come from the run's own `run_started` row (restore.run_snapshot), never from the
+    They come from the run's own `run_started` row (restore.execution.run_snapshot), never from the
     graph file: a decision is taken from any folder, whatever became of that file."""
     events = journal.events(run_id)
     started = next((e for e in events if e.event == "run_started"), None)

@@ -124,7 +124,7 @@ class Lab:
         try:
             return self.hosts[name]
         except KeyError:
-            from restore.graph import did_you_mean
+            from restore.inputs.graph import did_you_mean
 
             raise InputError(
                 f"no lab host '{name}' in {self.state_dir}",
@@ -464,7 +464,7 @@ class Lab:
             infect(self, host, scenario)
             return
         if scenario not in LINUX_SCENARIOS:
-            from restore.graph import did_you_mean
+            from restore.inputs.graph import did_you_mean
 
             raise InputError(
                 f"unknown Linux scenario '{scenario}'",

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from urllib.parse import urlsplit
 
 from restore.models import StepSpec, StepType
-from restore.plan_model import BoundHost
+from restore.planning.model import BoundHost
 
 # Ports a twin already serves with something else: never given to the responder.
 RESERVED = frozenset({22, 5985, 5986})

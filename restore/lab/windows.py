@@ -211,7 +211,7 @@ def infect(lab: Lab, host: LabHost, scenario: str) -> None:
     from restore.lab.wsman.personality import WINDOWS_SCENARIOS
 
     if scenario not in WINDOWS_SCENARIOS:
-        from restore.graph import did_you_mean
+        from restore.inputs.graph import did_you_mean
 
         raise InputError(
             f"unknown Windows scenario '{scenario}'",

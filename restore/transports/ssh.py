@@ -38,6 +38,11 @@ from restore.transports.bounded import (
 
 _SYSTEM_KNOWN_HOSTS = (Path("~/.ssh/known_hosts"), Path("/etc/ssh/ssh_known_hosts"))
 
+# What a caller holding a raw channel (the execution-node link) needs, so that only this
+# package imports paramiko (DESIGN §2).
+SshChannel = paramiko.Channel
+SSH_ERRORS: tuple[type[BaseException], ...] = (OSError, EOFError, paramiko.SSHException)
+
 
 def ssh_options(host: HostSpec) -> dict[str, list[str]]:
     """``-o Key=Value`` options from the inventory's ssh args, keys lower-cased."""

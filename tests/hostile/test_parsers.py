@@ -13,15 +13,15 @@ from typing import Any
 
 import pytest
 
-from restore.checks import linux_facts as lf
-from restore.checks.catalog import Context, Parsed
-from restore.checks.indicators import load_indicators
-from restore.checks.linux import CATALOG as LINUX
-from restore.checks.persistence import parse_catalog, unexplained
-from restore.checks.runner import anomaly_findings, evaluate, gather_facts
-from restore.checks.verdict import aggregate
-from restore.checks.windows import CATALOG as WINDOWS
-from restore.evidence import parse_probe
+from restore.integrity.checks import linux_facts as lf
+from restore.integrity.checks.catalog import Context, Parsed
+from restore.integrity.checks.indicators import load_indicators
+from restore.integrity.checks.linux import CATALOG as LINUX
+from restore.integrity.checks.persistence import parse_catalog, unexplained
+from restore.integrity.checks.runner import anomaly_findings, evaluate, gather_facts
+from restore.integrity.checks.verdict import aggregate
+from restore.integrity.checks.windows import CATALOG as WINDOWS
+from restore.integrity.evidence import parse_probe
 from restore.models import CommandOutput, Verdict
 from restore.transports.bounded import Capped
 from restore.transports.local import LocalTransport
@@ -203,8 +203,8 @@ def test_a_step_that_talks_too_much_runs_to_its_end_with_its_last_lines_kept() -
 def test_evidence_never_opens_special_files_and_keeps_link_targets(tmp_path: Path) -> None:
     import os
 
-    from restore.checks.catalog import fail
-    from restore.evidence import EvidenceStore, read_custody
+    from restore.integrity.checks.catalog import fail
+    from restore.integrity.evidence import EvidenceStore, read_custody
     from restore.models import Credential, HostSpec
     from restore.models import Platform as P
 
@@ -229,8 +229,8 @@ def test_evidence_never_opens_special_files_and_keeps_link_targets(tmp_path: Pat
 
 
 def test_evidence_of_one_host_has_a_deadline_of_its_own(tmp_path: Path) -> None:
-    from restore.checks.catalog import fail
-    from restore.evidence import EvidenceStore
+    from restore.integrity.checks.catalog import fail
+    from restore.integrity.evidence import EvidenceStore
     from restore.models import Credential, HostSpec
     from restore.models import Platform as P
 

@@ -22,8 +22,8 @@ from xml.etree import ElementTree as ET
 import pytest
 from markdown_it import MarkdownIt
 
-from restore.report_model import RecoveryReport, ServiceInfo, build_report
-from restore.report_render import to_html, to_json, to_junit, to_markdown
+from restore.reporting.model import RecoveryReport, ServiceInfo, build_report
+from restore.reporting.render import to_html, to_json, to_junit, to_markdown
 from tests.hostile.corpus import HOSTILE, LITERAL_ON_CONSOLE
 
 BENIGN = "benign"
@@ -128,8 +128,8 @@ def _unescape_html(text: str) -> str:
 
 @pytest.mark.parametrize("s", HOSTILE, ids=range(len(HOSTILE)))
 def test_plan_runbook_markdown_and_html_are_inert(s: str, tmp_path: Path) -> None:
-    from restore.html_page import markdown_to_html, page
-    from restore.plan_render import to_markdown as plan_markdown
+    from restore.reporting.html_page import markdown_to_html, page
+    from restore.reporting.plan_runbook import to_markdown as plan_markdown
 
     shapes, pages = [], []
     for value in (s, BENIGN):
@@ -143,9 +143,9 @@ def test_plan_runbook_markdown_and_html_are_inert(s: str, tmp_path: Path) -> Non
 
 
 def _plan(folder: Path, s: str) -> Any:
-    from restore.graph import load_graph
-    from restore.inventory import load_inventory
-    from restore.plan import build_plan
+    from restore.inputs.graph import load_graph
+    from restore.inputs.inventory import load_inventory
+    from restore.planning.plan import build_plan
 
     folder.mkdir()
     # Graph text is free in names and messages; YAML double quotes carry any character.
@@ -214,7 +214,7 @@ def test_console_messages_and_live_lines_show_data_literally(s: str) -> None:
 
     from restore.cli import console
     from restore.cli.live_view import HostRow, LiveProgress
-    from restore.journal import Event
+    from restore.execution.journal import Event
 
     event = Event(
         seq=1,

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from restore.inventory import load_inventory
+from restore.inputs.inventory import load_inventory
 from restore.secrets import is_secret_name, redact_text
 
 VAULT_BIN = Path(sys.executable).parent / "ansible-vault"

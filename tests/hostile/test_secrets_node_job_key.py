@@ -26,11 +26,11 @@ from typing import Any
 import pytest
 import yaml
 
-from restore.inventory import load_inventory
+from restore.ansible.nodes.job_access import job_spec
+from restore.ansible.nodes.job_package import write_transmit
+from restore.inputs.inventory import load_inventory
 from restore.lab import Lab
 from restore.models import Platform
-from restore.nodes.job_access import job_spec
-from restore.nodes.job_package import write_transmit
 from restore.transports.ssh import SshTransport
 
 RESTORE = Path(sys.executable).parent / "restore"
@@ -141,7 +141,7 @@ def test_jobs_not_signed_by_the_control_node_are_refused(node: dict[str, Any]) -
 
 
 def test_a_signed_job_starts_once_and_its_replay_is_refused(node: dict[str, Any]) -> None:
-    from restore.nodes.job_access import signature_line
+    from restore.ansible.nodes.job_access import signature_line
 
     ident = f"signed-{uuid.uuid4().hex[:8]}"
     stream = signature_line(ident, node["job"]) + node["job"].read_bytes()
@@ -159,6 +159,6 @@ def test_a_signed_job_starts_once_and_its_replay_is_refused(node: dict[str, Any]
 
 
 def _real_key() -> bytes:
-    from restore.nodes.job_access import signing_key_path
+    from restore.ansible.nodes.job_access import signing_key_path
 
     return bytes.fromhex(signing_key_path().read_text().strip())

@@ -73,7 +73,7 @@ def test_unsafe_host_name_is_refused_before_anything_runs(tmp_path: Path, name: 
 
 
 def test_command_probe_substitutes_per_argument_after_splitting() -> None:
-    from restore.steps.health import command_argv
+    from restore.execution.steps.health import command_argv
 
     argv = command_argv("curl -fsS 'http://{host}:80/x y' --resolve {name}", "$(id) a", "n;b")
     assert argv == ["curl", "-fsS", "http://$(id) a:80/x y", "--resolve", "n;b"]

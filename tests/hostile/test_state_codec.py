@@ -1,4 +1,4 @@
-"""The plan cache's JSON codec (restore.datacodec) replaces pickle: it builds the project's own
+"""The plan cache's JSON codec (restore.planning.datacodec) replaces pickle: it builds the project's own
 dataclasses back exactly, and a tampered file can only fail to decode, never name a class or
 function of its choosing."""
 
@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from restore.datacodec import CodecError, decode, encode
 from restore.models import Inventory, Platform, StepType
-from restore.plan_model import RestorePlan
+from restore.planning.datacodec import CodecError, decode, encode
+from restore.planning.model import RestorePlan
 
 sys.path.insert(0, str(Path(__file__).parents[2] / "bench"))
 
@@ -23,9 +23,9 @@ def plan() -> RestorePlan:
 
     from synthetic import write_synthetic
 
-    from restore.graph import load_graph
-    from restore.inventory import load_inventory
-    from restore.plan import build_plan
+    from restore.inputs.graph import load_graph
+    from restore.inputs.inventory import load_inventory
+    from restore.planning.plan import build_plan
 
     with tempfile.TemporaryDirectory() as tmp:
         graph, inventory, _ = write_synthetic(Path(tmp), 60)

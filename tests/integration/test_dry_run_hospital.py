@@ -18,11 +18,11 @@ from pathlib import Path
 
 import pytest
 
-from restore.binding import bind
-from restore.graph import load_graph
-from restore.inventory import load_inventory
-from restore.journal import Journal
+from restore.execution.journal import Journal
+from restore.inputs.graph import load_graph
+from restore.inputs.inventory import load_inventory
 from restore.lab import Lab
+from restore.planning.binding import bind
 
 ROOT = Path(__file__).resolve().parents[2]
 GRAPH = ROOT / "dependency_graphs" / "hospital.yaml"

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import yaml
 
-from restore.journal import Journal
+from restore.execution.journal import Journal
 
 SECRET = "Night-Secret-5150"
 FAILING = """

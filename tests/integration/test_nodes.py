@@ -21,11 +21,11 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from restore.ansible.nodes import NODE_VENV
 from restore.cli.app import app
-from restore.inventory import load_inventory
+from restore.inputs.inventory import load_inventory
 from restore.lab import Lab
 from restore.models import Platform
-from restore.nodes import NODE_VENV
 from restore.transports.ssh import SshTransport
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]

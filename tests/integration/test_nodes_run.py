@@ -17,11 +17,11 @@ from typing import Any
 import pytest
 import yaml
 
-from restore.ansible import PlaybookResult
-from restore.inventory import load_inventory
+from restore.ansible.nodes.remote import run_playbook_on_node
+from restore.ansible.runner import PlaybookResult
+from restore.inputs.inventory import load_inventory
 from restore.lab import Lab
 from restore.models import Inventory, Platform
-from restore.nodes.remote import run_playbook_on_node
 from restore.transports.ssh import SshTransport
 
 RESTORE = Path(sys.executable).parent / "restore"
@@ -293,7 +293,7 @@ def _other_key(known_hosts: Path, address: str) -> str:
 
 
 def test_an_orchestrator_killed_mid_job_re_attaches_on_resume(sites: Sites) -> None:
-    from restore.journal import Journal
+    from restore.execution.journal import Journal
 
     sites.forget("lab1")
     graph = sites.base / "slow.yaml"
@@ -376,7 +376,7 @@ def test_jobs_starting_at_once_on_one_node_all_run(sites: Sites) -> None:
 
 
 def test_the_job_key_opens_the_agent_and_nothing_else(sites: Sites) -> None:
-    from restore.nodes.job_access import job_spec
+    from restore.ansible.nodes.job_access import job_spec
 
     def as_job(command: str) -> tuple[int, str]:
         channel = SshTransport(job_spec(sites.hosts().host("node1"))).open_stream(command, 30)

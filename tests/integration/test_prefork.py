@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from restore.ansible import run_playbook
-from restore.prefork.service import PreforkAnsible
+from restore.ansible.prefork.service import PreforkAnsible
+from restore.ansible.runner import run_playbook
 
 PLAYBOOK = """
 - name: Marker
@@ -129,8 +129,8 @@ def test_a_timeout_without_the_server_kills_the_task_command_too(site: Path) -> 
 ENGINE = """
 import sys, threading
 from pathlib import Path
-from restore.ansible import run_playbook
-from restore.prefork.service import PreforkAnsible
+from restore.ansible.runner import run_playbook
+from restore.ansible.prefork.service import PreforkAnsible
 
 site = Path(sys.argv[1])
 prefork = PreforkAnsible(log_path=site / "prefork.log")
@@ -195,7 +195,7 @@ def test_a_lost_server_falls_back_to_the_real_program(site: Path) -> None:
     launcher = site / "bin" / "ansible-playbook"
     launcher.parent.mkdir()
     launcher.write_text(
-        f"#!{sys.executable}\nfrom restore.prefork.launcher import main\n\nmain()\n"
+        f"#!{sys.executable}\nfrom restore.ansible.prefork.launcher import main\n\nmain()\n"
     )
     launcher.chmod(0o700)
     stale = {**env, "PATH": f"{launcher.parent}:{env['PATH'].split(':', 1)[1]}"}

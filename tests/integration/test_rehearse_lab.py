@@ -142,7 +142,7 @@ def test_rehearsal_report_matches_journal(tmp_path: Path, monkeypatch: pytest.Mo
     )
     assert report["outcome"] == "succeeded" and report["journal"]["chain_ok"] is True
 
-    # numbers recomputed here from the raw events, independently of restore.report_model
+    # numbers recomputed here from the raw events, independently of restore.reporting.model
     mine = [e for e in events if e["run_id"] == run_id]
     start = min(datetime.fromisoformat(e["ts"]) for e in mine)
     reconnected = {

@@ -10,7 +10,7 @@ import yaml
 from typer.testing import CliRunner
 
 from restore.cli.app import app
-from restore.journal import Journal
+from restore.execution.journal import Journal
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 

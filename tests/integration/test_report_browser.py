@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from restore.report_render import to_html
+from restore.reporting.render import to_html
 from tests.unit.test_report import make
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from restore.ansible import run_playbook
+from restore.ansible.runner import run_playbook
 
 PLAYBOOK = """
 - hosts: all

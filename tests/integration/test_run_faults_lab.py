@@ -12,11 +12,11 @@ import yaml
 from typer.testing import CliRunner
 
 from restore.cli.app import app
-from restore.graph import load_graph
-from restore.inventory import load_inventory
+from restore.inputs.graph import load_graph
+from restore.inputs.inventory import load_inventory
 from restore.lab import Lab
 from restore.models import Platform
-from restore.plan import build_plan
+from restore.planning.plan import build_plan
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 

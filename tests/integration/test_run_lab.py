@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from restore.journal import Journal
+from restore.execution.journal import Journal
 from restore.lab import Lab
 from restore.models import Platform
 from tests.junit_schema import validate_junit
@@ -179,7 +179,7 @@ def test_small_hospital_on_lab_hosts(tmp_path: Path, lab: tuple[Lab, Path]) -> N
     run_log = state / "runs" / result["run_id"] / "restore.log"
     assert run_log.stat().st_mode & 0o777 == 0o600
     logged = run_log.read_text()
-    assert "WARNING restore.engine" in logged and "hang1: step 1:check failed" in logged
+    assert "WARNING restore.execution.engine" in logged and "hang1: step 1:check failed" in logged
     assert "journal" in logged  # -vv also logs every journal event
     hosts_lab.fault("hang1", None)
 

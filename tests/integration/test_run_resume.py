@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from restore.journal import Journal
+from restore.execution.journal import Journal
 
 
 def _setup(tmp: Path, services: list[dict[str, object]], hosts: list[str]) -> tuple[Path, Path]:

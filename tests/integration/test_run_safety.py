@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from restore.journal import Event, Journal, NoJournal
+from restore.execution.journal import Event, Journal, NoJournal
 
 ME = pwd.getpwuid(os.getuid()).pw_name
 

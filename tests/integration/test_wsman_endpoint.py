@@ -22,7 +22,7 @@ import requests
 import winrm
 import yaml
 
-from restore.inventory import load_inventory
+from restore.inputs.inventory import load_inventory
 from restore.lab import Lab
 from restore.lab.windows import lab_password
 from restore.models import Platform

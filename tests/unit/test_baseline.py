@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from restore.baseline import load_baselines, manifest_bytes, write_baselines
 from restore.errors import InputError
+from restore.integrity.baseline import load_baselines, manifest_bytes, write_baselines
 from restore.models import Credential, HostSpec, Platform
 
 HOST = HostSpec("db01", Platform.LINUX, "127.0.11.9", 22, "root", Credential("none"))

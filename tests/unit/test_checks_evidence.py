@@ -5,8 +5,8 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from restore.checks.catalog import fail, ok
-from restore.evidence import EvidenceStore, read_custody
+from restore.integrity.checks.catalog import fail, ok
+from restore.integrity.evidence import EvidenceStore, read_custody
 from restore.models import Credential, FindingStatus, HostSpec, Platform
 from restore.transports.local import LocalTransport
 

@@ -7,12 +7,12 @@ from typing import Any
 
 import pytest
 
-from restore.checks import linux_facts as lf
-from restore.checks.catalog import Context, FactError, Parsed
-from restore.checks.indicators import load_indicators
-from restore.checks.linux import CATALOG
-from restore.checks.runner import evaluate
-from restore.checks.verdict import aggregate
+from restore.integrity.checks import linux_facts as lf
+from restore.integrity.checks.catalog import Context, FactError, Parsed
+from restore.integrity.checks.indicators import load_indicators
+from restore.integrity.checks.linux import CATALOG
+from restore.integrity.checks.runner import evaluate
+from restore.integrity.checks.verdict import aggregate
 from restore.models import CommandOutput, FindingStatus, Verdict
 
 CTX = Context(indicators=load_indicators())

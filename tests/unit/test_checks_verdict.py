@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from restore.checks.catalog import error, fail, ok, warn
-from restore.checks.indicators import SHIPPED, load_indicators
-from restore.checks.verdict import aggregate, explain
 from restore.errors import InputError
+from restore.integrity.checks.catalog import error, fail, ok, warn
+from restore.integrity.checks.indicators import SHIPPED, load_indicators
+from restore.integrity.checks.verdict import aggregate, explain
 from restore.models import Verdict
 
 

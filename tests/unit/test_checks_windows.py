@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from restore.checks.catalog import Context, Parsed
-from restore.checks.indicators import load_indicators
-from restore.checks.runner import evaluate
-from restore.checks.verdict import aggregate
-from restore.checks.windows import CATALOG
-from restore.checks.windows_facts import FACTS, files_script
+from restore.integrity.checks.catalog import Context, Parsed
+from restore.integrity.checks.indicators import load_indicators
+from restore.integrity.checks.runner import evaluate
+from restore.integrity.checks.verdict import aggregate
+from restore.integrity.checks.windows import CATALOG
+from restore.integrity.checks.windows_facts import FACTS, files_script
 from restore.models import CommandOutput, FindingStatus, Platform, Verdict
 
 CTX = Context(

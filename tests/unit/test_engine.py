@@ -19,15 +19,15 @@ from typing import Any
 import pytest
 import yaml
 
-from restore.engine import Engine, RunOptions, RunResult
 from restore.errors import InputError
-from restore.graph import load_graph
-from restore.inventory import load_inventory
-from restore.journal import Journal
+from restore.execution.engine import Engine, RunOptions, RunResult
+from restore.execution.journal import Journal
+from restore.execution.runlock import RunLock
+from restore.execution.steps.base import StepContext, StepOutcome
+from restore.inputs.graph import load_graph
+from restore.inputs.inventory import load_inventory
 from restore.models import StepType, Verdict
-from restore.plan import build_plan
-from restore.runlock import RunLock
-from restore.steps.base import StepContext, StepOutcome
+from restore.planning.plan import build_plan
 
 NEW_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKvN5qGq0s0vE7d0o2i3Gf1x6mVx1b2pYk2GxZ8m9yQh"
 RECONNECT = """
@@ -384,7 +384,7 @@ def test_yes_auto_approves_and_says_so(tmp_path: Path, yes: bool) -> None:
 def test_dry_run_walks_the_whole_plan_and_names_the_gates(tmp_path: Path) -> None:
     """The real evidence and check steps: in a dry run they touch nothing, the evidence step's
     plan satisfies the dry run's reimage gate, and no approval is journaled."""
-    from restore.steps import RUNNERS
+    from restore.execution.steps import RUNNERS
 
     marker = tmp_path / "touched"
     steps = [

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from restore.fingerprint import record_success, staleness
-from restore.graph import load_graph
+from restore.inputs.fingerprint import record_success, staleness
+from restore.inputs.graph import load_graph
 
 from .graphs import service, write_graph, write_inventory
 

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from restore.errors import InputError
-from restore.graph import load_graph
+from restore.inputs.graph import load_graph
 
 KEYS = [
     "id",

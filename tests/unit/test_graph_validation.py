@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from restore.errors import InputError, InputErrors
-from restore.graph import load_graph
+from restore.inputs.graph import load_graph
 from restore.models import StepType
 
 from .graphs import service, write_graph

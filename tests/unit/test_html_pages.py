@@ -5,9 +5,9 @@ from __future__ import annotations
 import copy
 from html.parser import HTMLParser
 
-from restore.html_page import markdown_to_html, page
-from restore.report_model import build_report
-from restore.report_render import to_html
+from restore.reporting.html_page import markdown_to_html, page
+from restore.reporting.model import build_report
+from restore.reporting.render import to_html
 from tests.unit.test_report import EVENTS, SERVICES
 
 HOSTILE = '<img src=x onerror=alert(1)><script>alert(2)</script>" onmouseover="x'

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from restore.errors import InputError
-from restore.inventory import load_inventory
+from restore.inputs.inventory import load_inventory
 from restore.models import Platform
 
 

@@ -45,7 +45,7 @@ def reaped():
             continue
         return False
     return True
-from restore.inventory_background import start_loading_inventory
+from restore.planning.inventory_background import start_loading_inventory
 """
 
 
@@ -66,7 +66,7 @@ def test_the_child_returns_what_loading_here_returns(tmp_path: Path) -> None:
     inventory = write_inventory(tmp_path, {"db": ["db1"], "ad": ["dc1"]}, windows=("dc1",))
     seen = _in_fresh_interpreter(
         """
-        from restore.inventory import load_inventory
+        from restore.inputs.inventory import load_inventory
         source, cache = Path(sys.argv[1]), Path(sys.argv[2])
         loaded = start_loading_inventory(source, cache).result()
         same = loaded == load_inventory(source)
@@ -103,13 +103,13 @@ def test_a_child_that_dies_is_replaced_by_loading_here(tmp_path: Path) -> None:
     inventory = write_inventory(tmp_path, {"db": ["db1"]})
     seen = _in_fresh_interpreter(
         """
-        import restore.inventory
-        parent, real = os.getpid(), restore.inventory.load_inventory
+        import restore.inputs.inventory
+        parent, real = os.getpid(), restore.inputs.inventory.load_inventory
         def killed_in_the_child(*args, **kwargs):
             if os.getpid() != parent:
                 os.kill(os.getpid(), signal.SIGKILL)
             return real(*args, **kwargs)
-        restore.inventory.load_inventory = killed_in_the_child
+        restore.inputs.inventory.load_inventory = killed_in_the_child
         loaded = start_loading_inventory(Path(sys.argv[1]), Path(sys.argv[2])).result()
         print(json.dumps({"forked": len(forked), "reaped": reaped(),
                           "hosts": [h.name for h in loaded.hosts]}))

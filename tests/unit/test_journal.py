@@ -8,7 +8,7 @@ import multiprocessing
 import sqlite3
 from pathlib import Path
 
-from restore.journal import GENESIS_HASH, Journal, redact
+from restore.execution.journal import GENESIS_HASH, Journal, redact
 
 
 def _filled(tmp_path: Path, n: int = 6) -> Journal:

@@ -13,11 +13,11 @@ import pytest
 from rich.console import Console
 
 from restore.cli.live_view import LiveProgress, release_command
-from restore.engine_replay import step_key
-from restore.graph import load_graph
-from restore.inventory import load_inventory
-from restore.journal import Event
-from restore.plan import RestorePlan, build_plan
+from restore.execution.journal import Event
+from restore.execution.run_state import step_key
+from restore.inputs.graph import load_graph
+from restore.inputs.inventory import load_inventory
+from restore.planning.plan import RestorePlan, build_plan
 
 from .graphs import service, write_graph, write_inventory
 

@@ -24,7 +24,9 @@ def test_a_secret_is_masked_on_stderr_and_in_the_run_log(
     logs.add_secrets(["Vault-Value-4242"])
     run_log = logs.attach_run_log(tmp_path / "runs" / "r1" / "restore.log")
     try:
-        child = logs.logger("restore.engine")  # records from children reach the filter too
+        child = logs.logger(
+            "restore.execution.engine"
+        )  # records from children reach the filter too
         child.info("password is %s for %s", "Vault-Value-4242", "lis01")
         try:
             raise RuntimeError("auth failed with Vault-Value-4242")

@@ -11,8 +11,8 @@ from typer.testing import CliRunner
 
 from restore.cli.app import app
 from restore.errors import InputError, InputErrors
-from restore.inventory import load_inventory
-from restore.nodes.placement import execution_nodes
+from restore.inputs.inventory import load_inventory
+from restore.planning.placement import execution_nodes
 from tests.unit.graphs import service, write_graph
 
 runner = CliRunner()

@@ -10,12 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from restore.errors import InputError, OperationalError
-from restore.models import Credential, HostSpec, Inventory, Platform
-from restore.nodes import wheelhouse
-from restore.nodes.install import is_current
-from restore.nodes.status import assess, inventory_nodes, parse_worker_info, select_node
-from restore.nodes.wheelhouse import (
+from restore.ansible.nodes import wheelhouse
+from restore.ansible.nodes.install import is_current
+from restore.ansible.nodes.status import assess, inventory_nodes, parse_worker_info, select_node
+from restore.ansible.nodes.wheelhouse import (
     MANIFEST,
     NodePython,
     Pins,
@@ -25,6 +23,8 @@ from restore.nodes.wheelhouse import (
     platform_tags,
     wheelhouse_key,
 )
+from restore.errors import InputError, OperationalError
+from restore.models import Credential, HostSpec, Inventory, Platform
 
 PINS = Pins("2.19.14", "2.4.3", "26.3")
 BOOKWORM = NodePython("cpython", 3, 11, "x86_64", "glibc", "2.36")

@@ -1,13 +1,12 @@
-"""Start order, reasons and RTO risks computed from a plan (restore.plan_explain)."""
+"""Start order, reasons and RTO risks computed from a plan (restore.planning.explain)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from restore.graph import load_graph
-from restore.inventory import load_inventory
-from restore.plan import RestorePlan, build_plan
-from restore.plan_explain import (
+from restore.inputs.graph import load_graph
+from restore.inputs.inventory import load_inventory
+from restore.planning.explain import (
     RtoClock,
     explained_json,
     rto_risks,
@@ -15,6 +14,7 @@ from restore.plan_explain import (
     start_order,
     why,
 )
+from restore.planning.plan import RestorePlan, build_plan
 
 from .graphs import service, write_graph, write_inventory
 

@@ -8,10 +8,10 @@ import networkx as nx
 import pytest
 
 from restore.errors import InputError
-from restore.graph import load_graph
-from restore.inventory import load_inventory
-from restore.plan import RestorePlan, build_plan, effective_priorities, restore_order
-from restore.plan_explain import start_order, why
+from restore.inputs.graph import load_graph
+from restore.inputs.inventory import load_inventory
+from restore.planning.explain import start_order, why
+from restore.planning.plan import RestorePlan, build_plan, effective_priorities, restore_order
 
 from .graphs import service, write_graph, write_inventory
 

@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 import yaml
 
-from restore.checks import windows_facts
-from restore.checks.catalog import Context
-from restore.checks.indicators import load_indicators
-from restore.checks.powershell_syntax import syntax_problems
+from restore.inputs.powershell_syntax import syntax_problems
+from restore.integrity.checks import windows_facts
+from restore.integrity.checks.catalog import Context
+from restore.integrity.checks.indicators import load_indicators
 from restore.models import CommandOutput, Credential, HostSpec, Platform
 from restore.transports.winrm import WinrmTransport
 

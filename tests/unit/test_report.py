@@ -8,8 +8,8 @@ from datetime import datetime, timedelta
 import pytest
 import xmlschema
 
-from restore.report_model import ServiceInfo, build_report
-from restore.report_render import to_html, to_json, to_junit, to_markdown
+from restore.reporting.model import ServiceInfo, build_report
+from restore.reporting.render import to_html, to_json, to_junit, to_markdown
 from tests.junit_schema import validate_junit
 
 T0 = datetime.fromisoformat("2026-11-21T08:00:00+00:00")
@@ -190,7 +190,7 @@ def test_a_failed_ansible_task_is_named_in_every_format() -> None:
     report = build_report(events, SERVICES, run_id="r1", graph_name="g")
     validate_junit(to_junit(report))
     assert "<b>" not in to_html(report)
-    # the pipe cannot split the failures row, and the markup stays text (restore.markdown_text)
+    # the pipe cannot split the failures row, and the markup stays text (restore.reporting.markdown_text)
     assert "\\| &lt;b&gt;&amp;" in to_markdown(report)
 
 

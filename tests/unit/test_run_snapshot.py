@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from restore.engine import RunResult
-from restore.engine_replay import replay
-from restore.journal import Journal
-from restore.reporting import report_for_run
-from restore.run_snapshot import inventory_fingerprint, snapshot
+from restore.execution.engine import RunResult
+from restore.execution.journal import Journal
+from restore.execution.run_snapshot import inventory_fingerprint, snapshot
+from restore.execution.run_state import replay
+from restore.reporting.build import report_for_run
 from tests.unit.test_engine import _run, _states
 
 SERVICES = [

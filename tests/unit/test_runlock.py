@@ -12,10 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from restore.engine_replay import replay
 from restore.errors import InputError
-from restore.journal import Event, Journal, NoJournal
-from restore.operator_decisions import (
+from restore.execution.journal import Event, Journal, NoJournal
+from restore.execution.operator_decisions import (
     check_approval,
     check_step_decision,
     check_who,
@@ -23,12 +22,13 @@ from restore.operator_decisions import (
     liveness,
     waiting_at_gate,
 )
-from restore.runlock import LOCK_NAME, LockHolder, RunInProgress, RunLock, live_holder
+from restore.execution.run_state import replay
+from restore.execution.runlock import LOCK_NAME, LockHolder, RunInProgress, RunLock, live_holder
 
 HOLD = """
 import sys, time
 from pathlib import Path
-from restore.runlock import RunLock
+from restore.execution.runlock import RunLock
 lock = RunLock(Path(sys.argv[1]), "run").acquire()
 lock.set_run_id("R-child")
 print("held", flush=True)
@@ -169,7 +169,7 @@ class _Runs:
     """The two Journal methods decision_run reads, over fixed records."""
 
     def __init__(self, state: str) -> None:
-        from restore.journal import RunRecord
+        from restore.execution.journal import RunRecord
 
         self.state_dir = Path("/nowhere")
         self.record = RunRecord("R", "t", "t", "g", "h", "i", {}, state)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from ansible_runner.runner import Runner
 
-from restore import runner_patch
+from restore.ansible import runner_patch
 
 
 def test_the_installed_ansible_runner_still_has_the_patched_method() -> None:
@@ -34,7 +34,7 @@ def test_a_changed_signature_is_refused_with_the_supported_range() -> None:
 def test_importing_the_adapter_does_not_patch_ansible_runner() -> None:
     # The patch is installed by the first playbook run, not as an import side effect.
     code = (
-        "import restore.ansible, restore.runner_patch as p\n"
+        "import restore.ansible.runner, restore.ansible.runner_patch as p\n"
         "from ansible_runner.runner import Runner\n"
         "print(p.installed(), Runner.handle_termination.__func__.__module__)\n"
     )
@@ -57,7 +57,7 @@ def test_once_installed_a_terminated_job_loses_the_processes_that_left_its_group
 ) -> None:
     runner_patch.install()
     runner_patch.install()  # idempotent: the tree killer is not wrapped twice
-    assert Runner.handle_termination.__func__.__module__ == "restore.runner_patch"
+    assert Runner.handle_termination.__func__.__module__ == "restore.ansible.runner_patch"
     pid_file = tmp_path / "escaped.pid"
     # The job's child moves to a session of its own, as ansible-core 2.19's workers do: a
     # process-group kill (ansible-runner's own behaviour) would leave it running.

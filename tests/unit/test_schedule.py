@@ -6,7 +6,7 @@ import heapq
 
 import pytest
 
-from restore.schedule import (
+from restore.planning.scheduling import (
     SchedJob,
     SchedService,
     Scheduler,

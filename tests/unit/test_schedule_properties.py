@@ -8,7 +8,7 @@ import random
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from restore.schedule import (
+from restore.planning.scheduling import (
     SchedJob,
     SchedService,
     Scheduler,
@@ -16,8 +16,8 @@ from restore.schedule import (
     simulate,
     srm_baseline,
 )
-from restore.scheduling.problem import Problem
-from restore.scheduling.search import list_rank
+from restore.planning.scheduling.problem import Problem
+from restore.planning.scheduling.search import list_rank
 
 EPS = 1e-6
 

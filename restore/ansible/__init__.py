@@ -1,0 +1,1 @@
+"""The ansible-runner adapter: the only importers of ansible_runner (local, prefork, nodes)."""

@@ -1,0 +1,292 @@
+"""The ansible-runner adapter: the only module that imports ansible_runner.
+
+Why an adapter: a step needs one call that runs a playbook on exactly one host, in check mode
+for a dry run, with a hard deadline, reporting progress from the event stream and deciding
+success from status/rc/stats (never by reading stdout), and that leaves no secret behind in
+ansible-runner's artifacts directory. ansible-runner writes extravars to `env/extravars`,
+echoes task results into `job_events/` and `stdout`, and records the job's environment in
+`command`; all are scrubbed after every run (restore.secrets masks every known secret). A job
+gets only the environment Ansible needs (restore.secrets.job_environment) and the user's
+vault password files (restore.secrets.playbook_vault_args), never a password in clear.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ansible_runner.interface import init_runner
+
+from restore.ansible import runner_patch
+from restore.ansible.failures import failure_text, play_error, task_failure
+from restore.secrets import (
+    REDACTED,
+    playbook_vault_args,
+    redact,
+    redact_text,
+)
+from restore.secrets import (
+    job_environment as allowed_environment,
+)
+
+ProgressFn = Callable[[str], None]
+
+# ansible-runner sets ANSIBLE_HOST_KEY_CHECKING=False unless told otherwise: a recovery tool
+# that skips host-key checks would hand a rebuilt host's credentials to an impostor.
+ANSIBLE_ENV = {
+    "ANSIBLE_HOST_KEY_CHECKING": "True",
+    "ANSIBLE_RETRY_FILES_ENABLED": "False",
+    "ANSIBLE_NOCOLOR": "True",
+    "ANSIBLE_DEPRECATION_WARNINGS": "False",
+    "ANSIBLE_LOCALHOST_WARNING": "False",
+}
+# The inventory loader (restore.inputs.inventory) sets these in this process unless the operator
+# did; passing them explicitly keeps every job's environment the same whether or not the inventory
+# was loaded yet, which is what lets the prefork server's jobs start warm.
+_DEFAULTS = {
+    "ANSIBLE_INVENTORY_UNPARSED_WARNING": "False",
+    "ANSIBLE_INVENTORY_ANY_UNPARSED_IS_FAILED": "True",
+}
+
+
+@dataclass(frozen=True)
+class PlaybookResult:
+    """What a playbook run did, decided from runner status, rc and per-host stats."""
+
+    status: str  # successful | failed | timeout | canceled | error
+    rc: int | None
+    host: str
+    stats: dict[str, int] = field(default_factory=dict)
+    failed_tasks: tuple[str, ...] = ()
+    duration_s: float = 0.0
+    artifacts: str = ""
+    message: str = ""
+    # one entry per failed task, from its runner_on_failed/unreachable event (task_failure)
+    failures: tuple[dict[str, Any], ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        # The host must also appear in the stats: a --limit that matched nothing exits 0.
+        return (
+            self.status == "successful"
+            and self.rc == 0
+            and self.stats.get("failures", 0) == 0
+            and self.stats.get("dark", 0) == 0
+            and bool(self.stats)
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "rc": self.rc,
+            "stats": self.stats,
+            "failed_tasks": list(self.failed_tasks),
+            "duration_s": round(self.duration_s, 3),
+            "artifacts": self.artifacts,
+            "message": self.message,
+            "failures": [dict(f) for f in self.failures],
+        }
+
+
+def run_playbook(
+    *,
+    playbook: Path,
+    inventory: str,
+    host: str,
+    work_dir: Path,
+    extravars: Mapping[str, Any] | None = None,
+    secret_extravars: Mapping[str, Any] | None = None,
+    secrets: Iterable[str] = (),
+    check: bool = False,
+    timeout_s: float | None = None,
+    cancel: threading.Event | None = None,
+    progress: ProgressFn | None = None,
+    launch_env: Mapping[str, str] | None = None,
+) -> PlaybookResult:
+    """Run `playbook` limited to `host`; never raises for a failed play (that is data).
+
+    `launch_env` comes from the run's `PreforkAnsible`: it makes "ansible-playbook" the warm,
+    forked one. Arguments, artifacts and events are the same either way."""
+    runner_patch.install()  # a timed-out job must lose its whole tree, not only its group
+    work_dir.mkdir(parents=True, exist_ok=True)
+    known_secrets = [*secrets, *(str(v) for v in (secret_extravars or {}).values() if v)]
+    failed_tasks: list[str] = []
+    failures: list[dict[str, Any]] = []
+    errors: list[dict[str, Any]] = []  # outside any task: the explanation when none failed
+    started = time.monotonic()
+
+    def on_event(event: Mapping[str, Any]) -> bool:
+        data = event.get("event_data") or {}
+        kind = str(event.get("event", ""))
+        failure = task_failure(event)
+        if failure is not None:
+            failures.append(redact(failure, known_secrets))
+            prefix = "unreachable: " if failure["unreachable"] else ""
+            failed_tasks.append(prefix + str(failure["task"]))
+        elif (error := play_error(event)) is not None:
+            errors.append(redact(error, known_secrets))
+        if progress is not None and kind in {"playbook_on_task_start", "runner_on_failed"}:
+            progress(str(data.get("task", kind)))
+        return True  # keep the event in job_events (scrubbed below)
+
+    def cancelled() -> bool:
+        overdue = timeout_s is not None and time.monotonic() - started > timeout_s
+        return overdue or (cancel is not None and cancel.is_set())
+
+    options = [*(["--check", "--diff"] if check else []), *playbook_vault_args()]
+    cmdline = shlex.join(options) if options else None
+    try:
+        runner = init_runner(
+            private_data_dir=str(work_dir),
+            playbook=str(Path(playbook).resolve()),
+            inventory=inventory,
+            limit=host,
+            extravars={**(extravars or {}), **(secret_extravars or {})},
+            cmdline=cmdline,
+            envvars={**_environment(), **(launch_env or {})},
+            quiet=True,
+            event_handler=on_event,
+            cancel_callback=cancelled,
+            timeout=int(timeout_s) + 1 if timeout_s else None,
+            suppress_env_files=False,
+        )
+        # ansible-runner seeds the job with this whole process's environment and records it
+        # in the artifacts: the job gets only what Ansible needs.
+        runner.config.env = allowed_environment(runner.config.env)
+        runner.run()
+    except Exception as exc:  # ansible-runner raises for a missing playbook dir and the like
+        scrub_artifacts(work_dir, known_secrets)
+        return PlaybookResult(
+            "error", None, host, duration_s=time.monotonic() - started, message=str(exc)
+        )
+    status = str(runner.status)
+    if status == "canceled" and timeout_s is not None and time.monotonic() - started > timeout_s:
+        status = "timeout"
+    stats = host_stats(runner.stats, host)
+    artifacts = str(getattr(runner.config, "artifact_dir", work_dir))
+    scrub_artifacts(work_dir, known_secrets)
+    if not failures and status != "successful":
+        failures = errors[:1]
+    return PlaybookResult(
+        status=status,
+        rc=runner.rc,
+        host=host,
+        stats=stats,
+        failed_tasks=tuple(failed_tasks),
+        duration_s=time.monotonic() - started,
+        artifacts=artifacts,
+        message=redact_text(
+            ("check mode (nothing changed): " if check else "")
+            + f"{status}, rc={runner.rc}"
+            + (f": {failure_text(failures[0])}" if failures else ""),
+            known_secrets,
+        ),
+        failures=tuple(failures),
+    )
+
+
+def job_environment(launch_env: Mapping[str, str]) -> dict[str, str]:
+    """The environment ansible-runner gives a playbook job, as ansible-runner itself builds it
+    for a throwaway job: what the prefork server primes itself with."""
+    from ansible_runner.config.runner import RunnerConfig
+
+    scratch = Path(tempfile.mkdtemp(prefix="restore-runner-env-"))
+    try:
+        (scratch / "prime.yml").write_text("[]\n")
+        config = RunnerConfig(
+            private_data_dir=str(scratch),
+            playbook=str(scratch / "prime.yml"),
+            envvars={**_environment(), **launch_env},
+            suppress_env_files=False,
+        )
+        config.prepare()
+        return allowed_environment({str(k): str(v) for k, v in config.env.items()})
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _environment() -> dict[str, str]:
+    # ansible-playbook lives next to this interpreter (the venv), which may not be on PATH.
+    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    defaults = {name: os.environ.get(name, value) for name, value in _DEFAULTS.items()}
+    return {**defaults, **ANSIBLE_ENV, "PATH": path}
+
+
+def host_stats(stats: Mapping[str, Any] | None, host: str) -> dict[str, int]:
+    """Per-host counters from the playbook_on_stats event: ok, changed, failures, dark..."""
+    if not stats:
+        return {}
+    result: dict[str, int] = {}
+    for key in ("ok", "changed", "failures", "dark", "skipped", "rescued", "ignored"):
+        per_host = stats.get(key) or {}
+        if host in per_host:
+            result[key] = int(per_host[host])
+    if result:
+        for key in ("ok", "changed", "failures", "dark", "skipped"):
+            result.setdefault(key, 0)
+    return result
+
+
+def scrub_artifacts(work_dir: Path, secrets: Iterable[str]) -> None:
+    """Remove every file that may hold a secret and redact known secret values in the rest.
+
+    `env/` holds extravars, passwords, ssh_key and envvars as ansible-runner was given them;
+    nobody needs them after the run. Event files and stdout keep their value for an
+    investigator once secrets are replaced by ``***``.
+    """
+    known = [s for s in secrets if s]
+    env = work_dir / "env"
+    if env.exists():
+        shutil.rmtree(env, ignore_errors=True)
+    for path in work_dir.rglob("*"):
+        if not path.is_file() or path.is_symlink():
+            continue
+        if path.name in {"ssh_key_data", "passwords", "ssh_key"}:
+            path.unlink(missing_ok=True)
+            continue
+        try:
+            text = path.read_text()
+        except (UnicodeDecodeError, OSError):
+            continue
+        cleaned = _scrub_text(path, text, known)
+        if cleaned != text:
+            path.write_text(cleaned)
+
+
+def _scrub_text(path: Path, text: str, secrets: list[str]) -> str:
+    if path.name == "command":  # {command, cwd, env}: the job's recorded environment
+        try:
+            data = json.loads(text)
+        except ValueError:
+            return redact_text(text, secrets)
+        if isinstance(data, dict) and isinstance(data.get("env"), dict):
+            data["env"] = allowed_environment({str(k): str(v) for k, v in data["env"].items()})
+        return json.dumps(redact(data, secrets))
+    if path.suffix == ".json":
+        try:
+            data = json.loads(text)
+        except ValueError:
+            return redact_text(text, secrets)
+        cleaned = redact(data, secrets)
+        return text if cleaned == data else json.dumps(cleaned)
+    return redact_text(text, secrets)
+
+
+__all__ = [
+    "ANSIBLE_ENV",
+    "REDACTED",
+    "PlaybookResult",
+    "host_stats",
+    "run_playbook",
+    "scrub_artifacts",
+]

@@ -1,0 +1,44 @@
+"""`ssh: COMMAND` and `winrm: POWERSHELL`: one command on the host, through restore.transports.
+
+In a dry run the command is shown, not run: the graph author's commands may change the host.
+"""
+
+from __future__ import annotations
+
+from restore.execution.steps.base import StepContext, StepOutcome, dry, failed, succeeded
+from restore.models import Platform
+from restore.transports import make_transport
+from restore.transports.base import TransportError
+
+_TAIL = 2000  # characters of output kept in the journal: enough to explain, not a log
+
+
+def run(ctx: StepContext) -> StepOutcome:
+    command = str(ctx.step.argument or "")
+    kind = ctx.step.type.value
+    if kind == "winrm" and ctx.host.platform is not Platform.WINDOWS:
+        return failed(f"winrm step on {ctx.host.platform.value} host {ctx.host.name}")
+    if ctx.dry_run:
+        return dry(f"would run over {kind}: {command}", command=command)
+    transport = make_transport(ctx.host, winrm_insecure=ctx.winrm_insecure)
+    ctx.on_cancel(transport.close)
+    try:
+        transport.connect(min(30.0, ctx.timeout_s))
+        output = transport.run(command, timeout=ctx.timeout_s, drain=True)
+    except TransportError as exc:
+        return failed(f"{ctx.host.name} unreachable: {exc}", unreachable=True)
+    finally:
+        transport.close()
+    detail: dict[str, object] = {
+        "command": command,
+        "rc": output.rc,
+        "stdout": output.stdout[-_TAIL:],
+        "stderr": output.stderr[-_TAIL:],
+        "duration_s": round(output.duration_s, 3),
+        "truncated": output.truncated,  # the middle was dropped on the control node
+    }
+    if output.timed_out:
+        return failed(f"command timed out after {output.duration_s:.0f}s", **detail)
+    if output.rc != 0:
+        return failed(f"command exited {output.rc}", **detail)
+    return succeeded(f"exit 0 in {output.duration_s:.1f}s", **detail)

@@ -1,0 +1,1 @@
+"""What the operator gives: the graph file, the Ansible inventory, and their binding."""

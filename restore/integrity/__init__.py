@@ -1,0 +1,1 @@
+"""Integrity: the check catalog, baselines and evidence collection."""

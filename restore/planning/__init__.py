@@ -1,0 +1,1 @@
+"""Pure planning: graph + inventory + options -> RestorePlan. No I/O beyond the cache."""

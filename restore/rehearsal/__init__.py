@@ -1,0 +1,1 @@
+"""Rehearsals: the whole plan against lab twins, with an infection mix."""

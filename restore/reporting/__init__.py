@@ -1,0 +1,1 @@
+"""Reports and the printable plan: one model, several renderers."""

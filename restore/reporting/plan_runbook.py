@@ -1,0 +1,197 @@
+"""Text renderings of a RestorePlan: Graphviz dot, Mermaid, and the printable Markdown runbook.
+
+Pure functions from plan to string; the rich table lives in the CLI, which alone imports rich.
+The Markdown runbook is meant to be printed before the IT systems go down and used on paper:
+order, steps, checks to do by hand and blanks for sign-off.
+"""
+
+from __future__ import annotations
+
+from restore.inputs.durations import format_duration
+from restore.models import StepSpec, StepType
+from restore.planning.explain import RtoClock, rto_risks, start_order, why
+from restore.planning.model import PlannedHost, RestorePlan, step_estimate
+from restore.planning.scheduling import Simulation
+from restore.reporting import markdown_text as md
+
+_MANUAL_CHECKS: dict[StepType, str] = {
+    StepType.EVIDENCE: "Disk image / memory capture taken and hashed; custody form signed",
+    StepType.CHECK: "No ransom note, no unknown admin/UID 0, no unknown scheduled task or cron",
+    StepType.REIMAGE: "Rebuilt from the golden image; new host key recorded from the console",
+    StepType.ANSIBLE: "Playbook ran to the end with failed=0",
+    StepType.SSH: "Command returned 0",
+    StepType.WINRM: "Script returned 0",
+    StepType.HEALTH: "Service answers on its port / URL",
+    StepType.APPROVE: "Business owner confirms, name and time written below",
+    StepType.RECONNECT: "Last check clean; production network re-enabled",
+    StepType.QUARANTINE: "Production network cut; management network only",
+}
+
+
+def _quote(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def to_dot(plan: RestorePlan) -> str:
+    lines = [f"digraph {_quote(plan.graph.name)} {{", "  rankdir=LR;", "  node [shape=box];"]
+    for svc in plan.services:
+        label = (
+            f"{svc.id}\\nP{svc.priority} (eff. {svc.effective_priority})\\n{len(svc.hosts)} host(s)"
+        )
+        style = ', style="bold"' if svc.id in plan.critical_path else ""
+        lines.append(f"  {_quote(svc.id)} [label={_quote(label)}{style}];")
+    for svc in plan.services:
+        for dep in svc.depends_on:
+            lines.append(f"  {_quote(dep)} -> {_quote(svc.id)};")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def _mermaid_id(service_id: str) -> str:
+    return "s_" + service_id.replace("-", "_")
+
+
+def to_mermaid(plan: RestorePlan) -> str:
+    lines = ["flowchart LR"]
+    for svc in plan.services:
+        label = f"{svc.id}<br/>P{svc.priority} eff. {svc.effective_priority}"
+        lines.append(f'  {_mermaid_id(svc.id)}["{label}"]')
+    for svc in plan.services:
+        for dep in svc.depends_on:
+            lines.append(f"  {_mermaid_id(dep)} --> {_mermaid_id(svc.id)}")
+    if plan.critical_path:
+        lines.append("  classDef critical stroke-width:3px;")
+        lines.append(
+            "  class " + ",".join(_mermaid_id(s) for s in plan.critical_path) + " critical;"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _step_line(step: StepSpec) -> str:
+    return f"{md.text(step.label)} (~{format_duration(step_estimate(step))})"
+
+
+def _timeline_table(sim: Simulation) -> list[str]:
+    rows = [
+        f"Projected with {sim.max_parallel} host(s) at once: all services back after "
+        f"{format_duration(sim.makespan_s)} (lower bound {format_duration(sim.lower_bound_s)}); "
+        f"priority-1 services back after {format_duration(sim.priority1_restored_s)}.",
+        "",
+        "| Service | Back after | Lower bound |",
+        "|---|---|---|",
+    ]
+    for entry in sim.services:
+        rows.append(
+            md.row(
+                md.text(entry.id),
+                format_duration(entry.restored_s),
+                format_duration(entry.lower_bound_s),
+            )
+        )
+    return rows
+
+
+def _rto_at_risk_lines(plan: RestorePlan, sim: Simulation, clock: RtoClock) -> list[str]:
+    risks = rto_risks(plan, sim, clock.already_spent_s)
+    title = f"## RTO at risk with {sim.max_parallel} host(s) at once"
+    if not risks:
+        return ["", title, "", "None: every RTO is met in this projection."]
+    return ["", title, "", *(f"- **AT RISK** {md.text(risk.sentence())}" for risk in risks)]
+
+
+def to_markdown(plan: RestorePlan, clock: RtoClock | None = None) -> str:
+    """The paper runbook: printable, with blanks for sign-off. Rows and sections follow the
+    start order of the first simulation: what the run will do, in that order.
+
+    Names and labels from the graph and inventory go through the escaped Markdown writer
+    (restore.reporting.markdown_text): the runbook is also rendered as HTML."""
+    t = md.text
+    clock = clock or RtoClock("run_start")
+    first = plan.simulations[0]
+    by_id = {svc.id: svc for svc in plan.services}
+    ordered = [by_id[sid] for sid in start_order(plan, first)]
+    reasons = why(plan, first)
+    back = {s.id: s.restored_s for s in first.services}
+    late = {r.id for r in rto_risks(plan, first, clock.already_spent_s)}
+    out = [
+        f"# Recovery runbook — {t(plan.graph.name)}",
+        "",
+        f"Graph: {md.code(plan.graph.path)}. Start order with {first.max_parallel} host(s) at "
+        "once (what the run follows): " + " → ".join(t(s.id) for s in ordered) + ".",
+        "",
+        "Priority order (most urgent first; ties in the graph file's order): "
+        + " → ".join(map(t, plan.order))
+        + ".",
+        "",
+        *([f"Note: {t(note)}", ""] if (note := clock.note()) else []),
+        f"Critical path: {' → '.join(map(t, plan.critical_path))}. Estimated duration: "
+        f"{format_duration(plan.estimated_duration_s)}.",
+        "",
+        "Rule: no host rejoins the production network before its last integrity check is",
+        "clean. Keep every piece of evidence; delete nothing on a compromised host.",
+        "",
+        "## Order and waves",
+        "",
+        "| # | Service | Priority | Effective | Why here | Needs | Wave | Hosts | "
+        + ("Back (since incident)" if clock.counted_from == "incident" else "Back after")
+        + " | RTO |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for index, svc in enumerate(ordered, 1):
+        rto = format_duration(svc.rto_s) if svc.rto_s else "—"
+        out.append(
+            md.row(
+                index,
+                f"{t(svc.id)} — {t(svc.name)}",
+                svc.priority,
+                svc.effective_priority,
+                t(reasons[svc.id]),
+                ", ".join(map(t, svc.depends_on)) or "—",
+                svc.wave,
+                ", ".join(map(t, svc.hosts)),
+                format_duration(clock.already_spent_s + back[svc.id]),
+                rto + (" **AT RISK**" if svc.id in late else ""),
+            )
+        )
+    for sim in plan.simulations:
+        out += ["", "## Projected timeline", "", *_timeline_table(sim)]
+        if any(s.rto_s is not None for s in plan.services):
+            out += _rto_at_risk_lines(plan, sim, clock)
+    out += ["", "## Per service", ""]
+    hosts_by_service: dict[str, list[PlannedHost]] = {}  # no plan.host() per host: quadratic
+    for host in plan.hosts:
+        hosts_by_service.setdefault(host.service, []).append(host)
+    for index, svc in enumerate(ordered, 1):
+        needs = ", ".join(map(t, svc.depends_on)) or "nothing"
+        out += [
+            f"### {index}. {t(svc.name)} ({md.code(svc.id)})",
+            "",
+            f"Priority {svc.priority}"
+            + (
+                f", urgent as {t(svc.inherited_from)} ({svc.effective_priority})"
+                if svc.inherited_from
+                else ""
+            )
+            + (f"; RTO {format_duration(svc.rto_s)}" if svc.rto_s else "")
+            + f"; start only when these are back: {needs}.",
+            "",
+        ]
+        for host in hosts_by_service.get(svc.id, []):
+            node = host.bound.execution_node
+            out += [
+                f"#### Host {md.code(host.name)} ({t(host.platform)})",
+                "",
+                *([f"Ansible steps run on execution node {md.code(node)}.", ""] if node else []),
+                "| # | Step | Check by hand | Done (time) | Initials |",
+                "|---|---|---|---|---|",
+            ]
+            for number, step in enumerate(host.steps, 1):
+                out.append(f"| {number} | {_step_line(step)} | {_MANUAL_CHECKS[step.type]} | | |")
+            out.append("")
+        out += [
+            "Service back on: ____/____ at ____:____   Verified by: ______________________",
+            "",
+            "Business owner sign-off: ______________________",
+            "",
+        ]
+    return "\n".join(out) + "\n"
