@@ -29,6 +29,7 @@ from typing import Any, Protocol
 from restore import logs
 from restore.ansible.prefork.service import PreforkAnsible
 from restore.errors import InputError, Interrupted, StopSignal
+from restore.execution import gates
 from restore.execution.journal import Event, Journal
 from restore.execution.run_snapshot import graph_document, inventory_fingerprint, plan_hosts
 from restore.execution.run_state import (
@@ -636,7 +637,13 @@ class Engine:
             attempt,
             timeout,
         )
-        outcome = self._with_deadline(ctx, timeout)
+        # DESIGN §5's gates, whatever runner this step type was given (restore.execution.gates).
+        why_not = gates.refusal(step, run.facts, host.name, self.options.dry_run)
+        if why_not is not None:
+            verdict = run.facts.verdict.value if run.facts.verdict else None
+            outcome = StepOutcome(REFUSED, {"message": why_not, "verdict": verdict})
+        else:
+            outcome = self._with_deadline(ctx, timeout)
         status = outcome.status if outcome.status != SKIPPED else SUCCEEDED
         log.log(
             logging.INFO if status == SUCCEEDED else logging.WARNING,

@@ -152,6 +152,35 @@ def test_reconnect_refuses_host_without_clean_check(tmp_path: Path) -> None:
     assert refused and "not clean" in refused[0].detail["message"]
 
 
+def test_the_gates_hold_whatever_runners_the_engine_is_given(tmp_path: Path) -> None:
+    """A substituted reconnect or reimage runner that would say yes is never even called: the
+    engine refuses first (DESIGN §5), from the journal's facts."""
+    called: list[str] = []
+
+    def yes(ctx: StepContext) -> StepOutcome:
+        called.append(f"{ctx.host.name}:{ctx.step_key}")
+        return StepOutcome("succeeded", {"message": "substituted runner said yes"})
+
+    services = [
+        {"id": "a", "priority": 1, "hosts": ["h1"], "steps": ["reconnect"]},
+        {"id": "b", "priority": 2, "hosts": ["h2"], "steps": ["check", "reimage"]},
+    ]
+    result, journal = _run(
+        tmp_path,
+        services,
+        ["h1", "h2"],
+        {"h1": [Verdict.CLEAN], "h2": [Verdict.COMPROMISED]},
+        runners={StepType.RECONNECT: yes, StepType.REIMAGE: yes},
+        max_parallel=2,
+    )
+    assert called == []
+    assert _states(result) == {"h1": "failed", "h2": "failed"}
+    refused = {e.host: e for e in journal.events(result.run_id) if e.event == "refused"}
+    assert "not clean" in refused["h1"].detail["message"]
+    assert refused["h1"].detail["verdict"] is None  # never checked in this run
+    assert "evidence" in refused["h2"].detail["message"]
+
+
 def test_compromised_host_blocks_dependents_and_independent_branch_goes_on(
     tmp_path: Path,
 ) -> None:

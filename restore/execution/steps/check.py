@@ -40,7 +40,6 @@ def run(ctx: StepContext) -> StepOutcome:
     }
     if result.verdict is Verdict.UNREACHABLE:
         return failed(f"{ctx.host.name} could not be checked (unreachable)", **detail)
-    ctx.facts.verdict = result.verdict
     return StepOutcome(
         "succeeded", {"message": f"verdict {result.verdict.value}", **detail}, result.verdict
     )

@@ -55,7 +55,6 @@ def run(ctx: StepContext) -> StepOutcome:
         }
         for r in custody
     ]
-    ctx.facts.evidence_collected = True
     return succeeded(
         f"{len(items)} item(s) copied and hashed",
         evidence_items=items,

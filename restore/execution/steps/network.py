@@ -3,16 +3,18 @@
 Through a registered network control that claims the host (restore.execution.providers; the
 lab registers one for its hosts), else through the graph's `network` playbooks run with
 ``-e target_host=HOST``. Gate (DESIGN §5): reconnect refuses a host whose most recent check
-verdict is not clean; a reimage resets the verdict, so a rebuilt host rejoins only after a
-clean re-check.
+verdict is not clean (checked by the engine before this runner is called:
+restore.execution.gates); a reimage resets the verdict, so a rebuilt host rejoins only after
+a clean re-check.
 """
 
 from __future__ import annotations
 
+from restore.execution.gates import CLEAN_GATE
 from restore.execution.providers import network_control_for
 from restore.execution.steps.ansible_job import run_job
-from restore.execution.steps.base import StepContext, StepOutcome, dry, failed, refused, succeeded
-from restore.models import StepType, Verdict
+from restore.execution.steps.base import StepContext, StepOutcome, dry, failed, succeeded
+from restore.models import StepType
 
 
 def run(ctx: StepContext) -> StepOutcome:
@@ -28,15 +30,8 @@ def run(ctx: StepContext) -> StepOutcome:
         via = f"the {control.name}" if control is not None else f"playbook {book}"
         return dry(
             f"would {action} {ctx.host.name} through {via}",
-            gate="reconnect needs the host's latest check to be clean" if reconnect else None,
+            gate=CLEAN_GATE if reconnect else None,
             via=control.name if control is not None else str(book),
-        )
-    if reconnect and ctx.facts.verdict is not Verdict.CLEAN:
-        seen = ctx.facts.verdict.value if ctx.facts.verdict else "none since the last change"
-        return refused(
-            f"refusing to reconnect {ctx.host.name}: its most recent check verdict is {seen}, "
-            "not clean; it stays quarantined",
-            verdict=ctx.facts.verdict.value if ctx.facts.verdict else None,
         )
     playbook = ctx.graph.network.reconnect if reconnect else ctx.graph.network.quarantine
     if control is not None:

@@ -1,23 +1,18 @@
 """`reimage`: back to the golden image, through the host's reimage provider.
 
 Gate (DESIGN §5): a host is wiped only after its evidence was collected in this run or an
-operator waived it; a reimage destroys what investigators need.
+operator waived it; a reimage destroys what investigators need. The engine checks it before
+this runner is called (restore.execution.gates), whatever runner a caller substitutes.
 """
 
 from __future__ import annotations
 
+from restore.execution.gates import EVIDENCE_GATE
 from restore.execution.reimage_providers import pin_host_key, provider_for
-from restore.execution.steps.base import StepContext, StepOutcome, dry, failed, refused, succeeded
+from restore.execution.steps.base import StepContext, StepOutcome, dry, failed, succeeded
 
 
 def run(ctx: StepContext) -> StepOutcome:
-    planned = ctx.dry_run and ctx.facts.evidence_planned  # a dry run's gate only
-    if not (ctx.facts.evidence_collected or ctx.facts.evidence_waived or planned):
-        return refused(
-            f"refusing to reimage {ctx.host.name}: no evidence collected in this run and no "
-            "waiver (add an `evidence` step before `reimage`, or `restore skip HOST STEP` "
-            "the evidence step with a reason)"
-        )
     provider = provider_for(ctx.host)
     if provider is None:
         return failed(
@@ -28,7 +23,7 @@ def run(ctx: StepContext) -> StepOutcome:
         return dry(
             f"would reimage {ctx.host.name} through the {provider.name} provider and pin its "
             "new host key",
-            gate="reimage needs evidence collected in this run (or waived by an operator)",
+            gate=EVIDENCE_GATE,
             provider=provider.name,
         )
     result = provider.reimage(ctx.host, ctx.timeout_s)
@@ -37,8 +32,8 @@ def run(ctx: StepContext) -> StepOutcome:
     pinned: list[str] = []
     if result.host_key:
         pinned = [str(p) for p in pin_host_key(ctx.host, result.host_key)]
-    ctx.facts.reimaged = True
-    ctx.facts.verdict = None  # a new machine: it must be checked again before reconnecting
+    # The engine's fold marks the host reimaged and forgets its verdict (a new machine must be
+    # checked again before it reconnects): restore.execution.run_state.facts_after.
     return succeeded(
         result.message,
         provider=provider.name,
