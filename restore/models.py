@@ -76,6 +76,65 @@ TERMINAL_HOST_STATES = frozenset(
 )
 # The endings of a host whose run went as planned (or that an operator waived).
 SUCCESSFUL_HOST_STATES = frozenset({HostState.RECONNECTED, HostState.RESTORED, HostState.SKIPPED})
+# The endings of a host that is back in service (a waived host is not: JUnit fails it).
+RETURNED_HOST_STATES = frozenset({HostState.RECONNECTED, HostState.RESTORED})
+
+
+class RunState(enum.StrEnum):
+    """A run's state in the journal's runs table and in `status` (DESIGN §4)."""
+
+    RUNNING = "running"  # only while its process holds the state dir's lock
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    NEEDS_OPERATOR = "needs_operator"
+    INTERRUPTED = "interrupted"
+
+
+# A run `--resume` continues (and that mark-done / retry / skip may target with no live run).
+RESUMABLE_RUN_STATES = frozenset({RunState.NEEDS_OPERATOR, RunState.INTERRUPTED, RunState.FAILED})
+
+
+class StepStatus(enum.StrEnum):
+    """How one attempt at a step ended: the journal event that closes it."""
+
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    REFUSED = "refused"  # a gate said no: retrying cannot help
+    TIMED_OUT = "timed_out"
+    SKIPPED = "skipped"
+    INTERRUPTED = "interrupted"  # the run was stopped (a signal) while the step ran
+
+
+class EventKind(enum.StrEnum):
+    """The `event` of a journal row (DESIGN §4 `journal export`)."""
+
+    RUN_STARTED = "run_started"
+    RUN_RESUMED = "run_resumed"
+    RUN_FINISHED = "run_finished"
+    RUN_INTERRUPTED = "run_interrupted"
+    STATE = "state"  # a host's state changed
+    STARTED = "started"  # a step attempt began
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    REFUSED = "refused"
+    TIMED_OUT = "timed_out"
+    SKIPPED = "skipped"
+    INTERRUPTED = "interrupted"
+    NEEDS_OPERATOR = "needs_operator"
+    APPROVED = "approved"  # operator decisions, each with by / reason / os_user / terminal
+    REJECTED = "rejected"
+    WAIVED = "waived"
+    MARKED_DONE = "marked_done"
+    RETRIED = "retried"
+
+
+# Sets of event kinds that several modules read: defined once, here.
+FAILED_STEP_EVENTS = frozenset({EventKind.FAILED, EventKind.TIMED_OUT, EventKind.REFUSED})
+# A step whose last event is one of these did not finish: on --resume it runs again if
+# idempotent, else an operator decides (mark-done / retry / skip).
+UNFINISHED_STEP_EVENTS = FAILED_STEP_EVENTS | {EventKind.STARTED, EventKind.INTERRUPTED}
+DONE_STEP_EVENTS = frozenset({EventKind.SUCCEEDED, EventKind.SKIPPED, EventKind.MARKED_DONE})
+DECISION_EVENTS = frozenset({EventKind.WAIVED, EventKind.MARKED_DONE, EventKind.RETRIED})
 
 
 class StepType(enum.StrEnum):

@@ -36,7 +36,7 @@ from rich.text import Text
 from restore.cli import console
 from restore.execution.journal import Event, Journal
 from restore.inputs.durations import format_duration
-from restore.models import StepType
+from restore.models import SUCCESSFUL_HOST_STATES, StepType
 
 # Colours of the state column: green is back, red stopped, yellow needs a look.
 STATE_STYLES = {
@@ -50,7 +50,7 @@ STATE_STYLES = {
     "awaiting_approval": "bold yellow",
     "blocked": "grey50",
 }
-BACK_STATES = frozenset({"reconnected", "restored", "skipped"})
+BACK_STATES = SUCCESSFUL_HOST_STATES
 ENDED_STATES = BACK_STATES | {"failed", "blocked"}
 # Share of an RTO spent past which the header turns amber (then red at 100 %).
 AMBER_AT = 0.75

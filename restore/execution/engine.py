@@ -54,9 +54,12 @@ from restore.execution.steps.base import (
 )
 from restore.models import (
     SUCCESSFUL_HOST_STATES,
+    EventKind,
     HostState,
     Inventory,
+    RunState,
     StepSpec,
+    StepStatus,
     StepType,
     Verdict,
 )
@@ -91,7 +94,7 @@ STATE_OF_STEP: dict[StepType, HostState] = {
 BACKOFF_S = (2.0, 5.0, 15.0, 30.0)
 # After a stop signal: how long hosts get to journal their cut steps before the run ends.
 INTERRUPT_GRACE_S = 10.0
-INTERRUPTED = "interrupted"  # a step's ending when the run was stopped under it
+INTERRUPTED = StepStatus.INTERRUPTED  # a step's ending when the run was stopped under it
 
 
 log = logs.logger(__name__)
@@ -152,7 +155,7 @@ class RunResult:
 
     @property
     def exit_code(self) -> int:
-        return {"succeeded": 0, "interrupted": 130}.get(self.state, 1)
+        return {RunState.SUCCEEDED: 0, RunState.INTERRUPTED: 130}.get(RunState(self.state), 1)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -284,10 +287,10 @@ class Engine:
                     hint="restore the original graph, or start a new run without --resume",
                 )
             self.run_id = record.run_id
-            self.journal.set_run_state(self.run_id, "running")
+            self.journal.set_run_state(self.run_id, RunState.RUNNING)
             # This process holds the state dir's run lock, so a run still marked running
             # is one that died (SIGKILL, power loss): it was interrupted.
-            previous = INTERRUPTED if record.state == "running" else record.state
+            previous = RunState.INTERRUPTED if record.state == RunState.RUNNING else record.state
             self._record("run_resumed", detail={"previous_state": previous})
             return True, replay(self.journal.events(self.run_id))
         graph_path = str(self.plan.graph.path.resolve())
@@ -371,7 +374,7 @@ class Engine:
                     name, run.planned.service, run.state, True, run.replayed.verdict
                 )
                 scheduler.mark_finished(name, ok=True)
-        state = "succeeded"
+        state = RunState.SUCCEEDED
         try:
             with self._prefork_for_run() as prefork:
                 self._ansible_env = prefork.environment()
@@ -382,7 +385,7 @@ class Engine:
             self._record(
                 "run_interrupted", detail={"signal": name, "message": f"interrupted by {name}"}
             )
-            self.journal.set_run_state(self.run_id, "interrupted")
+            self.journal.set_run_state(self.run_id, RunState.INTERRUPTED)
             raise Interrupted(
                 f"run {self.run_id} interrupted by {name}; continue it with --resume"
             ) from None
@@ -399,9 +402,9 @@ class Engine:
                 )
         ordered = tuple(outcomes[h.name] for h in self.plan.hosts if h.name in outcomes)
         if any(o.needs_operator for o in ordered):
-            state = "needs_operator"
+            state = RunState.NEEDS_OPERATOR
         elif not all(o.ok for o in ordered):
-            state = "failed"
+            state = RunState.FAILED
         self.journal.set_run_state(self.run_id, state)
         gates = tuple(sorted(self._gates, key=lambda g: self.plan.hosts_order.index(g["host"])))
         self._record(
@@ -531,7 +534,7 @@ class Engine:
                     reason=f"step {key} did not finish and is not idempotent",
                 )
                 self._record(
-                    "needs_operator",
+                    EventKind.NEEDS_OPERATOR,
                     host=host,
                     step=key,
                     detail={

@@ -28,10 +28,10 @@ from restore.errors import InputError
 from restore.execution.journal import Event, Journal, RunRecord
 from restore.execution.run_state import DONE, UNFINISHED, HostReplay, replay
 from restore.execution.runlock import LockHolder, os_user, terminal
-from restore.models import HostState
+from restore.models import RESUMABLE_RUN_STATES, HostState, RunState
 
 # What `--resume` continues, so what a decision may still change when no run is live.
-RESUMABLE = frozenset({"needs_operator", "interrupted", "failed"})
+RESUMABLE = RESUMABLE_RUN_STATES
 FINISHED_HOST = frozenset(
     {HostState.RECONNECTED.value, HostState.SKIPPED.value, "restored"}  # restored: see DESIGN §5
 )
@@ -50,11 +50,12 @@ def liveness(record: RunRecord, events: Sequence[Event], holder: LockHolder | No
     last = events[-1].ts if events else None
     # A holder with no run id yet is a new run this instant: only a running record can be it.
     live = holder is not None and (
-        holder.run_id == record.run_id or (holder.run_id is None and record.state == "running")
+        holder.run_id == record.run_id
+        or (holder.run_id is None and record.state == RunState.RUNNING)
     )
-    if record.state == "running" and not live:
-        return Liveness("interrupted", False, last)
-    return Liveness(record.state if not live else "running", live, last)
+    if record.state == RunState.RUNNING and not live:
+        return Liveness(RunState.INTERRUPTED, False, last)
+    return Liveness(record.state if not live else RunState.RUNNING, live, last)
 
 
 def live_run_id(journal: Journal, holder: LockHolder | None) -> str | None:
@@ -65,7 +66,7 @@ def live_run_id(journal: Journal, holder: LockHolder | None) -> str | None:
         return holder.run_id
     latest = journal.run()
     # A new run learns its id a moment after taking the lock: its record is the latest.
-    return latest.run_id if latest is not None and latest.state == "running" else None
+    return latest.run_id if latest is not None and latest.state == RunState.RUNNING else None
 
 
 def decision_run(

@@ -14,25 +14,21 @@ from typing import Any
 
 from restore.execution.journal import Event
 from restore.execution.steps.base import HostFacts
-from restore.models import StepSpec, StepType, Verdict
-
-STEP_EVENTS = frozenset(
-    {
-        "started",
-        "succeeded",
-        "failed",
-        "timed_out",
-        "refused",
-        "skipped",
-        "marked_done",
-        "interrupted",  # the run was stopped (a signal) while the step ran
-    }
+from restore.models import (
+    DECISION_EVENTS,
+    DONE_STEP_EVENTS,
+    UNFINISHED_STEP_EVENTS,
+    StepSpec,
+    StepType,
+    Verdict,
 )
+
+STEP_EVENTS = UNFINISHED_STEP_EVENTS | DONE_STEP_EVENTS
 # A step whose last event is one of these did not finish: on --resume it runs again if
 # idempotent, else an operator decides (mark-done / retry / skip).
-UNFINISHED = frozenset({"started", "failed", "timed_out", "refused", "interrupted"})
-DECISIONS = frozenset({"waived", "marked_done", "retried"})
-DONE = frozenset({"succeeded", "skipped", "marked_done"})
+UNFINISHED = UNFINISHED_STEP_EVENTS
+DECISIONS = DECISION_EVENTS
+DONE = DONE_STEP_EVENTS
 
 
 def step_key(index: int, step: StepSpec) -> str:

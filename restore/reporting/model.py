@@ -19,14 +19,18 @@ from datetime import datetime
 from typing import Any
 
 from restore.ansible.failures import step_failure_text
+from restore.models import DECISION_EVENTS, FAILED_STEP_EVENTS, SUCCESSFUL_HOST_STATES, EventKind
 
-OPERATOR_EVENTS = frozenset(
-    {"approved", "waived", "skipped", "marked_done", "mark_done", "retried", "retry", "overridden"}
-)
-FAILED_STEP_EVENTS = frozenset({"failed", "timed_out", "refused"})
-HOST_DONE_EVENTS = frozenset({"reconnected", "restored"})
+# Today's decision events, and the names journals of earlier versions used for them.
+OPERATOR_EVENTS = DECISION_EVENTS | {
+    EventKind.APPROVED,
+    EventKind.SKIPPED,
+    "mark_done",
+    "retry",
+    "overridden",
+}
 # A host in one of these states is back (or waived by an operator): its service can count it.
-HOST_BACK_STATES = frozenset({"reconnected", "restored", "skipped"})
+HOST_BACK_STATES = SUCCESSFUL_HOST_STATES
 
 
 @dataclass(frozen=True)

@@ -12,12 +12,13 @@ from markupsafe import Markup
 
 from restore.ansible.failures import step_failure_text
 from restore.inputs.durations import format_duration
+from restore.models import FAILED_STEP_EVENTS, RETURNED_HOST_STATES
 from restore.reporting import markdown_text as md
 from restore.reporting.html_page import render
 from restore.reporting.model import HostRecord, RecoveryReport
 from restore.reporting.svg_gantt import Bar, gantt_svg
 
-FAILED_STEP_STATES = frozenset({"failed", "timed_out", "refused"})
+FAILED_STEP_STATES = FAILED_STEP_EVENTS
 _CHAIN = {True: "verified", False: "BROKEN", None: "not checked"}
 _RTO_CLASS = {True: "met", False: "missed", None: ""}
 
@@ -251,7 +252,7 @@ def _shown_findings(findings: list[Any]) -> list[str]:
     ]
 
 
-BACK_STATES = frozenset({"reconnected", "restored"})
+BACK_STATES = RETURNED_HOST_STATES
 # Characters XML 1.0 cannot carry at all: a host's message may hold them (hostile data).
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 

@@ -17,13 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from restore.execution.journal import Journal
-from restore.models import GraphSpec, HostSpec, StepSpec, Verdict
+from restore.models import GraphSpec, HostSpec, StepSpec, StepStatus, Verdict
 
-SUCCEEDED = "succeeded"
-FAILED = "failed"
-REFUSED = "refused"  # an invariant said no: retrying cannot help
-TIMED_OUT = "timed_out"
-SKIPPED = "skipped"
+SUCCEEDED = StepStatus.SUCCEEDED
+FAILED = StepStatus.FAILED
+REFUSED = StepStatus.REFUSED  # a gate said no: retrying cannot help
+TIMED_OUT = StepStatus.TIMED_OUT
+SKIPPED = StepStatus.SKIPPED
 
 
 @dataclass
