@@ -17,10 +17,10 @@ import random
 import statistics
 import time
 
+from restore.planning.plan import effective_priority_values
 from restore.planning.scheduling import (
     SchedJob,
     SchedService,
-    effective_priorities,
     simulate,
     srm_baseline,
 )
@@ -68,7 +68,7 @@ def hospital(seed: int) -> tuple[list[SchedService], list[SchedJob]]:
     while total < target:
         rng.choice(raw)[4].append(_estimate(rng))
         total += 1
-    effective = effective_priorities({r[0]: r[1] for r in raw}, {r[0]: r[2] for r in raw})
+    effective = effective_priority_values({r[0]: r[1] for r in raw}, {r[0]: r[2] for r in raw})
     services, jobs = [], []
     for sid, priority, deps, parallel, durations in raw:
         hosts = tuple(f"{sid}-{n:02d}" for n in range(len(durations)))

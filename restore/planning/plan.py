@@ -34,6 +34,7 @@ __all__ = [
     "RestorePlan",
     "build_plan",
     "effective_priorities",
+    "effective_priority_values",
     "restore_order",
     "step_estimate",
 ]
@@ -68,6 +69,19 @@ def effective_priorities(
                 best, source = dep_eff, origin
         result[node] = (best, source)
     return result
+
+
+def effective_priority_values(
+    priority: dict[str, int], depends_on: dict[str, Sequence[str]]
+) -> dict[str, int]:
+    """service -> effective priority alone, for callers holding plain mappings (the scheduler's
+    benches and tests): the same rule as `effective_priorities`, computed by it."""
+    graph = nx.DiGraph()
+    graph.add_nodes_from(priority)
+    graph.add_edges_from(
+        (d, sid) for sid, deps in depends_on.items() for d in deps if d in priority
+    )
+    return {sid: value for sid, (value, _) in effective_priorities(graph, priority).items()}
 
 
 def restore_order(

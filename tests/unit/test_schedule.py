@@ -6,13 +6,13 @@ import heapq
 
 import pytest
 
+from restore.planning.plan import effective_priority_values
 from restore.planning.scheduling import (
     SchedJob,
     SchedService,
     Scheduler,
     Simulation,
     chain_lower_bounds,
-    effective_priorities,
     simulate,
 )
 
@@ -25,7 +25,7 @@ def svc(
 
 
 def with_effective(services: list[SchedService]) -> list[SchedService]:
-    eff = effective_priorities(
+    eff = effective_priority_values(
         {s.id: s.priority for s in services}, {s.id: s.depends_on for s in services}
     )
     return [

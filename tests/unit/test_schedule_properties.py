@@ -8,11 +8,11 @@ import random
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from restore.planning.plan import effective_priority_values
 from restore.planning.scheduling import (
     SchedJob,
     SchedService,
     Scheduler,
-    effective_priorities,
     simulate,
     srm_baseline,
 )
@@ -39,7 +39,7 @@ def graphs(draw: st.DrawFn) -> tuple[list[SchedService], list[SchedJob]]:
                 durations,
             )
         )
-    eff = effective_priorities({r[0]: r[1] for r in raw}, {r[0]: r[2] for r in raw})
+    eff = effective_priority_values({r[0]: r[1] for r in raw}, {r[0]: r[2] for r in raw})
     services, jobs = [], []
     for sid, prio, deps, parallel, durations in raw:
         names = tuple(f"{sid}h{k}" for k in range(len(durations)))

@@ -10,8 +10,8 @@ Public API (also importable as `restore.planning.scheduling`):
     anything is left that could run; `order` is the planned start order.
   - `simulate(services, jobs, max_parallel) -> Simulation`: the same Scheduler driven by the
     estimates; `Simulation.to_json()` is the `simulation` object of DESIGN §4.
-  - `effective_priorities(priority, depends_on)`, `chain_lower_bounds(services, jobs)` and
-    `srm_baseline(services, jobs, max_parallel)` for callers and the quality bench.
+  - `chain_lower_bounds(services, jobs)` and `srm_baseline(services, jobs, max_parallel)` for
+    callers and the quality bench (effective priorities come from restore.planning.plan).
 
 Semantics: a service is restored when all its hosts are done; a host may start only when
 every service its service depends on is restored (no wave barriers), its service runs fewer
@@ -34,7 +34,7 @@ Pure: stdlib only, no I/O, deterministic (no clock, seeded sampling).
 """
 
 from restore.planning.scheduling.online import Scheduler
-from restore.planning.scheduling.problem import URGENT_PRIORITY, effective_priorities
+from restore.planning.scheduling.problem import URGENT_PRIORITY
 from restore.planning.scheduling.simulation import chain_lower_bounds, simulate, srm_baseline
 from restore.planning.scheduling.types import (
     SchedJob,
@@ -53,7 +53,6 @@ __all__ = [
     "Simulation",
     "TimelineEntry",
     "chain_lower_bounds",
-    "effective_priorities",
     "simulate",
     "srm_baseline",
 ]

@@ -132,25 +132,3 @@ def _topological(deps: list[list[int]], dependents: list[list[int]]) -> list[int
     if len(order) != len(deps):
         raise ValueError("dependency cycle among services")
     return order
-
-
-def effective_priorities(
-    priority: dict[str, int], depends_on: dict[str, Sequence[str]]
-) -> dict[str, int]:
-    """service -> min(own priority, priority of every transitive dependent) (DESIGN §3).
-
-    A helper for callers without networkx (the bench, tests); plan.py has its own, which also
-    names where the urgency is inherited from.
-    """
-    ids = list(priority)
-    index = {sid: i for i, sid in enumerate(ids)}
-    deps = [sorted({index[d] for d in depends_on.get(sid, ()) if d in index}) for sid in ids]
-    dependents: list[list[int]] = [[] for _ in ids]
-    for i, ds in enumerate(deps):
-        for d in ds:
-            dependents[d].append(i)
-    result = [priority[sid] for sid in ids]
-    for s in reversed(_topological(deps, dependents)):
-        for t in dependents[s]:
-            result[s] = min(result[s], result[t])
-    return {sid: result[i] for i, sid in enumerate(ids)}
