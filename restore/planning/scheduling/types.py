@@ -20,7 +20,8 @@ class SchedService:
     """A service as the scheduler sees it.
 
     `effective_priority` is the minimum over the service and everything that depends on it,
-    transitively (DESIGN §3); `restore.planning.plan.effective_priority_values()` computes it when the caller has not.
+    transitively (DESIGN §3); `restore.planning.plan.effective_priority_values()` computes it
+    when the caller has not.
     """
 
     id: str
