@@ -20,6 +20,16 @@ import pytest
 from restore.lab import Lab
 from restore.models import Platform
 
+
+@pytest.fixture(scope="module", autouse=True)
+def _no_operator_vault_password() -> Iterator[None]:
+    """These tests bring their own vault passwords: the one `make test` exports for the example
+    hospital (ANSIBLE_VAULT_PASSWORD_FILE) would be a second, conflicting vault id."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv("ANSIBLE_VAULT_PASSWORD_FILE", raising=False)
+        yield
+
+
 # Generous bounds: they catch a hang or a flood held in memory, not a slow machine.
 WALL_LIMIT_S = 60.0
 RSS_LIMIT_MIB = 400
