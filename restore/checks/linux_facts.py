@@ -41,6 +41,40 @@ def parse_passwd(output: CommandOutput) -> dict[str, dict[str, Any]]:
     return accounts
 
 
+def uid_as_glibc(field: str) -> int | None:
+    """A passwd UID field as glibc's nss_files reads it: strtoul, then cut to 32 bits.
+
+    So "4294967296" and " +0" are UID 0 to the system, whatever a stricter reader thinks.
+    """
+    text = field.lstrip(" \t\n\v\f\r")
+    sign = -1 if text.startswith("-") else 1
+    digits = text[1:] if text[:1] in "+-" else text
+    if not digits or not digits.isascii() or not digits.isdigit():
+        return None
+    return (sign * int(digits)) % (1 << 32)
+
+
+def passwd_from_bytes(data: bytes) -> tuple[dict[str, dict[str, Any]], list[str]]:
+    """A passwd file's accounts (as glibc reads them) and the lines glibc would not read.
+
+    For files read from elsewhere than a live host (a backup snapshot); comments are lines
+    whose first non-blank character is '#', as in glibc.
+    """
+    accounts: dict[str, dict[str, Any]] = {}
+    odd: list[str] = []
+    for line in data.decode("utf-8", "replace").split("\n"):
+        stripped = line.lstrip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        parts = stripped.split(":")
+        uid = uid_as_glibc(parts[2]) if len(parts) >= 7 else None
+        if uid is None:
+            odd.append(line)
+            continue
+        accounts[parts[0]] = {"uid": uid, "home": parts[5], "shell": parts[6]}
+    return accounts, odd
+
+
 def parse_admin_groups(output: CommandOutput) -> dict[str, list[str]]:
     require_rc(output, (0, 1, 2))  # getent: 2 = some group does not exist
     groups: dict[str, list[str]] = {}
@@ -85,6 +119,22 @@ def parse_authorized_keys(output: CommandOutput) -> dict[str, str]:
                 keys[f"{path} {word} {fp}"] = " ".join(words[i + 2 :])
                 break
     return keys
+
+
+def authorized_keys_from_bytes(path: str, data: bytes) -> tuple[dict[str, str], list[str]]:
+    """One authorized_keys file's keys (as parse_authorized_keys gives them) and the
+    non-comment lines that hold no key it could read."""
+    keys: dict[str, str] = {}
+    odd: list[str] = []
+    for line in data.decode("utf-8", "replace").splitlines():
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        found = parse_authorized_keys(CommandOutput(rc=0, stdout=f"{path}\t{line}\n"))
+        if found:
+            keys.update(found)
+        else:
+            odd.append(line)
+    return keys, odd
 
 
 # -- persistence: cron, timers, systemd units, init scripts -------------------------------------
@@ -175,6 +225,12 @@ def parse_preload(output: CommandOutput) -> dict[str, Any]:
         raise FactError("unexpected output reading /etc/ld.so.preload")
     entries = [e for r in rows[1:] for e in r.split() if not r.lstrip().startswith("#")]
     return {"present": rows[0] == "PRESENT", "entries": entries}
+
+
+def preload_from_bytes(data: bytes) -> dict[str, Any]:
+    """An /etc/ld.so.preload file's content, parsed as parse_preload does on a host."""
+    text = data.decode("utf-8", "replace")
+    return parse_preload(CommandOutput(rc=0, stdout="PRESENT\n" + text))
 
 
 MODULES_CMD = "if [ -e /proc/modules ]; then cat /proc/modules; else echo NO-MODULES; fi"
