@@ -7,7 +7,10 @@ next, so 30 daily snapshots with 2% daily change cost one full read plus 29 smal
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+import os
+import stat
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from restore.backups import restic, tree
@@ -18,6 +21,9 @@ DEFAULT_FILE_TIMEOUT_S = 120.0
 # Above this many files to read in one snapshot, one tar stream of the whole snapshot beats
 # one restic process per file (each process opens the repository again).
 TAR_THRESHOLD = 24
+# One `restic restore` of many small files writes at most this much scratch data at once.
+BATCH_BYTES = 1 << 30
+BATCH_CHARS = 512 << 10
 
 
 @dataclass(frozen=True)
@@ -78,8 +84,9 @@ def read_snapshot(
     file_timeout: float = DEFAULT_FILE_TIMEOUT_S,
 ) -> None:
     """Read into ``cache`` every wanted file of a snapshot that it does not hold yet."""
+    nodes_list = list(nodes)
     missing: dict[str, tree.Node] = {}
-    for node in nodes:
+    for node in nodes_list:
         if not wants_content(node, every_file):
             continue
         if node.content_key() in cache.by_key:
@@ -97,13 +104,65 @@ def read_snapshot(
         cache.stats.files_read += 1
         cache.stats.bytes_read += len(read.data)
 
-    if len(missing) > TAR_THRESHOLD:
+    wanted_bytes = sum(n.size for n in missing.values())
+    all_bytes = sum(n.size for n in nodes_list if n.type == "file") or 1
+    if len(missing) > TAR_THRESHOLD and wanted_bytes * 2 >= all_bytes:
+        # most of the snapshot is new to the cache (the first one scanned): stream it whole
         cache.stats.restic_processes += 1
-        total = sum(n.size for n in missing.values())
-        # the stream carries the whole snapshot: give it time for what it must read at
-        # least, at a pessimistic 5 MB/s, on top of one file's deadline
-        timeout = file_timeout + total / 5e6
+        timeout = file_timeout + all_bytes / 5e6  # a pessimistic 5 MB/s, plus one file's
         restic.dump_tree(repo, snapshot_id, missing.__contains__, store, file_cap, timeout)
-    for path in list(missing):  # small sets, and names the tar stream could not match
+    small = [n for n in missing.values() if n.size <= file_cap]
+    if len(small) > 1:
+        for batch in _batches(small):
+            cache.stats.restic_processes += 1
+            _restore_batch(repo, snapshot_id, batch, store, file_cap, file_timeout)
+    for path in list(missing):  # big files (streamed, capped), and names restore missed
         cache.stats.restic_processes += 1
         store(path, restic.dump_file(repo, snapshot_id, path, file_cap, file_timeout))
+
+
+def _batches(nodes: list[tree.Node]) -> Iterator[list[tree.Node]]:
+    """Groups bounded in bytes (scratch disk) and in argv length."""
+    batch: list[tree.Node] = []
+    size = chars = 0
+    for node in nodes:
+        if batch and (size + node.size > BATCH_BYTES or chars + len(node.path) > BATCH_CHARS):
+            yield batch
+            batch, size, chars = [], 0, 0
+        batch.append(node)
+        size += node.size
+        chars += len(node.path) + 16
+    if batch:
+        yield batch
+
+
+def _restore_batch(
+    repo: restic.Repository,
+    snapshot_id: str,
+    batch: list[tree.Node],
+    store: Callable[[str, restic.Read], None],
+    file_cap: int,
+    file_timeout: float,
+) -> None:
+    with tempfile.TemporaryDirectory(prefix="restore-scan-") as scratch:
+        timeout = file_timeout + sum(n.size for n in batch) / 5e6
+        try:
+            restic.restore_files(repo, snapshot_id, [n.path for n in batch], scratch, timeout)
+        except restic.ResticError:
+            return  # each file is then tried alone with restic dump, which says why
+        for node in batch:
+            read = _read_local(os.path.join(scratch, node.path.lstrip("/")), file_cap)
+            if read is not None:
+                store(node.path, read)
+
+
+def _read_local(path: str, cap: int) -> restic.Read | None:
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        data = handle.read(cap + 1)
+    return restic.Read(data[:cap], truncated=len(data) > cap)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -88,27 +89,41 @@ def scan_host(
         snapshots = snapshots[-options.newest :]
     baseline: analysis.Baseline | None = None
     every_file = bool(options.rules.bad_hashes)
-    for snap in snapshots:
-        progress(f"{source.host}: snapshot {snap.short_id} ({snap.time})")
-        try:
-            nodes = [tree.node_from_json(n) for n in restic.list_nodes(repo, snap.id)]
-            content.read_snapshot(
-                repo,
-                snap.id,
-                nodes,
-                cache,
-                every_file=every_file,
-                file_cap=options.file_cap,
-                file_timeout=options.file_timeout,
+
+    def listing(snap: restic.Snapshot) -> list[tree.Node]:
+        return [tree.node_from_json(n) for n in restic.list_nodes(repo, snap.id)]
+
+    # The next snapshot is listed while this one's content is read: two restic processes
+    # at once, never more listings than that held in memory.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        upcoming = pool.submit(listing, snapshots[0]) if snapshots else None
+        for index, snap in enumerate(snapshots):
+            progress(f"{source.host}: snapshot {snap.short_id} ({snap.time})")
+            assert upcoming is not None
+            current = upcoming
+            nxt = index + 1
+            upcoming = pool.submit(listing, snapshots[nxt]) if nxt < len(snapshots) else None
+            try:
+                nodes = current.result()
+                content.read_snapshot(
+                    repo,
+                    snap.id,
+                    nodes,
+                    cache,
+                    every_file=every_file,
+                    file_cap=options.file_cap,
+                    file_timeout=options.file_timeout,
+                )
+            except restic.ResticError as exc:
+                failed = analysis.Finding("read_error", str(exc), "", analysis.SUSPECT)
+                result.snapshots.append(SnapshotResult(snap, analysis.SUSPECT, (failed,)))
+                continue
+            if baseline is None:
+                baseline = analysis.baseline_of(nodes, cache)
+            findings = analysis.analyse(nodes, cache, baseline, options.rules)
+            result.snapshots.append(
+                SnapshotResult(snap, selection.verdict(findings), tuple(findings))
             )
-        except restic.ResticError as exc:
-            failed = analysis.Finding("read_error", str(exc), "", analysis.SUSPECT)
-            result.snapshots.append(SnapshotResult(snap, analysis.SUSPECT, (failed,)))
-            continue
-        if baseline is None:
-            baseline = analysis.baseline_of(nodes, cache)
-        findings = analysis.analyse(nodes, cache, baseline, options.rules)
-        result.snapshots.append(SnapshotResult(snap, selection.verdict(findings), tuple(findings)))
     chosen = selection.last_clean([r.verdict for r in result.snapshots])
     result.last_clean = result.snapshots[chosen].snapshot if chosen is not None else None
     return result

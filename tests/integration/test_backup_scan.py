@@ -18,6 +18,9 @@ from typing import Any
 import pytest
 
 from restore.backups import seed
+from restore.inventory import load_inventory
+from restore.lab import Lab
+from restore.transports import connect_host
 
 PASSWORD = "lab-restic-password"
 
@@ -214,3 +217,68 @@ def test_known_bad_hash_marks_the_snapshot_compromised(tmp_path: Path, inventory
     host = data["hosts"][0]
     assert _days(host) == ["compromised"] * 3
     assert {f["check"] for f in host["snapshots"][0]["findings"]} == {"known_bad_hash"}
+
+
+def test_backup_host_over_ssh_is_read_by_sftp_with_the_inventory_settings(
+    tmp_path: Path, inventory: Path, lab: Lab
+) -> None:
+    """The repository lives on a lab backup host, found as restore_data finds it; restic
+    runs on the control node and reads it over SFTP with the lab's key and known_hosts."""
+    spec = json.loads(inventory.read_text())
+    clean_repo = Path(spec["all"]["hosts"]["clean01"]["restore_data_repository"])
+    archive = tmp_path / "repo.tar"
+    subprocess.run(["tar", "-C", str(clean_repo), "-cf", str(archive), "."], check=True)
+    host_spec = load_inventory(lab.inventory_file, with_secrets=True).host("alpha")
+    transport = connect_host(host_spec)
+    try:
+        transport.put(archive, "/var/tmp/repo.tar", timeout=60)
+        out = transport.run(
+            "rm -rf /srv/backup/restic && mkdir -p /srv/backup/restic && "
+            "tar -C /srv/backup/restic -xf /var/tmp/repo.tar && rm /var/tmp/repo.tar",
+            timeout=60,
+        )
+        assert out.rc == 0, out.stderr
+        extra = tmp_path / "backed_up.yml"
+        extra.write_text(
+            json.dumps(
+                {
+                    "all": {
+                        "hosts": {
+                            "pg01": {
+                                "ansible_connection": "local",
+                                "restore_data_backup_host": "alpha",
+                                "restore_data_tag": "host-fs",
+                                "restore_data_password": PASSWORD,
+                            }
+                        }
+                    }
+                }
+            )
+        )
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "restore",
+                "backups",
+                "scan",
+                "-i",
+                str(lab.inventory_file),
+                "-i",
+                str(extra),
+                "pg01",
+                "--format",
+                "json",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert proc.returncode == 0, proc.stderr
+        host = json.loads(proc.stdout)["hosts"][0]
+        assert host["repository"] == f"sftp:root@{host_spec.address}:/srv/backup/restic"
+        assert _days(host) == ["clean"] * 3
+        assert host["last_clean"]["id"] == host["snapshots"][-1]["id"]
+    finally:
+        transport.run("rm -rf /srv/backup/restic /var/tmp/repo.tar", timeout=60)
+        transport.close()
