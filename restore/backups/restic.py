@@ -23,7 +23,8 @@ from restore.errors import OperationalError
 # restic's own progress and cache chatter are not wanted; a scan must not write a cache
 # into the operator's home either.
 _QUIET = ("--no-lock", "--no-cache", "--quiet")
-_CHUNK = 1 << 16
+# reads of 1 MiB: tarfile's default 10 KiB records would cost one select() each
+_CHUNK = 1 << 20
 
 
 class ResticError(OperationalError):
@@ -248,7 +249,7 @@ def dump_tree(
     proc = _start(repo, ["dump", "--archive", "tar", snapshot_id, "/"])
     stream = _BoundedStream(proc, time.monotonic() + timeout, 1 << 62)
     try:
-        with tarfile.open(fileobj=stream, mode="r|", errors="replace") as archive:  # type: ignore[call-overload]
+        with tarfile.open(fileobj=stream, mode="r|", errors="replace", bufsize=_CHUNK) as archive:  # type: ignore[call-overload]
             for member in archive:
                 path = "/" + member.name.lstrip("/")
                 if not member.isreg() or not wanted(path):
