@@ -282,3 +282,88 @@ def test_backup_host_over_ssh_is_read_by_sftp_with_the_inventory_settings(
     finally:
         transport.run("rm -rf /srv/backup/restic /var/tmp/repo.tar", timeout=60)
         transport.close()
+
+
+ROLES = Path(__file__).resolve().parents[2] / "playbooks" / "roles"
+
+
+def _restore_data(tmp_path: Path, inventory: Path, host: str, **extra: str) -> tuple[int, str]:
+    """The restore_data role, run by the real ansible-playbook on the control node, with
+    restore_data_scan on: what `restore run` does through ansible-runner, minus the engine."""
+    spec = json.loads(inventory.read_text())
+    for name in spec["all"]["hosts"]:
+        spec["all"]["hosts"][name]["ansible_connection"] = "local"
+        spec["all"]["hosts"][name]["ansible_python_interpreter"] = sys.executable
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    local = tmp_path / "inventory.yml"
+    local.write_text(json.dumps(spec))
+    play = tmp_path / "play.yml"
+    variables = {
+        "restore_data_scan": True,
+        "restore_data_tag": "host-fs",
+        "restore_data_target": str(tmp_path / "target"),
+        "restore_data_staging": str(tmp_path / "staging"),
+        "restore_data_control_tmp": str(tmp_path / "transit"),
+        "restore_incident_start": "2026-11-18T00:00:00+00:00",
+        **extra,
+    }
+    play.write_text(
+        json.dumps(
+            [
+                {
+                    "hosts": host,
+                    "gather_facts": False,
+                    "roles": [{"role": "restore_data", "vars": variables}],
+                }
+            ]
+        )
+    )
+    env = {**os.environ, "ANSIBLE_ROLES_PATH": str(ROLES), "ANSIBLE_NOCOLOR": "1"}
+    proc = subprocess.run(
+        [str(Path(sys.executable).with_name("ansible-playbook")), "-i", str(local), str(play)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+    )
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+def test_restore_data_restores_the_last_clean_snapshot(tmp_path: Path, inventory: Path) -> None:
+    rc, out = _restore_data(tmp_path, inventory, "dwell01")
+    assert rc == 0, out
+    target = tmp_path / "target"
+    assert (target / "etc/cron.d/e2scrub_all").is_file()
+    assert not (target / "etc/cron.d/.sync").exists()  # the day-6 foothold stayed behind
+    assert (target / "root/.ssh/authorized_keys").read_text() == seed.ADMIN_KEY
+    assert "2026-11-14T02:00:00" in out  # day 5, said in the play's output with the rejected
+
+
+def test_restore_data_blocks_a_host_without_a_clean_snapshot(
+    tmp_path: Path, inventory: Path
+) -> None:
+    rc, out = _restore_data(tmp_path, inventory, "oldbad01")
+    assert rc != 0
+    assert "no clean snapshot of oldbad01" in out
+    assert not (tmp_path / "target").exists()
+
+
+def test_restore_data_pin_of_a_suspect_snapshot_needs_a_name_and_reason(
+    tmp_path: Path, inventory: Path
+) -> None:
+    _, data, _ = _scan(inventory, "dwell01")
+    day7 = data["hosts"][0]["snapshots"][6]["id"]
+    rc, out = _restore_data(tmp_path / "a", inventory, "dwell01", restore_data_snapshot=day7)
+    assert rc != 0
+    assert "needs restore_data_pin_by and restore_data_pin_reason" in out
+    rc, out = _restore_data(
+        tmp_path / "b",
+        inventory,
+        "dwell01",
+        restore_data_snapshot=day7,
+        restore_data_pin_by="Dr. Martin",
+        restore_data_pin_reason="day-7 results, cron removed",
+    )
+    assert rc == 0, out
+    assert (tmp_path / "b/target/etc/cron.d/.sync").exists()  # what was pinned, as pinned
+    assert "Dr. Martin" in out
