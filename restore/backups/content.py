@@ -150,8 +150,14 @@ def _restore_batch(
             restic.restore_files(repo, snapshot_id, [n.path for n in batch], scratch, timeout)
         except restic.ResticError:
             return  # each file is then tried alone with restic dump, which says why
+        root = os.path.realpath(scratch) + os.sep
         for node in batch:
-            read = _read_local(os.path.join(scratch, node.path.lstrip("/")), file_cap)
+            local = os.path.join(scratch, node.path.lstrip("/"))
+            # a name from a hostile repository ("..", a "/" inside a name, a symlinked
+            # parent) must not lead the read outside the scratch dir
+            if not os.path.realpath(local).startswith(root):
+                continue  # then read with restic dump, which judges the name itself
+            read = _read_local(local, file_cap)
             if read is not None:
                 store(node.path, read)
 
