@@ -62,13 +62,13 @@ def cpu() -> float:
     return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
 
 
-def timed_scan(source: BackupSource, options: ScanOptions) -> tuple[float, float, int]:
+def timed_scan(source: BackupSource, options: ScanOptions) -> tuple[float, float, int, float]:
     started, cpu_started = time.monotonic(), cpu()
     result = scan_host(source, options)
     elapsed, cpu_s = time.monotonic() - started, cpu() - cpu_started
     if result.error or len(result.snapshots) != (options.newest or SNAPSHOTS):
         sys.exit(f"scan failed: {result.error}")
-    return elapsed, cpu_s, result.stats.bytes_read
+    return elapsed, cpu_s, result.stats.bytes_read, result.stats.read_seconds
 
 
 def main() -> None:
@@ -81,8 +81,8 @@ def main() -> None:
         source = BackupSource("bench", repo, str(repo_path), "")
         rules = Rules(indicators=load_indicators(), bad_hashes=frozenset({"0" * 64}))
         newest = timed_scan(source, ScanOptions(rules=rules, newest=1))
-        newest_s, newest_cpu, newest_bytes = newest
-        all_s, all_cpu, all_bytes = timed_scan(source, ScanOptions(rules=rules))
+        newest_s, newest_cpu, newest_bytes, newest_read_s = newest
+        all_s, all_cpu, all_bytes, _ = timed_scan(source, ScanOptions(rules=rules))
         newest_id = restic.snapshots(repo)[-1].id
         started, cpu_started = time.monotonic(), cpu()
         subprocess.run(
@@ -94,13 +94,15 @@ def main() -> None:
         dump_s, dump_cpu = time.monotonic() - started, cpu() - cpu_started
         load = os.getloadavg()[0]
         dump_rate = newest_bytes / dump_s / 1e6  # the tar holds the same file contents
-        scan_rate = newest_bytes / newest_s / 1e6
+        scan_rate = newest_bytes / newest_read_s / 1e6  # content reading only, as the target says
+        whole_rate = newest_bytes / newest_s / 1e6  # with listing and judging
     print(
         f"backup scan, {data_mib} MiB x {SNAPSHOTS} snapshots, {CHANGE:.0%}/day "
         f"(repo built in {built:.0f}s): all {all_s:.1f}s ({all_bytes / 2**20:.0f} MiB read) "
         f"vs newest alone {newest_s:.1f}s ({newest_bytes / 2**20:.0f} MiB) = "
         f"{all_s / newest_s:.2f}x (target <= 2); read {scan_rate:.0f} MB/s vs restic dump "
-        f"{dump_rate:.0f} MB/s = {scan_rate / dump_rate:.2f} (target >= 0.8); CPU seconds: "
+        f"{dump_rate:.0f} MB/s = {scan_rate / dump_rate:.2f} (target >= 0.8; whole newest scan "
+        f"{whole_rate:.0f} MB/s = {whole_rate / dump_rate:.2f}); CPU seconds: "
         f"all {all_cpu:.1f} vs newest {newest_cpu:.1f} = {all_cpu / newest_cpu:.2f}x, "
         f"restic dump {dump_cpu:.1f} = {dump_cpu / newest_cpu:.2f}; load {load:.1f} on "
         f"{os.cpu_count()} CPUs"

@@ -10,6 +10,7 @@ import hashlib
 import os
 import stat
 import tempfile
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
@@ -40,6 +41,7 @@ class ReadStats:
     bytes_read: int = 0
     cache_hits: int = 0
     restic_processes: int = 0
+    read_seconds: float = 0.0  # wall time spent reading content (not listing, not judging)
 
 
 @dataclass
@@ -84,7 +86,22 @@ def read_snapshot(
     file_timeout: float = DEFAULT_FILE_TIMEOUT_S,
 ) -> None:
     """Read into ``cache`` every wanted file of a snapshot that it does not hold yet."""
-    nodes_list = list(nodes)
+    started = time.monotonic()
+    try:
+        _read_missing(repo, snapshot_id, list(nodes), cache, every_file, file_cap, file_timeout)
+    finally:
+        cache.stats.read_seconds += time.monotonic() - started
+
+
+def _read_missing(
+    repo: restic.Repository,
+    snapshot_id: str,
+    nodes_list: list[tree.Node],
+    cache: ContentCache,
+    every_file: bool,
+    file_cap: int,
+    file_timeout: float,
+) -> None:
     missing: dict[str, tree.Node] = {}
     for node in nodes_list:
         if not wants_content(node, every_file):

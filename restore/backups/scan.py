@@ -56,6 +56,7 @@ class HostScan:
                 "bytes": self.stats.bytes_read,
                 "cache_hits": self.stats.cache_hits,
                 "restic_processes": self.stats.restic_processes,
+                "seconds": round(self.stats.read_seconds, 3),
             },
         }
         if self.error:
@@ -88,6 +89,7 @@ def scan_host(
     if options.newest is not None:
         snapshots = snapshots[-options.newest :]
     baseline: analysis.Baseline | None = None
+    memo: analysis.NodeMemo = {}
     every_file = bool(options.rules.bad_hashes)
 
     def listing(snap: restic.Snapshot) -> list[tree.Node]:
@@ -120,7 +122,7 @@ def scan_host(
                 continue
             if baseline is None:
                 baseline = analysis.baseline_of(nodes, cache)
-            findings = analysis.analyse(nodes, cache, baseline, options.rules)
+            findings = analysis.analyse(nodes, cache, baseline, options.rules, memo)
             result.snapshots.append(
                 SnapshotResult(snap, selection.verdict(findings), tuple(findings))
             )
