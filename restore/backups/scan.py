@@ -92,21 +92,29 @@ def scan_host(
     memo: analysis.NodeMemo = {}
     every_file = bool(options.rules.bad_hashes)
 
-    def listing(snap: restic.Snapshot) -> list[tree.Node]:
-        return [tree.node_from_json(n) for n in restic.list_nodes(repo, snap.id)]
+    listings = restic.list_snapshots_nodes(repo, [s.id for s in snapshots])
 
-    # The next snapshot is listed while this one's content is read: two restic processes
-    # at once, never more listings than that held in memory.
+    def listing() -> tuple[str, list[tree.Node]]:
+        try:
+            snapshot_id, raw = next(listings)
+        except StopIteration:  # the listing failed earlier: that snapshot said why
+            raise restic.ResticError("restic find ended before this snapshot") from None
+        return snapshot_id, [tree.node_from_json(n) for n in raw]
+
+    # One restic process lists every snapshot; the next listing is parsed while this
+    # snapshot's content is read (one worker thread: the generator is never shared).
     with ThreadPoolExecutor(max_workers=1) as pool:
-        upcoming = pool.submit(listing, snapshots[0]) if snapshots else None
+        upcoming = pool.submit(listing) if snapshots else None
         for index, snap in enumerate(snapshots):
             progress(f"{source.host}: snapshot {snap.short_id} ({snap.time})")
             assert upcoming is not None
             current = upcoming
-            nxt = index + 1
-            upcoming = pool.submit(listing, snapshots[nxt]) if nxt < len(snapshots) else None
+            more = index + 1 < len(snapshots)
+            upcoming = pool.submit(listing) if more else None
             try:
-                nodes = current.result()
+                listed_id, nodes = current.result()
+                if listed_id != snap.id:
+                    raise restic.ResticError(f"listing of {listed_id[:8]} for {snap.short_id}")
                 content.read_snapshot(
                     repo,
                     snap.id,
@@ -126,6 +134,7 @@ def scan_host(
             result.snapshots.append(
                 SnapshotResult(snap, selection.verdict(findings), tuple(findings))
             )
+    listings.close()  # ends the restic process if the scan stopped early
     chosen = selection.last_clean([r.verdict for r in result.snapshots])
     result.last_clean = result.snapshots[chosen].snapshot if chosen is not None else None
     return result

@@ -48,7 +48,7 @@ class Node:
 
 
 def node_from_json(raw: dict[str, Any]) -> Node:
-    """One line of `restic ls --json`; odd values become safe defaults, never a crash."""
+    """One node of `restic find --json`; odd values become safe defaults, never a crash."""
 
     def number(key: str) -> int:
         value = raw.get(key, 0)
