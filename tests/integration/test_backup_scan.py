@@ -33,7 +33,9 @@ def _hostile_history(workdir: Path) -> Path:
     seed.base_tree(root, history)
     seed.backup(repo, PASSWORD, root, datetime(2026, 11, 1, 2), history.tag)
     data = os.fsencode(root / "var/lib/postgresql/data")
-    for name in (b"line\nbreak|pipe.txt", b"bad-\xff\xfe-utf8.txt", b"<b>[x]'\".txt"):
+    # the last name mimics the end of a `restic find` listing element
+    fake_end = b'"snapshot":"' + b"a" * 64 + b'"}'
+    for name in (b"line\nbreak|pipe.txt", b"bad-\xff\xfe-utf8.txt", b"<b>[x]'\".txt", fake_end):
         with open(os.path.join(data, name), "wb") as handle:
             handle.write(b"odd\n")
     with open(os.path.join(os.fsencode(root / "usr/bin"), b"tool\n|\xfe"), "wb") as handle:
@@ -151,6 +153,8 @@ def test_hostile_names_and_a_huge_file_are_bounded(inventory: Path) -> None:
     checks = {(f["check"], f["path"]) for f in second["findings"]}
     assert ("truncated", "/usr/bin/huge") in checks
     assert any(p.startswith("/usr/bin/tool\n|") for p in paths)
+    # the fake listing end did not cut the listing
+    assert "read_error" not in {f["check"] for f in second["findings"]}
     # at most the cap was read of the 12 MiB file, whatever else was read
     assert host["read"]["bytes"] < 4 << 20
     # the table survives the same names (no markup, no crash)
