@@ -77,7 +77,7 @@ def scan(
     output: OutputFormat = FORMAT_OPTION,
     state_dir: Path = STATE_DIR_OPTION,  # every command takes it (DESIGN §4)
 ) -> None:
-    """Read every snapshot (restic ls/dump, nothing restored) and name the last clean one."""
+    """Read every snapshot (restic find/dump, nothing restored onto a host); name the last clean."""
     from restore.backups.analysis import Rules
     from restore.backups.locate import scanned_hosts, source_for
     from restore.backups.scan import ScanOptions, scan_host
