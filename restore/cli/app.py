@@ -86,9 +86,9 @@ def _global_options(
 def _register_commands() -> None:
     # Each command module registers its commands on the app; the list is the CLI's table of
     # contents.
-    from restore.cli import checking, lab, nodes, planning, rehearsing, reporting, running
+    from restore.cli import backups, checking, lab, nodes, planning, rehearsing, reporting, running
 
-    for module in (planning, checking, running, reporting, rehearsing, lab, nodes):
+    for module in (planning, checking, running, reporting, rehearsing, lab, nodes, backups):
         module.register(app)
 
 

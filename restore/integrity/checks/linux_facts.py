@@ -61,8 +61,8 @@ def parse_passwd(output: CommandOutput) -> Parsed:
             odd.add(f"{where} (NIS compat entry)")
             continue
         parts = text.split(":")
-        uid = _glibc_id(parts[2]) if len(parts) > 3 else None
-        gid = _glibc_id(parts[3]) if len(parts) > 3 else None
+        uid = glibc_id(parts[2]) if len(parts) > 3 else None
+        gid = glibc_id(parts[3]) if len(parts) > 3 else None
         if uid is None or gid is None:
             odd.add(f"{where} (not an entry glibc accepts)")
             continue
@@ -82,7 +82,7 @@ def parse_passwd(output: CommandOutput) -> Parsed:
     return Parsed(accounts, odd.result())
 
 
-def _glibc_id(field: str) -> int | None:
+def glibc_id(field: str) -> int | None:
     """A uid/gid field as glibc's strtoul reads it (blanks, sign, decimal), or None."""
     text = field.lstrip(" \t\n\f\v\r")
     sign = -1 if text.startswith("-") else 1

@@ -1,0 +1,113 @@
+"""`restore backups scan`: 30 daily snapshots vs the newest alone; read rate vs `restic dump`.
+
+A local restic repository is generated: a host tree (seed.base_tree) plus DATA_MIB of
+incompressible data in 1 MiB files, backed up 30 times, one day apart, with CHANGE of the
+data files rewritten each day. Every file's content is read (a known-bad hash list is given,
+which makes the scan hash every file), side by side in one run:
+  - the scan of all 30 snapshots (each distinct content read once);
+  - the scan of the newest snapshot alone;
+  - yardstick: `restic dump --archive tar NEWEST /` to /dev/null (restic's own read rate).
+Targets (issue 18): all/newest <= 2; scan read rate / restic dump rate >= 0.8.
+
+Run: .venv/bin/python bench/backup_scan.py [DATA_MIB]   (default 200; the issue says 1024)
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from restore.backups import restic, seed
+from restore.backups.analysis import Rules
+from restore.backups.locate import BackupSource
+from restore.backups.scan import ScanOptions, scan_host
+from restore.integrity.checks.indicators import load_indicators
+
+SNAPSHOTS, CHANGE, PASSWORD = 30, 0.02, "bench"
+
+
+def build(workdir: Path, data_mib: int) -> Path:
+    repo, root = workdir / "repo", workdir / "host"
+    history = seed.History(days=1)
+    seed.restic(repo, PASSWORD, "init")
+    seed.base_tree(root, history)
+    data = root / "srv/data"
+    data.mkdir(parents=True)
+    for i in range(data_mib):
+        (data / f"{i:05d}.bin").write_bytes(os.urandom(1 << 20))
+    start = datetime(2026, 10, 1, 2)
+    per_day = max(1, round(data_mib * CHANGE))
+    for day in range(SNAPSHOTS):
+        if day:
+            for j in range(per_day):
+                victim = data / f"{(day * per_day + j) % data_mib:05d}.bin"
+                victim.write_bytes(os.urandom(1 << 20))
+        seed.backup(repo, PASSWORD, root, start + timedelta(days=day), history.tag)
+    return repo
+
+
+def cpu() -> float:
+    """CPU seconds of this process and its finished children (restic): on a shared, loaded
+    machine the fairer yardstick, reported next to wall-clock time."""
+    me, kids = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def timed_scan(source: BackupSource, options: ScanOptions) -> tuple[float, float, int, float]:
+    started, cpu_started = time.monotonic(), cpu()
+    result = scan_host(source, options)
+    elapsed, cpu_s = time.monotonic() - started, cpu() - cpu_started
+    if result.error or len(result.snapshots) != (options.newest or SNAPSHOTS):
+        sys.exit(f"scan failed: {result.error}")
+    return elapsed, cpu_s, result.stats.bytes_read, result.stats.read_seconds
+
+
+def main() -> None:
+    data_mib = int(sys.argv[1]) if len(sys.argv) > 1 else 200
+    with tempfile.TemporaryDirectory(prefix="bench-backup-") as tmp:
+        started = time.monotonic()
+        repo_path = build(Path(tmp), data_mib)
+        built = time.monotonic() - started
+        repo = restic.Repository(str(repo_path), PASSWORD)
+        source = BackupSource("bench", repo, str(repo_path), "")
+        rules = Rules(indicators=load_indicators(), bad_hashes=frozenset({"0" * 64}))
+        newest = timed_scan(source, ScanOptions(rules=rules, newest=1))
+        newest_s, newest_cpu, newest_bytes, newest_read_s = newest
+        all_s, all_cpu, all_bytes, _ = timed_scan(source, ScanOptions(rules=rules))
+        newest_id = restic.snapshots(repo)[-1].id
+        started, cpu_started = time.monotonic(), cpu()
+        subprocess.run(
+            repo.argv("dump", "--archive", "tar", newest_id, "/"),
+            env=repo.env(),
+            stdout=subprocess.DEVNULL,
+            check=True,
+        )
+        dump_s, dump_cpu = time.monotonic() - started, cpu() - cpu_started
+        load = os.getloadavg()[0]
+        dump_rate = newest_bytes / dump_s / 1e6  # the tar holds the same file contents
+        scan_rate = newest_bytes / newest_read_s / 1e6  # content reading only, as the target says
+        whole_rate = newest_bytes / newest_s / 1e6  # with listing and judging
+    print(
+        f"backup scan, {data_mib} MiB x {SNAPSHOTS} snapshots, {CHANGE:.0%}/day "
+        f"(repo built in {built:.0f}s): all {all_s:.1f}s ({all_bytes / 2**20:.0f} MiB read) "
+        f"vs newest alone {newest_s:.1f}s ({newest_bytes / 2**20:.0f} MiB) = "
+        f"{all_s / newest_s:.2f}x (target <= 2); read {scan_rate:.0f} MB/s vs restic dump "
+        f"{dump_rate:.0f} MB/s = {scan_rate / dump_rate:.2f} (target >= 0.8; whole newest scan "
+        f"{whole_rate:.0f} MB/s = {whole_rate / dump_rate:.2f}); CPU seconds: "
+        f"all {all_cpu:.1f} vs newest {newest_cpu:.1f} = {all_cpu / newest_cpu:.2f}x, "
+        f"restic dump {dump_cpu:.1f} = {dump_cpu / newest_cpu:.2f}; load {load:.1f} on "
+        f"{os.cpu_count()} CPUs"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,191 @@
+"""Each distinct file content is read once, whatever the number of snapshots holding it.
+
+An unchanged file keeps its content key (tree.Node.content_key) from one snapshot to the
+next, so 30 daily snapshots with 2% daily change cost one full read plus 29 small ones.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+
+from restore.backups import restic, tree
+
+DEFAULT_FILE_CAP = 64 << 20  # bytes read of any one file; beyond it the file is truncated
+TEXT_CAP = 1 << 20  # bytes kept in memory of a file the analysis parses
+DEFAULT_FILE_TIMEOUT_S = 120.0
+# Above this many files to read in one snapshot, one tar stream of the whole snapshot beats
+# one restic process per file (each process opens the repository again).
+TAR_THRESHOLD = 24
+# One `restic restore` of many small files writes at most this much scratch data at once.
+BATCH_BYTES = 1 << 30
+BATCH_CHARS = 512 << 10
+
+
+@dataclass(frozen=True)
+class Content:
+    sha256: str  # of the bytes read (all of them unless truncated)
+    truncated: bool
+    text: bytes | None = None  # the first TEXT_CAP bytes, for files the analysis parses
+    error: str | None = None
+
+
+@dataclass
+class ReadStats:
+    files_read: int = 0
+    bytes_read: int = 0
+    cache_hits: int = 0
+    restic_processes: int = 0
+    read_seconds: float = 0.0  # wall time spent reading content (not listing, not judging)
+
+
+@dataclass
+class ContentCache:
+    by_key: dict[tuple[str, int, str, str, int, int, int], Content] = field(default_factory=dict)
+    stats: ReadStats = field(default_factory=ReadStats)
+
+    def get(self, node: tree.Node) -> Content | None:
+        return self.by_key.get(node.content_key())
+
+
+def wants_content(node: tree.Node, every_file: bool) -> bool:
+    """Files whose content the analysis needs; FIFOs, devices, sockets are never opened."""
+    if node.type != "file":
+        return False
+    if every_file:
+        return True
+    path = node.path
+    return (
+        tree.needs_text(path) or tree.persistence_kind(path) is not None or tree.in_system_dir(path)
+    )
+
+
+def _content(node: tree.Node, read: restic.Read) -> Content:
+    keep = tree.needs_text(node.path)
+    return Content(
+        sha256=hashlib.sha256(read.data).hexdigest(),
+        truncated=read.truncated,
+        text=read.data[:TEXT_CAP] if keep else None,
+        error=read.error,
+    )
+
+
+def read_snapshot(
+    repo: restic.Repository,
+    snapshot_id: str,
+    nodes: Iterable[tree.Node],
+    cache: ContentCache,
+    *,
+    every_file: bool = False,
+    file_cap: int = DEFAULT_FILE_CAP,
+    file_timeout: float = DEFAULT_FILE_TIMEOUT_S,
+) -> None:
+    """Read into ``cache`` every wanted file of a snapshot that it does not hold yet."""
+    started = time.monotonic()
+    try:
+        _read_missing(repo, snapshot_id, list(nodes), cache, every_file, file_cap, file_timeout)
+    finally:
+        cache.stats.read_seconds += time.monotonic() - started
+
+
+def _read_missing(
+    repo: restic.Repository,
+    snapshot_id: str,
+    nodes_list: list[tree.Node],
+    cache: ContentCache,
+    every_file: bool,
+    file_cap: int,
+    file_timeout: float,
+) -> None:
+    missing: dict[str, tree.Node] = {}
+    for node in nodes_list:
+        if not wants_content(node, every_file):
+            continue
+        if node.content_key() in cache.by_key:
+            cache.stats.cache_hits += 1
+        else:
+            missing[node.path] = node
+    if not missing:
+        return
+
+    def store(path: str, read: restic.Read) -> None:
+        node = missing.pop(path, None)
+        if node is None:
+            return
+        cache.by_key[node.content_key()] = _content(node, read)
+        cache.stats.files_read += 1
+        cache.stats.bytes_read += len(read.data)
+
+    wanted_bytes = sum(n.size for n in missing.values())
+    all_bytes = sum(n.size for n in nodes_list if n.type == "file") or 1
+    if len(missing) > TAR_THRESHOLD and wanted_bytes * 2 >= all_bytes:
+        # most of the snapshot is new to the cache (the first one scanned): stream it whole
+        cache.stats.restic_processes += 1
+        timeout = file_timeout + all_bytes / 5e6  # a pessimistic 5 MB/s, plus one file's
+        restic.dump_tree(repo, snapshot_id, missing.__contains__, store, file_cap, timeout)
+    small = [n for n in missing.values() if n.size <= file_cap]
+    if len(small) > 1:
+        for batch in _batches(small):
+            cache.stats.restic_processes += 1
+            _restore_batch(repo, snapshot_id, batch, store, file_cap, file_timeout)
+    for path in list(missing):  # big files (streamed, capped), and names restore missed
+        cache.stats.restic_processes += 1
+        store(path, restic.dump_file(repo, snapshot_id, path, file_cap, file_timeout))
+
+
+def _batches(nodes: list[tree.Node]) -> Iterator[list[tree.Node]]:
+    """Groups bounded in bytes (scratch disk) and in argv length."""
+    batch: list[tree.Node] = []
+    size = chars = 0
+    for node in nodes:
+        if batch and (size + node.size > BATCH_BYTES or chars + len(node.path) > BATCH_CHARS):
+            yield batch
+            batch, size, chars = [], 0, 0
+        batch.append(node)
+        size += node.size
+        chars += len(node.path) + 16
+    if batch:
+        yield batch
+
+
+def _restore_batch(
+    repo: restic.Repository,
+    snapshot_id: str,
+    batch: list[tree.Node],
+    store: Callable[[str, restic.Read], None],
+    file_cap: int,
+    file_timeout: float,
+) -> None:
+    with tempfile.TemporaryDirectory(prefix="restore-scan-") as scratch:
+        timeout = file_timeout + sum(n.size for n in batch) / 5e6
+        try:
+            restic.restore_files(repo, snapshot_id, [n.path for n in batch], scratch, timeout)
+        except restic.ResticError:
+            return  # each file is then tried alone with restic dump, which says why
+        root = os.path.realpath(scratch) + os.sep
+        for node in batch:
+            local = os.path.join(scratch, node.path.lstrip("/"))
+            # a name from a hostile repository ("..", a "/" inside a name, a symlinked
+            # parent) must not lead the read outside the scratch dir
+            if not os.path.realpath(local).startswith(root):
+                continue  # then read with restic dump, which judges the name itself
+            read = _read_local(local, file_cap)
+            if read is not None:
+                store(node.path, read)
+
+
+def _read_local(path: str, cap: int) -> restic.Read | None:
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        data = handle.read(cap + 1)
+    return restic.Read(data[:cap], truncated=len(data) > cap)
