@@ -48,11 +48,18 @@ def passwd_from_bytes(data: bytes) -> tuple[dict[str, dict[str, Any]], list[str]
 
 def authorized_keys_from_bytes(path: str, data: bytes) -> tuple[dict[str, str], list[str]]:
     """One authorized_keys file's keys (as parse_authorized_keys gives them) and the
-    non-comment lines that hold no key it could read."""
-    text = "".join(f"{path}\t{line}\n" for line in data.decode("utf-8", "replace").splitlines())
-    parsed = parse_authorized_keys(CommandOutput(rc=0, stdout=text))
-    odd = [item.split("\t", 1)[-1] for item in parsed.unaccounted]
-    return dict(parsed.value), odd
+    non-comment lines that hold no key it could read, as they are in the file."""
+    keys: dict[str, str] = {}
+    odd: list[str] = []
+    for line in data.decode("utf-8", "replace").splitlines():
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        parsed = parse_authorized_keys(CommandOutput(rc=0, stdout=f"{path}\t{line}\n"))
+        if parsed.value:
+            keys.update(parsed.value)
+        else:
+            odd.append(line)
+    return keys, odd
 
 
 def preload_from_bytes(data: bytes) -> dict[str, Any]:
