@@ -72,6 +72,9 @@ def register(app: typer.Typer) -> None:
 
             golden_image(rebuild=False)
         # One run per state dir (the rehearsal's run, and its lab, live there too).
+        from restore.lab.providers import register as register_lab_providers
+
+        register_lab_providers()  # lab twins are reimaged and isolated through the lab
         with RunLock(state_dir, "rehearse") as lock, stop_on_signals():
             progress = LiveProgress(state_dir=state_dir, on_run=lock.set_run_id)
             try:

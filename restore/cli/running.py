@@ -88,6 +88,11 @@ def run_command(
         raise NoJournal(state_dir)  # before the lock: a typo creates nothing
     # One run per state dir, for the whole run (a second one is refused here, exit 2); the
     # signals that end a run on the night (kill, a dropped SSH session) stop it like Ctrl-C.
+    # The lab's reimage and network providers claim lab hosts (restore.execution.providers):
+    # the CLI wires them in; the engine never imports the lab.
+    from restore.lab.providers import register as register_lab_providers
+
+    register_lab_providers()
     with RunLock(state_dir, "resume" if resume else "run") as lock, stop_on_signals():
         journal = Journal(state_dir)
         # Started first: it warms ansible-core up (on the other core) while the inventory loads.
