@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from restore.execution.journal import Event
 from restore.lab import Lab
 from restore.models import Platform
 from tests.integration.test_run_safety import _events, _head, _wait_for, _waiting_at_gate
@@ -67,6 +68,13 @@ def _stop(proc: subprocess.Popen[str]) -> None:
         proc.wait()
 
 
+def _done(events: list[Event]) -> bool:
+    return any(
+        e.host == PLAIN and e.event == "state" and e.detail.get("state") == "reconnected"
+        for e in events
+    )
+
+
 def test_lab_run_is_exclusive_stops_on_sigterm_and_resumes_to_reconnected(
     tmp_path: Path, lab_hosts: tuple[Path, Path]
 ) -> None:
@@ -88,13 +96,14 @@ def test_lab_run_is_exclusive_stops_on_sigterm_and_resumes_to_reconnected(
     first = _start(*base, state=state)
     try:
         # (1) while the first run waits at the gate, a second run is refused and writes nothing
-        events = _wait_for(state, first, _waiting_at_gate(GATED))
+        # (the other host is done first, so that nothing else writes to the journal meanwhile)
+        events = _wait_for(state, first, lambda ev: _waiting_at_gate(GATED)(ev) and _done(ev))
         run_id = events[0].run_id
         head = _head(state)
         second = _call(*base, state=state)
         assert second.returncode == 2, second.stderr
         assert f"run {run_id} is in progress (pid {first.pid} on " in second.stderr
-        assert "Traceback" not in second.stderr
+        assert " since " in second.stderr and "Traceback" not in second.stderr
         assert _head(state) == head
         assert {e.run_id for e in _events(state)} == {run_id}
 
@@ -107,8 +116,13 @@ def test_lab_run_is_exclusive_stops_on_sigterm_and_resumes_to_reconnected(
     assert "SIGTERM" in err and "--resume" in err and "Traceback" not in err
     status = _call("status", "--format", "json", state=state)
     assert status.returncode == 0, status.stderr
-    assert json.loads(status.stdout)["state"] == "interrupted"
-    assert Lab(lab_state).status()  # the lab is still up
+    stopped = json.loads(status.stdout)
+    assert (stopped["state"], stopped["live"]) == ("interrupted", False)
+    assert {h["host"]: h["state"] for h in stopped["hosts"]}[GATED] == "interrupted"
+    cut = [e for e in _events(state) if e.event == "interrupted" and e.host == GATED]
+    assert [e.detail["signal"] for e in cut] == ["SIGTERM"]
+    # the gate was never passed: the gated host is still cut off on the lab's network
+    assert {h["host"]: h["quarantined"] for h in Lab(lab_state).status()}[GATED] is True
 
     # (3) --resume finishes the same run once the gate is approved from another process
     after = len(_events(state))
@@ -132,5 +146,11 @@ def test_lab_run_is_exclusive_stops_on_sigterm_and_resumes_to_reconnected(
     assert [e.detail["previous_state"] for e in events if e.event == "run_resumed"] == [
         "interrupted"
     ]
+    reconnects = [e for e in events if e.event == "succeeded" and "reconnect" in (e.step or "")]
+    assert {e.host: e.detail.get("via") for e in reconnects} == {GATED: "lab", PLAIN: "lab"}
+    (approval,) = [e for e in events if e.event == "approved"]
+    assert (approval.host, approval.detail["by"]) == (GATED, "alice")
+    verified = _call("journal", "verify", state=state)
+    assert verified.returncode == 0, verified.stderr
     quarantined = {h["host"]: h["quarantined"] for h in Lab(lab_state).status()}
     assert quarantined == {GATED: False, PLAIN: False}
