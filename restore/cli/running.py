@@ -75,9 +75,6 @@ def run_command(
     life, and a second `run`, `run --resume` or `rehearse` there is refused (exit 2).
     Ctrl-C, SIGTERM and SIGHUP stop it cleanly (journaled, exit 130); continue with --resume.
     """
-    # The built-in lab registers its reimage provider and network control on import; without
-    # it a lab host could be neither reimaged nor reconnected by this run.
-    import restore.lab  # noqa: F401
     from restore.ansible.prefork.service import PreforkAnsible
     from restore.cli.stopping import stop_on_signals
     from restore.execution.engine import Engine, RunOptions
