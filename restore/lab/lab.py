@@ -58,6 +58,8 @@ class LabHost:
     faults: list[str] = field(default_factory=list)
     # the golden image this host booted from (a later --rebuild-rootfs must not delete it)
     rootfs: str | None = None
+    # "domain_controller": a Samba AD DC runs next to sshd (restore/lab/samba_dc.py)
+    role: str | None = None
 
 
 class Lab:
@@ -136,6 +138,7 @@ class Lab:
         groups: dict[str, list[str]] | None = None,
         execution_nodes: dict[str, str] | None = None,
         winrm_lenient: bool | None = None,
+        roles: dict[str, str] | None = None,
     ) -> Path:
         """Create the hosts that are not running yet; return the lab inventory's path.
 
@@ -144,6 +147,7 @@ class Lab:
         `execution_nodes` (host -> node) becomes each host's `restore_execution_node`.
         `winrm_lenient` (None: keep the lab's setting) lets the Windows hosts booted from now on
         accept Basic and unencrypted traffic over HTTP, which a stock Windows host refuses.
+        `roles` (host -> role): "domain_controller" makes the host a Samba AD DC.
         """
         from restore.lab.prereq import require_lab_tools
 
@@ -186,6 +190,7 @@ class Lab:
                 number=number,
                 management=alloc.management_address(number),
                 production=alloc.production_address(number),
+                role=(roles or {}).get(name),
             )
         self._save()
         try:
@@ -244,15 +249,26 @@ class Lab:
             (rw / "upper").mkdir()
             (rw / "work").mkdir()
             self._seed(host, rw / "upper")
+        base, lower, timeout_s = self.rootfs, self.rootfs, 15.0
         if host.platform == Platform.WINDOWS.value:
             from restore.lab.windows import boot_commands
 
             daemons, wait_port = boot_commands(self, host, rw / "upper", fresh)
+        elif host.role == "domain_controller":
+            from restore.lab import samba_dc
+
+            base = samba_dc.dc_rootfs()
+            golden = samba_dc.ensure_golden(self, base)
+            if fresh:
+                samba_dc.seed_dc(golden, host, rw / "upper")
+            lower, timeout_s = samba_dc.boot_lower(golden, base), 60.0
+            daemons = runtime.LINUX_DAEMONS + "\n" + samba_dc.SAMBA_DAEMON
+            wait_port = samba_dc.LDAPS_PORT
         else:
             daemons, wait_port = runtime.LINUX_DAEMONS, SSH_PORT
-        host.rootfs = str(self.rootfs)
+        host.rootfs = str(base)
         host.holder_pid = runtime.start(
-            host_dir, self.rootfs, host.name, daemons, (host.management, wait_port)
+            host_dir, lower, host.name, daemons, (host.management, wait_port), timeout_s
         )
         host.faults = [f for f in host.faults if f == "unreachable"]
 
@@ -454,6 +470,10 @@ class Lab:
                     ),
                     "ansible_python_interpreter": "/usr/bin/python3",
                 }
+                if host.role == "domain_controller":
+                    from restore.lab import samba_dc
+
+                    linux[host.name].update(samba_dc.inventory_vars(self, host))
             if host.name in self.execution_nodes:
                 target = linux if host.name in linux else windows
                 target[host.name]["restore_execution_node"] = self.execution_nodes[host.name]
@@ -462,6 +482,9 @@ class Lab:
             children["lab_linux"] = {"hosts": linux}
         if windows:
             children["lab_windows"] = {"hosts": windows}
+        controllers = [h.name for h in self.hosts.values() if h.role == "domain_controller"]
+        if controllers:
+            children["lab_domain_controllers"] = {"hosts": dict.fromkeys(controllers)}
         for group, members in self.groups.items():
             if group in children or not members:
                 continue
