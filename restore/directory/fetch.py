@@ -1,0 +1,122 @@
+"""One paged read of what the directory checks look at.
+
+Bounded (hostile-data rule): at most MAX_ENTRIES objects and MAX_VALUE_CHARS per value are
+kept; a directory that sends more is reported as truncated, which the checks turn into a
+finding instead of a silent `clean`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from typing import Any
+
+from ldap3 import BASE, SUBTREE, Connection
+
+from restore.directory.connection import DirectoryError
+from restore.directory.model import Entry, Snapshot, sid_to_str
+
+MAX_ENTRIES = 500_000
+MAX_VALUE_CHARS = 4096
+PAGE_SIZE = 1000
+
+ACCOUNT_ATTRIBUTES = (
+    "objectClass",
+    "sAMAccountName",
+    "objectSid",
+    "member",
+    "primaryGroupID",
+    "whenCreated",
+    "whenChanged",
+    "servicePrincipalName",
+    "adminCount",
+    "userAccountControl",
+    "pwdLastSet",
+    "msDS-KeyVersionNumber",
+    "msDS-AllowedToActOnBehalfOfOtherIdentity",
+)
+ACCOUNT_FILTER = "(|(objectClass=user)(objectClass=group))"
+GPO_ATTRIBUTES = ("displayName", "whenChanged", "versionNumber", "gPCFileSysPath", "name")
+
+
+def base_dn(conn: Connection) -> str:
+    conn.search("", "(objectClass=*)", search_scope=BASE, attributes=["defaultNamingContext"])
+    for item in conn.response or []:
+        values = item.get("attributes", {}).get("defaultNamingContext")
+        if values:
+            return str(values[0] if isinstance(values, list) else values)
+    raise DirectoryError("the rootDSE names no defaultNamingContext")
+
+
+def _text(name: str, value: Any) -> str:
+    if name == "objectsid" and isinstance(value, bytes):
+        return sid_to_str(value)
+    if isinstance(value, bytes):
+        # binary attributes (security descriptors): their presence and size is what counts
+        return f"<{len(value)} bytes sha256:{hashlib.sha256(value).hexdigest()[:16]}>"
+    return str(value)[:MAX_VALUE_CHARS]
+
+
+def _entry(item: dict[str, Any]) -> Entry:
+    attrs: dict[str, tuple[str, ...]] = {}
+    for name, values in (item.get("attributes") or {}).items():
+        key = name.lower()
+        listed = values if isinstance(values, list) else [values]
+        attrs[key] = tuple(_text(key, v) for v in listed if v is not None and v != [])
+    # Without a schema ldap3 decodes any value that happens to be valid UTF-8 (some SIDs
+    # are): binary attributes are taken from the raw bytes.
+    raw = item.get("raw_attributes") or {}
+    for name, values in raw.items():
+        if name.lower() == "objectsid":
+            attrs["objectsid"] = tuple(sid_to_str(bytes(v)) for v in values)
+    return Entry(dn=str(item.get("dn", "")), attrs=attrs)
+
+
+def paged(
+    conn: Connection, base: str, search_filter: str, attributes: tuple[str, ...]
+) -> tuple[list[Entry], bool]:
+    entries: list[Entry] = []
+    cookie: Any = None
+    while True:
+        ok = conn.search(
+            base,
+            search_filter,
+            search_scope=SUBTREE,
+            attributes=list(attributes),
+            paged_size=PAGE_SIZE,
+            paged_cookie=cookie,
+        )
+        if not ok and (conn.result or {}).get("result") not in (0, None):
+            raise DirectoryError(
+                f"LDAP search {search_filter} failed: {(conn.result or {}).get('description')}"
+            )
+        for item in conn.response or []:
+            if item.get("type") != "searchResEntry":
+                continue  # referrals to other partitions
+            entries.append(_entry(item))
+            if len(entries) >= MAX_ENTRIES:
+                return entries, True
+        controls = (conn.result or {}).get("controls", {})
+        cookie = controls.get("1.2.840.113556.1.4.319", {}).get("value", {}).get("cookie")
+        if not cookie:
+            return entries, False
+
+
+def fetch_snapshot(conn: Connection) -> Snapshot:
+    base = base_dn(conn)
+    entries, truncated = paged(conn, base, ACCOUNT_FILTER, ACCOUNT_ATTRIBUTES)
+    gpos, gpo_truncated = paged(
+        conn, f"CN=Policies,CN=System,{base}", "(objectClass=groupPolicyContainer)", GPO_ATTRIBUTES
+    )
+    domain_sid = ""
+    for entry in entries:
+        if entry.rid == 502:  # krbtgt: its SID is the domain's plus 502
+            domain_sid = entry.sid.rsplit("-", 1)[0]
+    return Snapshot(
+        base_dn=base,
+        domain_sid=domain_sid,
+        read_at=datetime.now(UTC),
+        entries=tuple(entries),
+        gpos=tuple(gpos),
+        truncated=truncated or gpo_truncated,
+    )
