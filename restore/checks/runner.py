@@ -43,6 +43,8 @@ class CheckOptions:
     baselines: BaselineSet | None = None
     evidence: EvidenceStore | None = None
     winrm_insecure: bool = False
+    # a domain controller's directory over LDAPS without certificate validation (unsafe)
+    ldap_insecure: bool = False
     connect_timeout_s: float = 15.0
     command_timeout_s: float = 120.0
     host_timeout_s: float = 600.0
@@ -158,6 +160,7 @@ def check_host(
             transport, catalog, ctx, baseline is not None, options.command_timeout_s
         )
         findings += evaluate(catalog, facts, errors, baseline, ctx)
+        findings += _directory_findings(host, ctx, baseline, options)
         if options.evidence is not None:
             findings = options.evidence.collect(transport, host, findings)
     except TransportError as exc:
@@ -177,6 +180,25 @@ def check_host(
         verdict=aggregate(findings),
         findings=tuple(findings),
         checked_at=started,
+    )
+
+
+def _directory_findings(
+    host: HostSpec, ctx: Context, baseline: dict[str, Any] | None, options: CheckOptions
+) -> list[Finding]:
+    """A domain controller's directory, checked over LDAPS in the same verdict."""
+    from restore.directory.connection import is_domain_controller
+
+    if not is_domain_controller(host):
+        return []
+    from restore.directory.checks import directory_findings
+
+    return directory_findings(
+        host,
+        ctx.since,
+        (baseline or {}).get("directory"),
+        insecure=options.ldap_insecure,
+        evidence_root=options.evidence.root if options.evidence is not None else None,
     )
 
 
