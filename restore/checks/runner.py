@@ -67,6 +67,14 @@ def host_context(host: HostSpec, ctx: Context) -> Context:
         from restore.checks.catalog import DEFAULT_WINDOWS_DATA_PATHS
 
         ctx = replace(ctx, data_paths=DEFAULT_WINDOWS_DATA_PATHS)
+    from restore.directory.connection import is_domain_controller
+
+    if is_domain_controller(host) and host.platform is Platform.LINUX:
+        # A Samba DC rewrites its directory database under /var/lib/samba/private all the
+        # time; its content is judged over LDAP. Its SYSVOL (GPO files) stays watched.
+        paths = tuple(p for p in ctx.data_paths if p != "/var/lib")
+        if len(paths) != len(ctx.data_paths):
+            ctx = replace(ctx, data_paths=(*paths, "/var/lib/samba/sysvol"))
     return ctx
 
 

@@ -96,7 +96,7 @@ def check_new_accounts(snapshot: Snapshot, since: datetime | None) -> list[Findi
         return [warn("dir-accounts-created", "no incident time given (--since): not checked")]
     created, changed = [], []
     for entry in snapshot.entries:
-        if not entry.is_account:
+        if not entry.is_account or entry.rid == krbtgt.KRBTGT_RID:  # its own check below
             continue
         if parse_generalized_time(entry.first("whenCreated", "19700101000000.0Z")) >= since:
             created.append(entry.name)

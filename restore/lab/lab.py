@@ -408,6 +408,12 @@ class Lab:
     def infect(self, name: str, scenario: str) -> None:
         self._load()
         host = self.host(name)
+        if host.role == "domain_controller":
+            from restore.lab.dc_scenarios import DC_SCENARIOS, infect_dc
+
+            if scenario in DC_SCENARIOS:
+                infect_dc(self, host, scenario)
+                return
         if host.platform == Platform.WINDOWS.value:
             from restore.lab.windows import infect
 

@@ -332,6 +332,10 @@ def inventory_vars(lab: Lab, host: LabHost) -> dict[str, Any]:
         "restore_ldap_ca_file": str(ca_file(lab, golden)),
         "restore_ldap_bind_dn": f"CN={READER},CN=Users,{BASE_DN}",
         "restore_ldap_bind_password": creds["reader_password"],
+        # the account the directory steps (rotate_krbtgt) act with; in a real inventory a
+        # vaulted account of its own
+        "restore_ldap_admin_dn": f"CN=Administrator,CN=Users,{BASE_DN}",
+        "restore_ldap_admin_password": creds["admin_password"],
         "restore_lab_domain_admin": f"CN=Administrator,CN=Users,{BASE_DN}",
         "restore_lab_domain_admin_password": creds["admin_password"],
     }
