@@ -73,6 +73,7 @@ DEFAULT_TIMEOUTS_S: dict[StepType, float] = {
     StepType.APPROVE: 24 * 3600,
     StepType.RECONNECT: 600,
     StepType.QUARANTINE: 600,
+    StepType.DIRECTORY: 1800,
 }
 STATE_OF_STEP: dict[StepType, HostState] = {
     StepType.QUARANTINE: HostState.QUARANTINED,
@@ -85,6 +86,7 @@ STATE_OF_STEP: dict[StepType, HostState] = {
     StepType.HEALTH: HostState.VERIFYING,
     StepType.APPROVE: HostState.AWAITING_APPROVAL,
     StepType.RECONNECT: HostState.VERIFYING,
+    StepType.DIRECTORY: HostState.REBUILDING,
 }
 BACKOFF_S = (2.0, 5.0, 15.0, 30.0)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from restore.directory import step as directory_step
 from restore.models import StepType
 from restore.steps import approve, check, evidence, health, network, playbook, reimage, remote
 from restore.steps.base import StepContext, StepOutcome
@@ -19,6 +20,7 @@ RUNNERS: dict[StepType, Callable[[StepContext], StepOutcome]] = {
     StepType.APPROVE: approve.run,
     StepType.RECONNECT: network.run,
     StepType.QUARANTINE: network.run,
+    StepType.DIRECTORY: directory_step.run,
 }
 
 __all__ = ["RUNNERS", "StepContext", "StepOutcome"]
