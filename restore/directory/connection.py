@@ -7,6 +7,9 @@ Inventory variables (per domain controller):
     restore_ldap_port                    default 636
     restore_ldap_bind_dn                 the read account (a DN or user@realm)
     restore_ldap_bind_password           its password (vault it: secret-named, never written)
+    restore_ldap_admin_dn / _password    the account `directory: rotate_krbtgt` resets with
+    restore_ad_domain                    which domain (when an inventory holds several): the
+                                         DCs of one domain are the rotation's replicas
 
 `insecure` (`restore check --ldap-insecure`) skips certificate validation, as
 `--winrm-insecure` does for WinRM: explicit, loud, and never the default.

@@ -2,13 +2,15 @@
 
 Journaled like any step: the detail holds the key versions and dates, never a password.
 A dry run connects to nothing and changes nothing: it says what the real run would do.
-The other domain controllers of the inventory (`restore_role: domain_controller`) are the
-replicas the rotation waits for between its two resets.
+The other domain controllers of the inventory (`restore_role: domain_controller`) of the
+same domain (`restore_ad_domain`, when an inventory holds several domains) are the replicas
+the rotation waits for between its two resets.
 """
 
 from __future__ import annotations
 
 from restore.directory.connection import DirectoryError, is_domain_controller
+from restore.models import HostSpec
 from restore.steps.base import StepContext, StepOutcome, dry, failed, refused, succeeded
 
 ACTIONS = ("rotate_krbtgt",)
@@ -53,8 +55,15 @@ def run(ctx: StepContext) -> StepOutcome:
     )
 
 
-def _replicas(ctx: StepContext) -> list:  # type: ignore[type-arg]
+def _replicas(ctx: StepContext) -> list[HostSpec]:
     from restore.inventory import load_inventory
 
     inventory = load_inventory(ctx.inventory_path, with_secrets=True)
-    return [h for h in inventory.hosts if is_domain_controller(h) and h.name != ctx.host.name]
+    domain = ctx.host.var("restore_ad_domain")
+    return [
+        h
+        for h in inventory.hosts
+        if is_domain_controller(h)
+        and h.name != ctx.host.name
+        and h.var("restore_ad_domain") == domain
+    ]

@@ -328,6 +328,8 @@ def inventory_vars(lab: Lab, host: LabHost) -> dict[str, Any]:
     creds = golden_secrets(golden)
     return {
         "restore_role": ROLE,
+        # each lab DC is a domain of its own (a clone of the golden one): no replicas
+        "restore_ad_domain": f"{REALM.lower()} (lab DC {host.name})",
         "restore_ldap_server_name": SERVER_NAME,
         "restore_ldap_ca_file": str(ca_file(lab, golden)),
         "restore_ldap_bind_dn": f"CN={READER},CN=Users,{BASE_DN}",

@@ -134,7 +134,9 @@ def test_krbtgt_not_rotated_is_a_finding(dcs: DcLab) -> None:
     ],
 )
 def test_each_scenario_is_caught(dcs: DcLab, scenario: str, check: str, needle: str) -> None:
-    infected = restore("lab", "infect", "dcinf", "--scenario", scenario, "--state-dir", str(dcs.state))
+    infected = restore(
+        "lab", "infect", "dcinf", "--scenario", scenario, "--state-dir", str(dcs.state)
+    )
     assert infected.returncode == 0, infected.stderr
     rc, host = dcs.check("dcinf")
     assert rc == 3
@@ -180,8 +182,10 @@ def test_rotation_dry_run_then_real_then_clean(dcs: DcLab, tmp_path: Path) -> No
     done = [e for e in events if e["event"] == "succeeded" and e["host"] == "dcfresh"]
     assert done[-1]["detail"]["key_version_after"] == before + 2
     # no secret of the inventory (the admin who rotated) in the journal
-    admin_password = load_inventory(dcs.inventory, with_secrets=True).host("dcfresh").secret(
-        "restore_ldap_admin_password"
+    admin_password = (
+        load_inventory(dcs.inventory, with_secrets=True)
+        .host("dcfresh")
+        .secret("restore_ldap_admin_password")
     )
     assert admin_password and admin_password not in exported.stdout
     rc, host = dcs.check("dcfresh")

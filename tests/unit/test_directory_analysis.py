@@ -103,7 +103,9 @@ def test_sid_parsing() -> None:
 
 
 def test_times() -> None:
-    assert parse_generalized_time("20261130072429.0Z") == datetime(2026, 11, 30, 7, 24, 29, tzinfo=UTC)
+    assert parse_generalized_time("20261130072429.0Z") == datetime(
+        2026, 11, 30, 7, 24, 29, tzinfo=UTC
+    )
     with pytest.raises(ValueError):
         parse_generalized_time("2026-11-30")
     when = datetime(2026, 11, 30, 7, 24, 29, 123456, tzinfo=UTC)
