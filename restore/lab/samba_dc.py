@@ -321,7 +321,7 @@ def ca_file(lab: Lab, golden: Path) -> Path:
 
 
 def inventory_vars(lab: Lab, host: LabHost) -> dict[str, Any]:
-    """What the directory checks and the attacker scenarios need (docs/lab-dc.md)."""
+    """What the directory checks and the attacker scenarios need (docs/directory.md)."""
     if not host.rootfs or not (golden_dir(Path(host.rootfs)) / ".complete").exists():
         return {"restore_role": ROLE}  # not booted yet: nothing to connect to
     golden = golden_dir(Path(host.rootfs))
