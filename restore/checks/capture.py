@@ -59,10 +59,11 @@ def capture_host(
     if errors:
         name, reason = next(iter(errors.items()))
         return CaptureOutcome(host.name, None, f"could not collect {name}: {reason}")
-    from restore.directory.connection import DirectoryError, is_domain_controller
+    from restore.directory.role import is_domain_controller
 
     if is_domain_controller(host):
         from restore.directory.checks import capture_facts
+        from restore.directory.connection import DirectoryError
 
         try:
             facts["directory"] = capture_facts(host, ldap_insecure)

@@ -67,7 +67,7 @@ def host_context(host: HostSpec, ctx: Context) -> Context:
         from restore.checks.catalog import DEFAULT_WINDOWS_DATA_PATHS
 
         ctx = replace(ctx, data_paths=DEFAULT_WINDOWS_DATA_PATHS)
-    from restore.directory.connection import is_domain_controller
+    from restore.directory.role import is_domain_controller
 
     if is_domain_controller(host) and host.platform is Platform.LINUX:
         # A Samba DC rewrites its directory database under /var/lib/samba/private all the
@@ -195,7 +195,7 @@ def _directory_findings(
     host: HostSpec, ctx: Context, baseline: dict[str, Any] | None, options: CheckOptions
 ) -> list[Finding]:
     """A domain controller's directory, checked over LDAPS in the same verdict."""
-    from restore.directory.connection import is_domain_controller
+    from restore.directory.role import is_domain_controller
 
     if not is_domain_controller(host):
         return []

@@ -26,15 +26,10 @@ from ldap3.core.exceptions import LDAPException
 from restore.models import HostSpec
 
 DEFAULT_PORT = 636
-ROLE = "domain_controller"
 
 
 class DirectoryError(Exception):
     """The directory could not be reached or read; the message says which and why."""
-
-
-def is_domain_controller(host: HostSpec) -> bool:
-    return bool(host.var("restore_role") == ROLE)
 
 
 @dataclass(frozen=True)

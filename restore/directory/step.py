@@ -9,7 +9,7 @@ the rotation waits for between its two resets.
 
 from __future__ import annotations
 
-from restore.directory.connection import DirectoryError, is_domain_controller
+from restore.directory.role import is_domain_controller
 from restore.models import HostSpec
 from restore.steps.base import StepContext, StepOutcome, dry, failed, refused, succeeded
 
@@ -32,6 +32,7 @@ def run(ctx: StepContext) -> StepOutcome:
             f"between the resets for the other domain controllers ({names})",
             replicas=[r.name for r in replicas],
         )
+    from restore.directory.connection import DirectoryError
     from restore.directory.rotation import rotate_krbtgt
 
     ctx.progress(f"rotating krbtgt on {ctx.host.name} (replicas: {names})")
