@@ -559,7 +559,7 @@ def _step_argument(
     if step_type is StepType.HEALTH:
         return _health_probe(value, errors, where, key, service)
     if step_type is StepType.DIRECTORY:
-        from restore.directory.step import ACTIONS
+        from restore.directory.role import ACTIONS
 
         if value not in ACTIONS:
             errors.add(

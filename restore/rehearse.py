@@ -171,7 +171,10 @@ def _rehearse(
             say(f"lab: starting {len(twins)} twin host(s)")
             used = {name for name, _ in twins}
             groups = {g: [m for m in members if m in used] for g, members in real_inventory.groups}
-            target_inventory = the_lab.up(twins, groups=groups, execution_nodes=nodes)
+            from restore.directory.role import ROLE, is_domain_controller
+
+            roles = {h.name: ROLE for h in bound if is_domain_controller(h.spec)}
+            target_inventory = the_lab.up(twins, groups=groups, execution_nodes=nodes, roles=roles)
             for node in sorted(set(nodes.values())):
                 say(f"lab: installing execution node {node}")
                 spec = load_inventory(target_inventory, with_secrets=True).host(node)

@@ -9,11 +9,9 @@ the rotation waits for between its two resets.
 
 from __future__ import annotations
 
-from restore.directory.role import is_domain_controller
+from restore.directory.role import ACTIONS, is_domain_controller
 from restore.models import HostSpec
 from restore.steps.base import StepContext, StepOutcome, dry, failed, refused, succeeded
-
-ACTIONS = ("rotate_krbtgt",)
 
 
 def run(ctx: StepContext) -> StepOutcome:
