@@ -45,6 +45,9 @@ class CheckOptions:
     winrm_insecure: bool = False
     # a domain controller's directory over LDAPS without certificate validation (unsafe)
     ldap_insecure: bool = False
+    # the incident for the directory checks when `context.since` is cleared (a reimaged DC's
+    # files are all new, but its directory still holds whatever the attacker changed)
+    directory_since: datetime | None = None
     connect_timeout_s: float = 15.0
     command_timeout_s: float = 120.0
     host_timeout_s: float = 600.0
@@ -203,7 +206,7 @@ def _directory_findings(
 
     return directory_findings(
         host,
-        ctx.since,
+        ctx.since or options.directory_since,
         (baseline or {}).get("directory"),
         insecure=options.ldap_insecure,
         evidence_root=options.evidence.root if options.evidence is not None else None,

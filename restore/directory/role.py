@@ -7,7 +7,7 @@ from restore.models import HostSpec
 
 ROLE = "domain_controller"
 # what a `directory:` step of the graph can do (validated by graph.py, run by step.py)
-ACTIONS = ("rotate_krbtgt",)
+ACTIONS = ("rotate_krbtgt", "disable_accounts")
 
 
 def is_domain_controller(host: HostSpec) -> bool:

@@ -12,6 +12,7 @@ with the lab-only domain administrator (`restore_lab_domain_admin`).
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -62,14 +63,32 @@ def _must(conn: Connection, ok: bool, what: str) -> None:
         raise OperationalError(f"{what}: {(conn.result or {}).get('message') or conn.result}")
 
 
-def _add_user(conn: Connection, base: str, name: str) -> str:
+def _add_user(lab: Lab, conn: Connection, base: str, name: str) -> str:
+    """An enabled account with a password, as the attacker's: it can bind until disabled.
+    The password goes to `<lab>/dc-attacker-passwords.json` (0600) so tests can try it."""
+    from restore.directory.krbtgt import random_password
+
     dn = f"CN={name},CN=Users,{base}"
-    # created without a password, so disabled: the attacker enables it later (not needed here)
+    password = random_password(24)
     _must(
         conn,
-        conn.add(dn, ["top", "person", "organizationalPerson", "user"], {"sAMAccountName": name}),
+        conn.add(
+            dn,
+            ["top", "person", "organizationalPerson", "user"],
+            {
+                "sAMAccountName": name,
+                "userPrincipalName": f"{name}@lab.test",
+                "unicodePwd": f'"{password}"'.encode("utf-16-le"),
+                "userAccountControl": "512",  # a normal, enabled account
+            },
+        ),
         f"creating {name}",
     )
+    store = lab.dir / "dc-attacker-passwords.json"
+    known = json.loads(store.read_text()) if store.exists() else {}
+    known[name] = password
+    store.touch(mode=0o600)
+    store.write_text(json.dumps(known))
     return dn
 
 
@@ -86,7 +105,7 @@ def infect_dc(lab: Lab, host: LabHost, scenario: str) -> None:
     conn, base = _admin_connection(lab, host)
     try:
         if scenario == "privileged-account":
-            user = _add_user(conn, base, "svc-sync")
+            user = _add_user(lab, conn, base, "svc-sync")
             group = f"CN=IT Support Tier,CN=Users,{base}"
             _must(
                 conn,
@@ -101,7 +120,7 @@ def infect_dc(lab: Lab, host: LabHost, scenario: str) -> None:
                 "adding the group to Domain Admins",
             )
         elif scenario == "new-user":
-            _add_user(conn, base, "helpdesk.temp")
+            _add_user(lab, conn, base, "helpdesk.temp")
         elif scenario == "spn-user":
             dn = f"CN=alice.martin,OU=Staff,{base}"
             spn = "MSSQLSvc/db01.lab.test:1433"

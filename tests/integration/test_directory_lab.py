@@ -207,3 +207,56 @@ def test_wrong_ca_is_refused(dcs: DcLab, tmp_path: Path) -> None:
     # the explicit opt-out reads the directory anyway (and says so on stderr)
     rc, host = dcs.check("dcfresh", "-i", str(override), "--ldap-insecure")
     assert "dir-read" not in findings(host)
+
+
+def can_bind(dcs: DcLab, account: str) -> bool:
+    from restore.directory.connection import DirectoryError, LdapTarget, connect
+
+    passwords = json.loads((dcs.state / "lab" / "dc-attacker-passwords.json").read_text())
+    spec = load_inventory(dcs.inventory, with_secrets=True).host("dcinf")
+    try:
+        connect(LdapTarget.for_host(spec), f"{account}@lab.test", passwords[account]).unbind()
+    except DirectoryError:
+        return False
+    return True
+
+
+def test_disable_accounts_named_by_the_checks(dcs: DcLab, tmp_path: Path) -> None:
+    """After the scenarios above: the attacker's accounts bind, then are disabled (approved
+    with --yes in this run) and no longer bind; the seeded users are untouched."""
+    assert can_bind(dcs, "svc-sync") and can_bind(dcs, "helpdesk.temp")
+    graph = tmp_path / "graph.yaml"
+    graph.write_text(
+        yaml.safe_dump(
+            {
+                "version": 1,
+                "name": "directory",
+                "incident": {"declared_at": dcs.incident},
+                "services": [
+                    {
+                        "id": "ad",
+                        "priority": 0,
+                        "hosts": ["dcinf"],
+                        "steps": [{"directory": "disable_accounts"}],
+                    }
+                ],
+            }
+        )
+    )
+    state = tmp_path / "state"
+    state.mkdir()
+    import shutil
+
+    shutil.copytree(dcs.baseline, state / "baselines")  # where run steps read baselines
+    dry = restore("run", str(graph), "-i", str(dcs.inventory), "--dry-run", "--yes",
+                  "--state-dir", str(tmp_path / "dry"))  # fmt: skip
+    assert dry.returncode == 0, dry.stderr
+    assert can_bind(dcs, "svc-sync")  # the dry run disabled nothing
+    real = restore("run", str(graph), "-i", str(dcs.inventory), "--yes", "--state-dir", str(state))
+    assert real.returncode == 0, real.stderr + real.stdout
+    events = json.loads(
+        restore("journal", "export", "--state-dir", str(state), "--format", "json").stdout
+    )["events"]
+    done = [e for e in events if e["event"] == "succeeded" and e["host"] == "dcinf"]
+    assert done[-1]["detail"]["disabled"] == ["helpdesk.temp", "svc-sync"]
+    assert not can_bind(dcs, "svc-sync") and not can_bind(dcs, "helpdesk.temp")

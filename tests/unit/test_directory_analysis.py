@@ -242,3 +242,22 @@ def test_baseline_of_another_domain_is_not_used() -> None:
 def test_random_passwords_differ_and_are_long() -> None:
     first, second = random_password(), random_password()
     assert first != second and len(first) == 64
+
+
+def test_accounts_to_disable() -> None:
+    from restore.directory.disable import accounts_to_disable
+
+    base = analysis.baseline_facts(snapshot())
+    snap = snapshot(
+        group("Domain Admins", f"{DOMAIN}-512", ["Administrator", "old.admin.new"]),
+        user("old.admin.new", 1800),  # old account, newly privileged
+        user("fresh", 1801, whenCreated=AFTER),  # created after the incident
+        user("fresh.disabled", 1802, whenCreated=AFTER, userAccountControl=514),
+        user("DC02$", 1803, whenCreated=AFTER, userAccountControl=0x2000),
+        user("bystander", 1804),
+    )
+    chosen = [e.name for e in accounts_to_disable(snap, INCIDENT, base)]
+    assert chosen == ["fresh", "old.admin.new"]
+    # never krbtgt or the built-in Administrator, even if they look new
+    snap = snapshot(user("Administrator", 500, whenCreated=AFTER), krbtgt())
+    assert accounts_to_disable(snap, INCIDENT, base) == []
