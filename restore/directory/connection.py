@@ -96,6 +96,7 @@ def connect(target: LdapTarget, user: str, password: str, timeout_s: float = 15.
             receive_timeout=int(timeout_s),  # ldap3 packs it as an integer
             raise_exceptions=False,
             read_only=False,
+            check_names=False,  # no schema read: values are decoded by fetch.py
         )
         if not conn.bind():
             result = conn.result or {}

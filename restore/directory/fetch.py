@@ -48,27 +48,25 @@ def base_dn(conn: Connection) -> str:
     raise DirectoryError("the rootDSE names no defaultNamingContext")
 
 
-def _text(name: str, value: Any) -> str:
-    if name == "objectsid" and isinstance(value, bytes):
+BINARY = frozenset({"objectsid", "msds-allowedtoactonbehalfofotheridentity"})
+
+
+def _text(name: str, value: bytes) -> str:
+    if name == "objectsid":
         return sid_to_str(value)
-    if isinstance(value, bytes):
-        # binary attributes (security descriptors): their presence and size is what counts
+    if name in BINARY:
+        # a security descriptor: its presence and its digest are what the checks compare
         return f"<{len(value)} bytes sha256:{hashlib.sha256(value).hexdigest()[:16]}>"
-    return str(value)[:MAX_VALUE_CHARS]
+    return value[: MAX_VALUE_CHARS * 4].decode("utf-8", "replace")[:MAX_VALUE_CHARS]
 
 
 def _entry(item: dict[str, Any]) -> Entry:
+    """From the raw bytes: ldap3's own decoding without a schema guesses (a SID that happens
+    to be valid UTF-8 comes back as text) and costs more than the search itself."""
     attrs: dict[str, tuple[str, ...]] = {}
-    for name, values in (item.get("attributes") or {}).items():
+    for name, values in (item.get("raw_attributes") or {}).items():
         key = name.lower()
-        listed = values if isinstance(values, list) else [values]
-        attrs[key] = tuple(_text(key, v) for v in listed if v is not None and v != [])
-    # Without a schema ldap3 decodes any value that happens to be valid UTF-8 (some SIDs
-    # are): binary attributes are taken from the raw bytes.
-    raw = item.get("raw_attributes") or {}
-    for name, values in raw.items():
-        if name.lower() == "objectsid":
-            attrs["objectsid"] = tuple(sid_to_str(bytes(v)) for v in values)
+        attrs[key] = tuple(_text(key, bytes(v)) for v in values)
     return Entry(dn=str(item.get("dn", "")), attrs=attrs)
 
 

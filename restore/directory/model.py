@@ -10,6 +10,8 @@ import struct
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
+from typing import Any
 
 # userAccountControl bits the checks read
 UAC_ACCOUNTDISABLE = 0x2
@@ -37,19 +39,19 @@ class Entry:
     def name(self) -> str:
         return self.first("sAMAccountName") or self.dn
 
-    @property
+    @cached_property
     def classes(self) -> frozenset[str]:
         return frozenset(v.lower() for v in self.values("objectClass"))
 
-    @property
+    @cached_property
     def is_group(self) -> bool:
         return "group" in self.classes
 
-    @property
+    @cached_property
     def is_computer(self) -> bool:
         return "computer" in self.classes
 
-    @property
+    @cached_property
     def is_account(self) -> bool:
         """A security principal that can log on (users and computers, not groups)."""
         return "user" in self.classes or self.is_computer
@@ -62,7 +64,7 @@ class Entry:
     def sid(self) -> str:
         return self.first("objectSid")
 
-    @property
+    @cached_property
     def rid(self) -> int | None:
         sid = self.sid
         return int(sid.rsplit("-", 1)[1]) if sid.count("-") > 2 else None
@@ -78,9 +80,25 @@ class Snapshot:
     entries: tuple[Entry, ...]
     gpos: tuple[Entry, ...] = ()
     truncated: bool = False
+    # indexes computed once per snapshot (a 12,000-object directory is scanned many times)
+    memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def by_dn(self) -> dict[str, Entry]:
-        return {e.dn.lower(): e for e in self.entries}
+        if "by_dn" not in self.memo:
+            self.memo["by_dn"] = {e.dn.lower(): e for e in self.entries}
+        found: dict[str, Entry] = self.memo["by_dn"]
+        return found
+
+    def primary_members(self) -> dict[str, list[Entry]]:
+        """primaryGroupID -> the accounts whose primary group it is."""
+        if "primary" not in self.memo:
+            index: dict[str, list[Entry]] = {}
+            for entry in self.entries:
+                if entry.is_account:
+                    index.setdefault(entry.first("primaryGroupID"), []).append(entry)
+            self.memo["primary"] = index
+        found: dict[str, list[Entry]] = self.memo["primary"]
+        return found
 
 
 def sid_to_str(raw: bytes) -> str:

@@ -35,16 +35,17 @@ PROTECTED_EXTRA: dict[str, tuple[str, str]] = {
 
 
 def find_group(snapshot: Snapshot, how: str, key: str) -> Entry | None:
-    for entry in snapshot.entries:
-        if not entry.is_group:
-            continue
-        if how == "rid" and entry.sid == f"{snapshot.domain_sid}-{key}":
-            return entry
-        if how == "sid" and entry.sid == key:
-            return entry
-        if how == "name" and entry.name.lower() == key:
-            return entry
-    return None
+    if "groups" not in snapshot.memo:
+        index: dict[str, Entry] = {}
+        for entry in snapshot.entries:
+            if entry.is_group:
+                index.setdefault(f"sid:{entry.sid}", entry)
+                index.setdefault(f"name:{entry.name.lower()}", entry)
+        snapshot.memo["groups"] = index
+    groups: dict[str, Entry] = snapshot.memo["groups"]
+    if how == "rid":
+        return groups.get(f"sid:{snapshot.domain_sid}-{key}")
+    return groups.get(f"{how}:{key}")
 
 
 def resolve_members(snapshot: Snapshot, group: Entry) -> tuple[set[str], set[str]]:
@@ -58,9 +59,8 @@ def resolve_members(snapshot: Snapshot, group: Entry) -> tuple[set[str], set[str
         current = queue.pop()
         rid = current.rid
         if rid is not None:
-            for entry in snapshot.entries:
-                if entry.is_account and entry.first("primaryGroupID") == str(rid):
-                    accounts.add(entry.name.lower())
+            for entry in snapshot.primary_members().get(str(rid), []):
+                accounts.add(entry.name.lower())
         for dn in current.values("member"):
             member = by_dn.get(dn.lower())
             if member is None:
@@ -81,6 +81,15 @@ def privileged_members(
     snapshot: Snapshot, groups: dict[str, tuple[str, str]] = PRIVILEGED
 ) -> dict[str, list[str]]:
     """label -> sorted effective member accounts (a missing group maps to no key)."""
+    key = f"privileged:{','.join(groups)}"
+    if key not in snapshot.memo:
+        snapshot.memo[key] = _privileged_members(snapshot, groups)
+    return {label: list(members) for label, members in snapshot.memo[key].items()}
+
+
+def _privileged_members(
+    snapshot: Snapshot, groups: dict[str, tuple[str, str]]
+) -> dict[str, list[str]]:
     result: dict[str, list[str]] = {}
     for label, (how, key) in groups.items():
         group = find_group(snapshot, how, key)
