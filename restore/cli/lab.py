@@ -100,7 +100,7 @@ def up(
         )
     if not wanted:
         raise InputError(
-            "nothing to create", hint="use --linux N, --windows M or --from-inventory INV"
+            "nothing to create", hint="use --linux N, --windows M, --dc K or --from-inventory INV"
         )
     console.info(
         f"starting {len(wanted)} lab host(s) under {state_dir} "

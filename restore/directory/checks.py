@@ -34,7 +34,11 @@ def read_directory(host: HostSpec, insecure: bool = False, timeout_s: float = 60
     user, password = bind_credentials(host)
     conn = connect(target, user, password, timeout_s)
     try:
-        return fetch_snapshot(conn)
+        second = connect(target, user, password, timeout_s)
+        try:
+            return fetch_snapshot(conn, second)
+        finally:
+            second.unbind()
     finally:
         conn.unbind()
 

@@ -8,6 +8,7 @@ finding instead of a silent `clean`.
 from __future__ import annotations
 
 import hashlib
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
@@ -100,9 +101,21 @@ def paged(
             return entries, False
 
 
-def fetch_snapshot(conn: Connection) -> Snapshot:
+def fetch_snapshot(conn: Connection, second: Connection | None = None) -> Snapshot:
+    """With a `second` connection, groups are read on it while accounts are read on the
+    first: the DC prepares one page while this side decodes the other (BER decoding in
+    Python costs as much as the DC's own work)."""
     base = base_dn(conn)
-    entries, truncated = paged(conn, base, ACCOUNT_FILTER, ACCOUNT_ATTRIBUTES)
+    if second is None:
+        entries, truncated = paged(conn, base, ACCOUNT_FILTER, ACCOUNT_ATTRIBUTES)
+    else:
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            groups = pool.submit(paged, second, base, "(objectClass=group)", ACCOUNT_ATTRIBUTES)
+            accounts, accounts_cut = paged(conn, base, "(objectClass=user)", ACCOUNT_ATTRIBUTES)
+            group_entries, groups_cut = groups.result()
+        seen = {e.dn.lower() for e in accounts}
+        entries = accounts + [g for g in group_entries if g.dn.lower() not in seen]
+        truncated = accounts_cut or groups_cut
     gpos, gpo_truncated = paged(
         conn, f"CN=Policies,CN=System,{base}", "(objectClass=groupPolicyContainer)", GPO_ATTRIBUTES
     )

@@ -263,15 +263,24 @@ def _stop_samba(holder: int) -> None:
         return found
 
     pids = samba_pids()
-    if not pids:
+    parents = [pid for pid in pids if _parent(pid) not in pids]  # samba's main process
+    if not parents:
         raise OperationalError("samba is not running in the golden build host")
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(min(pids), signal.SIGTERM)  # the first one started is the parent
+    for pid in parents:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + 30
     while samba_pids():
         if time.monotonic() > deadline:
             raise OperationalError("samba did not stop within 30 s in the golden build")
         time.sleep(0.1)
+
+
+def _parent(pid: int) -> int:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return 0
 
 
 def _password() -> str:
