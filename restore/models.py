@@ -148,6 +148,7 @@ class StepType(enum.StrEnum):
     APPROVE = "approve"
     RECONNECT = "reconnect"
     QUARANTINE = "quarantine"
+    DIRECTORY = "directory"  # a domain controller's directory: `directory: rotate_krbtgt`
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,11 @@ from restore.errors import EXIT_NOT_CLEAN, EXIT_OPERATIONAL, InputError
 from restore.models import HostCheckResult, HostSpec, Inventory, Verdict
 
 HOSTS_ARGUMENT = typer.Argument(None, help="Hosts or @groups to check (default: all).")
+LDAP_INSECURE_OPTION = typer.Option(
+    False,
+    "--ldap-insecure",
+    help="Do NOT validate domain controllers' LDAPS certificates (unsafe).",
+)
 baseline_app = typer.Typer(
     name="baseline", help="Known-good manifests to check hosts against.", no_args_is_help=True
 )
@@ -124,6 +129,7 @@ def check(
     winrm_insecure: bool = typer.Option(
         False, "--winrm-insecure", help="Do NOT validate WinRM HTTPS certificates (unsafe)."
     ),
+    ldap_insecure: bool = LDAP_INSECURE_OPTION,
     output: OutputFormat = FORMAT_OPTION,
     state_dir: Path = STATE_DIR_OPTION,
 ) -> None:
@@ -147,11 +153,14 @@ def check(
         baselines=load_baselines(baseline, baseline_sha256) if baseline else None,
         evidence=None if no_evidence else EvidenceStore(state_dir),
         winrm_insecure=winrm_insecure,
+        ldap_insecure=ldap_insecure,
         command_timeout_s=command_timeout,
         host_timeout_s=host_timeout,
     )
     if winrm_insecure:
         console.warn("--winrm-insecure: WinRM certificates are NOT validated")
+    if ldap_insecure:
+        console.warn("--ldap-insecure: domain controllers' LDAPS certificates are NOT validated")
     results = _run_with_progress(
         chosen,
         "checking",
@@ -216,6 +225,7 @@ def capture(
     ),
     parallel: int = typer.Option(8, "--parallel", min=1),
     winrm_insecure: bool = typer.Option(False, "--winrm-insecure"),
+    ldap_insecure: bool = LDAP_INSECURE_OPTION,
     output: OutputFormat = FORMAT_OPTION,
     state_dir: Path = STATE_DIR_OPTION,
 ) -> None:
@@ -238,6 +248,7 @@ def capture(
             force=force,
             winrm_insecure=winrm_insecure,
             on_done=done,
+            ldap_insecure=ldap_insecure,
         ),
         parallel,
     )

@@ -55,6 +55,12 @@ def golden_image(rebuild: bool) -> None:
 def up(
     linux: int = typer.Option(0, "--linux", min=0, help="Number of Linux hosts (linux01...)."),
     windows: int = typer.Option(0, "--windows", min=0, help="Number of Windows hosts (win01...)."),
+    dc: int = typer.Option(
+        0,
+        "--dc",
+        min=0,
+        help="Number of Samba AD domain controllers (dc01...), each a domain of its own.",
+    ),
     from_inventory: Path | None = typer.Option(
         None, "--from-inventory", help="Create a lab twin of every host of this inventory."
     ),
@@ -101,6 +107,8 @@ def up(
         nodes.update(dict.fromkeys(members, f"site{site}-node"))
     wanted += [(f"site{k}-node", Platform.LINUX) for k in range(1, sites + 1)]
     wanted += [(f"win{i:02d}", Platform.WINDOWS) for i in range(1, windows + 1)]
+    wanted += [(f"dc{i:02d}", Platform.LINUX) for i in range(1, dc + 1)]
+    roles = {f"dc{i:02d}": "domain_controller" for i in range(1, dc + 1)}
     if from_inventory is not None:
         from restore.inputs.inventory import load_inventory
         from restore.planning.placement import execution_nodes
@@ -109,6 +117,9 @@ def up(
         wanted += [(h.name, h.platform) for h in inventory.hosts]
         twin_groups.update({name: list(members) for name, members in inventory.groups})
         nodes.update(execution_nodes(inventory))
+        roles.update(
+            {h.name: "domain_controller" for h in inventory.hosts if _is_dc(h.var("restore_role"))}
+        )
     ports: dict[str, list[int]] = {}
     if graph is not None:
         if from_inventory is None:
@@ -123,7 +134,7 @@ def up(
         ports = twin_ports(bound)
     if not wanted:
         raise InputError(
-            "nothing to create", hint="use --linux N, --windows M or --from-inventory INV"
+            "nothing to create", hint="use --linux N, --windows M, --dc K or --from-inventory INV"
         )
     golden_image(rebuild_rootfs)
     console.info(f"starting {len(wanted)} lab host(s) under {state_dir}")
@@ -134,12 +145,17 @@ def up(
             execution_nodes=nodes,
             winrm_lenient=winrm_lenient,
             ports=ports,
+            roles=roles,
             progress=advance,
         )
     for node in sorted(set(nodes.values())):
         console.info(f"installing execution node {node}")
         _install_node(path, node)
     typer.echo(str(path))
+
+
+def _is_dc(role: object) -> bool:
+    return role == "domain_controller"
 
 
 @lab_app.command("down")

@@ -78,6 +78,7 @@ DEFAULT_TIMEOUTS_S: dict[StepType, float] = {
     StepType.APPROVE: 24 * 3600,
     StepType.RECONNECT: 600,
     StepType.QUARANTINE: 600,
+    StepType.DIRECTORY: 1800,
 }
 STATE_OF_STEP: dict[StepType, HostState] = {
     StepType.QUARANTINE: HostState.QUARANTINED,
@@ -90,6 +91,7 @@ STATE_OF_STEP: dict[StepType, HostState] = {
     StepType.HEALTH: HostState.VERIFYING,
     StepType.APPROVE: HostState.AWAITING_APPROVAL,
     StepType.RECONNECT: HostState.VERIFYING,
+    StepType.DIRECTORY: HostState.REBUILDING,
 }
 BACKOFF_S = (2.0, 5.0, 15.0, 30.0)
 # After a stop signal: how long hosts get to journal their cut steps before the run ends.

@@ -559,6 +559,19 @@ def _step_argument(
         return value
     if step_type is StepType.HEALTH:
         return _health_probe(value, errors, where, key, service)
+    if step_type is StepType.DIRECTORY:
+        from restore.directory.role import ACTIONS
+
+        if value not in ACTIONS:
+            errors.add(
+                f"unknown directory action {value!r}",
+                where,
+                key=key,
+                service=service,
+                hint=did_you_mean(str(value), ACTIONS) or f"one of {', '.join(ACTIONS)}",
+            )
+            return None
+        return value
     if value is not None:
         errors.add(
             f"'{step_type.value}' takes no value",

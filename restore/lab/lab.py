@@ -65,6 +65,8 @@ class LabHost:
     rootfs: str | None = None
     # extra TCP ports its responder serves: those its service's health probes name
     ports: list[int] = field(default_factory=list)
+    # "domain_controller": a Samba AD DC runs next to sshd (restore/lab/samba_dc.py)
+    role: str | None = None
 
 
 class Lab:
@@ -144,6 +146,7 @@ class Lab:
         execution_nodes: dict[str, str] | None = None,
         winrm_lenient: bool | None = None,
         ports: dict[str, list[int]] | None = None,
+        roles: dict[str, str] | None = None,
         progress: Callable[[str], None] | None = None,
     ) -> Path:
         """Create the hosts that are not running yet; return the lab inventory's path.
@@ -156,6 +159,7 @@ class Lab:
         `ports` (host -> TCP ports) are served by the twin's responder from its next boot on
         (restore.lab.twin_ports: the ports its graph's health probes name).
         `progress` is called with each host's name once it is up (from this thread).
+        `roles` (host -> role): "domain_controller" makes the host a Samba AD DC.
         """
         from restore.lab.prereq import require_lab_tools
 
@@ -198,6 +202,7 @@ class Lab:
                 number=number,
                 management=alloc.management_address(number),
                 production=alloc.production_address(number),
+                role=(roles or {}).get(name),
             )
         for name, extra in (ports or {}).items():
             if name in self.hosts:
@@ -285,19 +290,30 @@ class Lab:
             (rw / "upper").mkdir()
             (rw / "work").mkdir()
             self._seed(host, rw / "upper")
+        base, lower, timeout_s = self.rootfs, self.rootfs, 15.0
         if host.platform == Platform.WINDOWS.value:
             from restore.lab.windows import boot_commands
 
             daemons, wait_port = boot_commands(self, host, rw / "upper", fresh)
             if host.ports:  # the responder for the graph's probes, next to WS-Man
                 daemons = runtime.LINUX_DAEMONS.splitlines()[0] + "\n" + daemons
+        elif host.role == "domain_controller":
+            from restore.lab import samba_dc
+
+            base = samba_dc.dc_rootfs()
+            golden = samba_dc.ensure_golden(self, base)
+            if fresh:
+                samba_dc.seed_dc(golden, host, rw / "upper")
+            lower, timeout_s = samba_dc.boot_lower(golden, base), 60.0
+            daemons = runtime.LINUX_DAEMONS + "\n" + samba_dc.SAMBA_DAEMON
+            wait_port = samba_dc.LDAPS_PORT
         else:
             daemons, wait_port = runtime.LINUX_DAEMONS, SSH_PORT
         if fresh:  # the twin's identity is part of its image: as old as the image's files
             set_golden_times(rw / "upper")
-        host.rootfs = str(self.rootfs)
+        host.rootfs = str(base)
         host.holder_pid = runtime.start(
-            host_dir, self.rootfs, host.name, daemons, (host.management, wait_port)
+            host_dir, lower, host.name, daemons, (host.management, wait_port), timeout_s
         )
         host.faults = [f for f in host.faults if f == "unreachable"]
         self._wait_ports(host)
@@ -458,6 +474,12 @@ class Lab:
     def infect(self, name: str, scenario: str) -> None:
         self._load()
         host = self.host(name)
+        if host.role == "domain_controller":
+            from restore.lab.dc_scenarios import DC_SCENARIOS, infect_dc
+
+            if scenario in DC_SCENARIOS:
+                infect_dc(self, host, scenario)
+                return
         if host.platform == Platform.WINDOWS.value:
             from restore.lab.windows import infect
 
@@ -520,6 +542,10 @@ class Lab:
                     ),
                     "ansible_python_interpreter": "/usr/bin/python3",
                 }
+                if host.role == "domain_controller":
+                    from restore.lab import samba_dc
+
+                    linux[host.name].update(samba_dc.inventory_vars(self, host))
             if host.name in self.execution_nodes:
                 target = linux if host.name in linux else windows
                 target[host.name]["restore_execution_node"] = self.execution_nodes[host.name]
@@ -528,6 +554,9 @@ class Lab:
             children["lab_linux"] = {"hosts": linux}
         if windows:
             children["lab_windows"] = {"hosts": windows}
+        controllers = [h.name for h in self.hosts.values() if h.role == "domain_controller"]
+        if controllers:
+            children["lab_domain_controllers"] = {"hosts": dict.fromkeys(controllers)}
         for group, members in self.groups.items():
             if group in children or not members:
                 continue

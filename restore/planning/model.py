@@ -40,6 +40,7 @@ DEFAULT_ESTIMATES_S: dict[StepType, float] = {
     StepType.APPROVE: 10 * 60,
     StepType.RECONNECT: 5 * 60,
     StepType.QUARANTINE: 5 * 60,
+    StepType.DIRECTORY: 10 * 60,
 }
 
 

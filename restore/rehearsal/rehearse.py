@@ -173,8 +173,11 @@ def _rehearse(
             used = {name for name, _ in twins}
             groups = {g: [m for m in members if m in used] for g, members in real_inventory.groups}
             # each twin listens where its graph's health probes look (restore.lab.twin_ports)
+            from restore.directory.role import ROLE, is_domain_controller
+
+            roles = {h.name: ROLE for h in bound if is_domain_controller(h.spec)}
             target_inventory = the_lab.up(
-                twins, groups=groups, execution_nodes=nodes, ports=twin_ports(bound)
+                twins, groups=groups, execution_nodes=nodes, ports=twin_ports(bound), roles=roles
             )
             for node in sorted(set(nodes.values())):
                 say(f"lab: installing execution node {node}")

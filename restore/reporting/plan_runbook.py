@@ -25,6 +25,7 @@ _MANUAL_CHECKS: dict[StepType, str] = {
     StepType.APPROVE: "Business owner confirms, name and time written below",
     StepType.RECONNECT: "Last check clean; production network re-enabled",
     StepType.QUARANTINE: "Production network cut; management network only",
+    StepType.DIRECTORY: "krbtgt key version moved by two; every DC shows it",
 }
 
 

@@ -246,3 +246,15 @@ def test_rehearsal_seed_is_a_checked_playbook_list(tmp_path: Path) -> None:
     assert "did you mean 'seed_backup.yml'" in str(missing) and missing.line is not None
     typo = refuse(write_graph(tmp_path, [service("a", 1, ["h"])], rehearsal={"seeds": []}))
     assert "unknown key 'seeds'" in str(typo) and "did you mean 'seed'" in str(typo)
+
+
+def test_directory_step_action_validated(tmp_path: Path) -> None:
+    graph = load_graph(
+        write_graph(tmp_path, [service("ad", 0, ["dc01"], steps=[{"directory": "rotate_krbtgt"}])])
+    )
+    step = graph.services[0].steps[0]
+    assert (step.type, step.argument) == (StepType.DIRECTORY, "rotate_krbtgt")
+    err = refuse(
+        write_graph(tmp_path, [service("ad", 0, ["dc01"], steps=[{"directory": "rotate_krbtgd"}])])
+    )
+    assert "unknown directory action" in str(err) and "rotate_krbtgt" in str(err)

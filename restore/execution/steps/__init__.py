@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from restore.directory import step as directory_step
 from restore.execution.steps import (
     approve,
     check,
@@ -28,6 +29,7 @@ RUNNERS: dict[StepType, Callable[[StepContext], StepOutcome]] = {
     StepType.APPROVE: approve.run,
     StepType.RECONNECT: network.run,
     StepType.QUARANTINE: network.run,
+    StepType.DIRECTORY: directory_step.run,
 }
 
 __all__ = ["RUNNERS", "StepContext", "StepOutcome"]

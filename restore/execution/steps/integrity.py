@@ -41,5 +41,6 @@ def examine(ctx: StepContext, *, collect_evidence: bool) -> HostCheckResult:
         connect_timeout_s=min(15.0, ctx.timeout_s),
         command_timeout_s=min(120.0, ctx.timeout_s),
         host_timeout_s=ctx.timeout_s,
+        directory_since=ctx.graph.incident_declared_at,
     )
     return check_host(ctx.host, options)

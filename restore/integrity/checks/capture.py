@@ -41,6 +41,7 @@ def capture_host(
     force: bool = False,
     winrm_insecure: bool = False,
     timeout_s: float = 300.0,
+    ldap_insecure: bool = False,
 ) -> CaptureOutcome:
     ctx = host_context(host, Context(indicators=load_indicators(), hash_paths=hash_paths))
     catalog = catalog_for(host.platform)
@@ -72,6 +73,16 @@ def capture_host(
     if errors:
         name, reason = next(iter(errors.items()))
         return CaptureOutcome(host.name, None, f"could not collect {name}: {reason}")
+    from restore.directory.role import is_domain_controller
+
+    if is_domain_controller(host):
+        from restore.directory.checks import capture_facts
+        from restore.directory.connection import DirectoryError
+
+        try:
+            facts["directory"] = capture_facts(host, ldap_insecure)
+        except DirectoryError as exc:
+            return CaptureOutcome(host.name, None, f"could not read the directory: {exc}")
     findings = evaluate(catalog, {**facts, **probe}, probe_errors, None, ctx)
     findings += anomaly_findings(anomalies)
     verdict = aggregate(findings)
@@ -93,11 +104,18 @@ def capture_hosts(
     force: bool = False,
     winrm_insecure: bool = False,
     on_done: Callable[[HostCheckResult], None] | None = None,
+    ldap_insecure: bool = False,
 ) -> list[CaptureOutcome]:
     from concurrent.futures import ThreadPoolExecutor
 
     def one(host: HostSpec) -> CaptureOutcome:
-        outcome = capture_host(host, hash_paths, force=force, winrm_insecure=winrm_insecure)
+        outcome = capture_host(
+            host,
+            hash_paths,
+            force=force,
+            winrm_insecure=winrm_insecure,
+            ldap_insecure=ldap_insecure,
+        )
         if on_done is not None:
             verdict = Verdict.CLEAN if outcome.manifest is not None else Verdict.UNREACHABLE
             on_done(HostCheckResult(host.name, host.platform, verdict, (), datetime.now(UTC)))

@@ -53,6 +53,11 @@ class CheckOptions:
     baselines: BaselineSet | None = None
     evidence: EvidenceStore | None = None
     winrm_insecure: bool = False
+    # a domain controller's directory over LDAPS without certificate validation (unsafe)
+    ldap_insecure: bool = False
+    # the incident for the directory checks when `context.since` is cleared (a reimaged DC's
+    # files are all new, but its directory still holds whatever the attacker changed)
+    directory_since: datetime | None = None
     connect_timeout_s: float = 15.0
     command_timeout_s: float = 120.0
     host_timeout_s: float = 600.0
@@ -75,6 +80,14 @@ def host_context(host: HostSpec, ctx: Context) -> Context:
         from restore.integrity.checks.catalog import DEFAULT_WINDOWS_DATA_PATHS
 
         ctx = replace(ctx, data_paths=DEFAULT_WINDOWS_DATA_PATHS)
+    from restore.directory.role import is_domain_controller
+
+    if is_domain_controller(host) and host.platform is Platform.LINUX:
+        # A Samba DC rewrites its directory database under /var/lib/samba/private all the
+        # time; its content is judged over LDAP. Its SYSVOL (GPO files) stays watched.
+        paths = tuple(p for p in ctx.data_paths if p != "/var/lib")
+        if len(paths) != len(ctx.data_paths):
+            ctx = replace(ctx, data_paths=(*paths, "/var/lib/samba/sysvol"))
     return ctx
 
 
@@ -222,6 +235,7 @@ def check_host(
         )
         findings += evaluate(catalog, facts, errors, baseline, ctx)
         findings += anomaly_findings(anomalies)
+        findings += _directory_findings(host, ctx, baseline, options)
         if options.evidence is not None:
             findings = options.evidence.collect(transport, host, findings)
     except TransportError as exc:
@@ -241,6 +255,25 @@ def check_host(
         verdict=aggregate(findings),
         findings=tuple(findings),
         checked_at=started,
+    )
+
+
+def _directory_findings(
+    host: HostSpec, ctx: Context, baseline: dict[str, Any] | None, options: CheckOptions
+) -> list[Finding]:
+    """A domain controller's directory, checked over LDAPS in the same verdict."""
+    from restore.directory.role import is_domain_controller
+
+    if not is_domain_controller(host):
+        return []
+    from restore.directory.checks import directory_findings
+
+    return directory_findings(
+        host,
+        ctx.since or options.directory_since,
+        (baseline or {}).get("directory"),
+        insecure=options.ldap_insecure,
+        evidence_root=options.evidence.root if options.evidence is not None else None,
     )
 
 

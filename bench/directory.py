@@ -1,0 +1,146 @@
+"""The directory checks of a DC holding 10,000 users and 2,000 groups, vs `ldapsearch`.
+
+One lab DC (real Samba AD DC) is seeded over LDAPS with USERS users (one in ten with an SPN)
+and GROUPS groups of five members each. Then, side by side on the same DC, best of ROUNDS:
+  - yardstick: `ldapsearch` (OpenLDAP, ldap-utils) of the same filter and attributes, paged
+    at 1,000, over LDAPS, output to /dev/null;
+  - restore: the directory part of `restore check` (bind, read, every dir-* check), in process;
+  - for context, the whole `restore check` CLI of the DC (host checks over SSH included).
+Prints one line: the times and the ratio restore / ldapsearch (target: at most 1.5).
+
+Run as root: .venv/bin/python bench/directory.py   (needs `ldapsearch`: apt-get install ldap-utils)
+ldapsearch cannot verify the DC's certificate by IP address (it names DC01.lab.test), so the
+yardstick runs with LDAPTLS_REQCERT=never; the handshake costs the same.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from ldap3 import ASYNC, Connection, Server, Tls
+
+from restore.directory import analysis
+from restore.directory.checks import read_directory
+from restore.directory.fetch import ACCOUNT_ATTRIBUTES, ACCOUNT_FILTER
+from restore.inputs.inventory import load_inventory
+from restore.lab import Lab
+from restore.models import Platform
+
+USERS, GROUPS, MEMBERS, ROUNDS = 10_000, 2_000, 5, 3
+
+
+def seed(address: str, ca_file: str, admin: str, password: str, base: str) -> float:
+    """Users and groups added over LDAPS, pipelined (ldap3's asynchronous strategy)."""
+    import ssl
+
+    started = time.monotonic()
+    tls = Tls(validate=ssl.CERT_REQUIRED, ca_certs_file=ca_file, valid_names=["dc01.lab.test"])
+    server = Server(address, port=636, use_ssl=True, tls=tls, get_info=None)
+    conn = Connection(server, user=admin, password=password, client_strategy=ASYNC, auto_bind=True)
+    ou = f"OU=Bench,{base}"
+    conn.get_response(conn.add(ou, ["top", "organizationalUnit"]))
+    pending: list[int] = []
+
+    def drain(limit: int) -> None:
+        while len(pending) > limit:
+            conn.get_response(pending.pop(0))
+
+    for i in range(USERS):
+        attrs = {"sAMAccountName": f"bench.u{i:05d}"}
+        if i % 10 == 0:
+            attrs["servicePrincipalName"] = f"HTTP/app{i:05d}.lab.test"
+        pending.append(
+            conn.add(
+                f"CN=bench.u{i:05d},{ou}", ["top", "person", "organizationalPerson", "user"], attrs
+            )
+        )
+        drain(200)
+    for g in range(GROUPS):
+        members = [f"CN=bench.u{(g * MEMBERS + k) % USERS:05d},{ou}" for k in range(MEMBERS)]
+        pending.append(
+            conn.add(
+                f"CN=bench.g{g:04d},{ou}",
+                ["top", "group"],
+                {"sAMAccountName": f"bench.g{g:04d}", "member": members},
+            )
+        )
+        drain(200)
+    drain(0)
+    conn.unbind()
+    return time.monotonic() - started
+
+
+def best(fn, rounds: int = ROUNDS) -> float:  # type: ignore[no-untyped-def]
+    times = []
+    for _ in range(rounds):
+        started = time.monotonic()
+        fn()
+        times.append(time.monotonic() - started)
+    return min(times)
+
+
+def main() -> None:
+    state = Path(tempfile.mkdtemp(prefix="bench-directory-"))
+    lab = Lab(state)
+    try:
+        started = time.monotonic()
+        inventory_path = lab.up([("dc01", Platform.LINUX)], roles={"dc01": "domain_controller"})
+        up_s = time.monotonic() - started
+        host = load_inventory(inventory_path, with_secrets=True).host("dc01")
+        base = "DC=lab,DC=test"
+        seed_s = seed(
+            host.address,
+            str(host.var("restore_ldap_ca_file")),
+            str(host.var("restore_lab_domain_admin")),
+            str(host.secret("restore_lab_domain_admin_password")),
+            base,
+        )
+        ldapsearch = [
+            "ldapsearch", "-LLL", "-x", "-H", f"ldaps://{host.address}",
+            "-D", str(host.var("restore_ldap_bind_dn")), "-y", "/dev/stdin",
+            "-b", base, "-E", "pr=1000/noprompt", ACCOUNT_FILTER, *ACCOUNT_ATTRIBUTES,
+        ]  # fmt: skip
+        env = {**os.environ, "LDAPTLS_REQCERT": "never"}
+        password = str(host.secret("restore_ldap_bind_password"))
+
+        def yardstick() -> None:
+            subprocess.run(
+                ldapsearch, input=password.encode(), env=env, stdout=subprocess.DEVNULL, check=True
+            )
+
+        since = datetime.now(UTC)
+        counted: list[int] = []
+
+        def directory_check() -> None:
+            snapshot = read_directory(host)
+            counted.append(len(snapshot.entries))
+            analysis.evaluate(snapshot, since, analysis.baseline_facts(snapshot))
+
+        yardstick()  # warm both paths (DC caches) once
+        directory_check()
+        ldap_s = best(yardstick)
+        restore_s = best(directory_check)
+        started = time.monotonic()
+        subprocess.run(
+            [sys.executable, "-m", "restore", "check", "-i", str(inventory_path), "dc01",
+             "--since", since.isoformat(), "--no-evidence", "--state-dir", str(state)],
+            capture_output=True, check=False,
+        )  # fmt: skip
+        cli_s = time.monotonic() - started
+        print(
+            f"directory: {counted[-1]} objects read; dc up {up_s:.1f}s, seed {seed_s:.0f}s; "
+            f"ldapsearch {ldap_s:.2f}s, restore directory checks {restore_s:.2f}s "
+            f"(ratio {restore_s / ldap_s:.2f}, target <= 1.5); whole `restore check` {cli_s:.1f}s"
+        )
+    finally:
+        Lab(state).down()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,93 @@
+"""A domain controller's directory findings, for `restore check` and the `check` step.
+
+Runs from the control node over LDAPS with the inventory's read account; one read of the
+directory, then the pure checks of `analysis`. A DC that cannot be read gives an `error`
+finding (the host is then `suspect`, never `clean`). The entries read are kept as evidence:
+copied into the state dir's evidence folder (owner-read-only) and hashed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import asdict
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from restore.directory import analysis
+from restore.directory.connection import (
+    DirectoryError,
+    LdapTarget,
+    bind_credentials,
+    connect,
+)
+from restore.directory.fetch import fetch_snapshot
+from restore.directory.model import Snapshot
+from restore.integrity.checks.catalog import error, ok
+from restore.models import Finding, HostSpec
+
+
+def read_directory(host: HostSpec, insecure: bool = False, timeout_s: float = 60.0) -> Snapshot:
+    target = LdapTarget.for_host(host, insecure)
+    user, password = bind_credentials(host)
+    conn = connect(target, user, password, timeout_s)
+    try:
+        second = connect(target, user, password, timeout_s)
+        try:
+            return fetch_snapshot(conn, second)
+        finally:
+            second.unbind()
+    finally:
+        conn.unbind()
+
+
+def directory_findings(
+    host: HostSpec,
+    since: datetime | None,
+    baseline: dict[str, Any] | None,
+    *,
+    insecure: bool = False,
+    evidence_root: Path | None = None,
+) -> list[Finding]:
+    try:
+        snapshot = read_directory(host, insecure)
+    except DirectoryError as exc:
+        return [error("dir-read", str(exc))]
+    findings = analysis.evaluate(snapshot, since, baseline)
+    if evidence_root is not None:
+        findings.append(keep_evidence(evidence_root, host.name, snapshot))
+    return findings
+
+
+def capture_facts(host: HostSpec, insecure: bool = False) -> dict[str, Any]:
+    """The directory part of a DC's baseline manifest (raises DirectoryError)."""
+    return analysis.baseline_facts(read_directory(host, insecure))
+
+
+def keep_evidence(root: Path, host: str, snapshot: Snapshot) -> Finding:
+    """The entries as read, written once (0400) with their sha256, for investigators."""
+    folder = root / "".join(c if c.isalnum() or c in "-_." else "_" for c in host)
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    stamp = snapshot.read_at.strftime("%Y%m%dT%H%M%S%fZ")
+    path = folder / f"directory-{stamp}.json"
+    data = json.dumps(
+        {
+            "base_dn": snapshot.base_dn,
+            "domain_sid": snapshot.domain_sid,
+            "read_at": snapshot.read_at.isoformat(),
+            "truncated": snapshot.truncated,
+            "entries": [
+                {"dn": e.dn, "attrs": {k: list(v) for k, v in e.attrs.items()}}
+                for e in snapshot.entries
+            ],
+            "gpos": [asdict(g) | {"attrs": dict(g.attrs)} for g in snapshot.gpos],
+        },
+        sort_keys=True,
+    ).encode()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o400)
+    with os.fdopen(fd, "wb") as out:
+        out.write(data)
+    digest = hashlib.sha256(data).hexdigest()
+    return ok("dir-evidence", f"directory entries kept: {path} sha256:{digest}")
