@@ -155,14 +155,17 @@ def parse_authorized_keys(output: CommandOutput) -> Parsed:
 # -- hashed trees (SUID files, and with a baseline the critical binaries) ----------------------
 
 
-def hash_tree_cmd(paths: tuple[str, ...] | list[str], parallel: bool = False) -> str:
+def hash_tree_cmd(paths: tuple[str, ...] | list[str]) -> str:
     """NUL-terminated records: symlinks as 'L' NUL path NUL target NUL, regular files as
-    ``sha256sum -z`` records ('hash  path' NUL: with -z, names are written as they are)."""
-    xargs = 'xargs -0 -r -n 64 -P "$(nproc 2>/dev/null || echo 1)"' if parallel else "xargs -0 -r"
+    ``sha256sum -z`` records ('hash  path' NUL: with -z, names are written as they are).
+
+    One sha256sum at a time: parallel ones (xargs -P) share the pipe, and a record that
+    straddles two of their buffered writes gets another's output spliced into it.
+    """
     return (
         _existing(paths) + "[ $# -gt 0 ] || exit 0; "
         "find \"$@\" -xdev -type l -printf 'L\\0%p\\0%l\\0' 2>/dev/null; "
-        f'find "$@" -xdev -type f -print0 2>/dev/null | {xargs} sha256sum -z; true'
+        'find "$@" -xdev -type f -print0 2>/dev/null | xargs -0 -r sha256sum -z; true'
     )
 
 
@@ -363,7 +366,7 @@ FACTS = (
     Fact("packages", lambda ctx: PACKAGES_CMD, parse_package_verify, in_baseline=False),
     Fact(
         "hashes",
-        lambda ctx: hash_tree_cmd(ctx.hash_paths, parallel=True),
+        lambda ctx: hash_tree_cmd(ctx.hash_paths),
         parse_hash_tree,
         wanted=lambda ctx, has_baseline: has_baseline,
     ),
