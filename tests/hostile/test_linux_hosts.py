@@ -163,6 +163,60 @@ def test_odd_names_survive_as_data(attacked: HostileLab) -> None:
     assert "unparsed_output" not in run.failed()  # NUL-separated: no broken lines
 
 
+# A set-uid file whose name holds a newline, '|' and an invalid UTF-8 byte (\377), on the
+# root file system (/tmp is a tmpfs, which the search does not cross).
+SUID_NAME = "/var/tmp/.s\nu|id\\xff"
+PLANT_SUID = 'f="$(printf \'/var/tmp/.s\\nu|id\\377\')"; cp /usr/bin/true "$f"; chmod 4755 "$f"\n'
+
+
+def test_a_suid_file_with_a_newline_in_its_name_is_named_exactly(attacked: HostileLab) -> None:
+    attacked.plant("evil", PLANT_SUID)
+    run = attacked.check("evil")
+    assert run.verdict == "suspect"
+    (suid,) = run.findings("suid_files")
+    assert suid["status"] == "fail" and SUID_NAME in suid["evidence"], suid
+    assert "unparsed_output" not in run.failed()  # read exactly, not suspect for a broken line
+
+
+def test_names_with_newlines_in_hashed_trees_against_a_baseline(attacked: HostileLab) -> None:
+    baseline = attacked.state / "names-baseline"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "restore",
+            "baseline",
+            "capture",
+            "-i",
+            str(attacked.inventory),
+            "evil",
+            "-o",
+            str(baseline),
+            "--force",
+            "--state-dir",
+            str(attacked.state),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    first = attacked.check("evil", "--baseline", str(baseline))
+    assert first.verdict == "clean", [f for f in first.host["findings"] if f["status"] != "pass"]
+    attacked.plant(
+        "evil",
+        PLANT_SUID.replace("/var/tmp/", "/usr/local/bin/")
+        + "ln -s \"$(printf '/tmp/x\\ny')\" \"$(printf '/usr/local/bin/l\\nk')\"\n",
+    )
+    run = attacked.check("evil", "--baseline", str(baseline))
+    assert run.verdict != "clean"
+    local_suid = SUID_NAME.replace("/var/tmp/", "/usr/local/bin/")
+    (suid,) = run.findings("suid_files")
+    assert local_suid in suid["evidence"], suid
+    (drift,) = run.findings("critical_files")
+    assert {local_suid, "/usr/local/bin/l\nk"} <= set(drift["evidence"]), drift
+    assert "unparsed_output" not in run.failed(), run.findings("unparsed_output")
+
+
 def test_drift_from_a_baseline_in_homes_with_odd_paths(attacked: HostileLab) -> None:
     baseline = attacked.state / "baseline"
     done = subprocess.run(

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
+import subprocess
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,6 +18,7 @@ from restore.integrity.checks.linux import CATALOG
 from restore.integrity.checks.runner import evaluate
 from restore.integrity.checks.verdict import aggregate
 from restore.models import CommandOutput, FindingStatus, Verdict
+from restore.transports.bounded import decode
 
 CTX = Context(indicators=load_indicators())
 
@@ -61,10 +66,10 @@ def fresh_facts() -> dict[str, Any]:
         "package_files": parse("package_files", PACKAGE_FILES),
         "preload": parse("preload", "ABSENT\n"),
         "modules": parse("modules", "NO-MODULES\n"),
-        "suid": parse("suid", "b" * 64 + "  /usr/bin/passwd\n"),
+        "suid": parse("suid", "b" * 64 + "  /usr/bin/passwd\0"),
         "ports": parse("ports", SS),
         "packages": parse("packages", DPKG_CLEAN),
-        "hashes": parse("hashes", "c" * 64 + "  /usr/bin/ls\n"),
+        "hashes": parse("hashes", "c" * 64 + "  /usr/bin/ls\0"),
         "ransom_files": parse("ransom_files", ""),
     }
 
@@ -108,7 +113,7 @@ def test_ports_keep_only_sockets_owned_by_this_host() -> None:
             "persistence",
             Verdict.SUSPECT,
         ),
-        ("suid", "b" * 64 + "  /tmp/.x\n", "suid_files", Verdict.SUSPECT),
+        ("suid", "b" * 64 + "  /tmp/.x\0", "suid_files", Verdict.SUSPECT),
     ],
 )
 def test_each_trace_is_caught_without_baseline(
@@ -123,7 +128,7 @@ def test_each_trace_is_caught_without_baseline(
 @pytest.mark.parametrize(
     ("fact", "stdout", "check", "verdict"),
     [
-        ("hashes", "d" * 64 + "  /usr/bin/ls\n", "critical_binaries", Verdict.COMPROMISED),
+        ("hashes", "d" * 64 + "  /usr/bin/ls\0", "critical_binaries", Verdict.COMPROMISED),
         (
             "authorized_keys",
             "/root/.ssh/authorized_keys\tssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIE2 evil\n"
@@ -179,6 +184,68 @@ def test_parsers_refuse_garbage() -> None:
         lf.parse_preload(out("", rc=0))
     with pytest.raises(FactError):
         lf.parse_package_verify(CommandOutput(rc=-1, stdout="", timed_out=True))
+
+
+# Captured from `sha256sum -z` and `find -printf 'L\\0%p\\0%l\\0'` on bookworm (coreutils 9.1,
+# findutils 4.9): with -z, names are written as they are, no escaping.
+HASH_TREE_CAPTURED = (
+    b"L\x00/tmp/zt/d/l\nk\x00t\nx\x00"
+    b"2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881  /tmp/zt/d/a\nb|c\xff\x00"
+)
+
+
+def test_hash_trees_are_read_exactly_from_nul_separated_records() -> None:
+    parsed = lf.parse_hash_tree(out(decode(HASH_TREE_CAPTURED)))
+    assert isinstance(parsed, Parsed) and not parsed.unaccounted
+    assert parsed.value == {
+        "/tmp/zt/d/l\nk": "link:t\nx",
+        "/tmp/zt/d/a\nb|c\\xff": "2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881",
+    }
+
+
+@pytest.mark.parametrize(
+    ("stdout", "unaccounted"),
+    [
+        ("b" * 64 + "  /usr/bin/su\n" + "b" * 64 + "  /tmp/x\n", "unterminated record"),
+        ("b" * 64 + "  /usr/bin/su\0" + "b" * 64 + "  /tmp/.x", "unterminated record"),
+        ("B" * 64 + "  /usr/bin/su\0", "BBBB"),
+        ("b" * 64 + "  relative\0", "relative"),
+        ("L\0/usr/bin/x\0", "link record cut short"),
+        ("hello\0", "hello"),
+    ],
+)
+def test_a_hash_tree_record_not_accounted_for_makes_the_host_suspect(
+    stdout: str, unaccounted: str
+) -> None:
+    parsed = lf.parse_hash_tree(out(stdout))
+    assert isinstance(parsed, Parsed)
+    assert any(unaccounted in item for item in parsed.unaccounted), parsed.unaccounted
+    assert "/tmp/x" not in parsed.value and "/tmp/.x" not in parsed.value
+
+
+def test_suid_and_hash_commands_are_nul_separated_end_to_end() -> None:
+    for cmd in (lf.SUID_CMD, lf.hash_tree_cmd(["/usr/bin"])):
+        assert "-print0" in cmd and "xargs -0" in cmd and "sha256sum -z" in cmd
+    assert "-printf 'L\\0%p\\0%l\\0'" in lf.hash_tree_cmd(["/usr/bin"])
+
+
+def test_the_hash_command_reads_a_large_tree_of_odd_names_exactly(tmp_path: Path) -> None:
+    # Many files with long names: records straddling buffered writes must stay whole.
+    expected = {}
+    for i in range(600):
+        name = tmp_path / f"f{i:03}\n|{'x' * 150}"
+        name.write_bytes(str(i).encode())
+        expected[str(name)] = hashlib.sha256(str(i).encode()).hexdigest()
+    odd = os.fsencode(tmp_path) + b"/bad\xffname"
+    Path(os.fsdecode(odd)).write_bytes(b"")
+    expected[decode(odd)] = hashlib.sha256(b"").hexdigest()
+    (tmp_path / "link\nname").symlink_to("target\n|x")
+    expected[f"{tmp_path}/link\nname"] = "link:target\n|x"
+    cmd = lf.hash_tree_cmd([str(tmp_path), "/nonexistent"])
+    done = subprocess.run(["sh", "-c", cmd], capture_output=True, check=True)
+    parsed = lf.parse_hash_tree(out(decode(done.stdout)))
+    assert isinstance(parsed, Parsed) and not parsed.unaccounted
+    assert parsed.value == expected
 
 
 def test_changed_since_incident_only_when_asked() -> None:

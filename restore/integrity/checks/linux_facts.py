@@ -155,32 +155,50 @@ def parse_authorized_keys(output: CommandOutput) -> Parsed:
 # -- hashed trees (SUID files, and with a baseline the critical binaries) ----------------------
 
 
-def hash_tree_cmd(paths: tuple[str, ...] | list[str], parallel: bool = False) -> str:
-    """Symlinks as 'L<TAB>path<TAB>target', regular files as sha256sum lines."""
-    xargs = 'xargs -0 -r -n 64 -P "$(nproc 2>/dev/null || echo 1)"' if parallel else "xargs -0 -r"
+def hash_tree_cmd(paths: tuple[str, ...] | list[str]) -> str:
+    """NUL-terminated records: symlinks as 'L' NUL path NUL target NUL, regular files as
+    ``sha256sum -z`` records ('hash  path' NUL: with -z, names are written as they are).
+
+    One sha256sum at a time: parallel ones (xargs -P) share the pipe, and a record that
+    straddles two of their buffered writes gets another's output spliced into it.
+    """
     return (
         _existing(paths) + "[ $# -gt 0 ] || exit 0; "
-        "find \"$@\" -xdev -type l -printf 'L\\t%p\\t%l\\n' 2>/dev/null; "
-        f'find "$@" -xdev -type f -print0 2>/dev/null | {xargs} sha256sum; true'
+        "find \"$@\" -xdev -type l -printf 'L\\0%p\\0%l\\0' 2>/dev/null; "
+        'find "$@" -xdev -type f -print0 2>/dev/null | xargs -0 -r sha256sum -z; true'
     )
 
 
+_HEX = frozenset("0123456789abcdef")
+
+
 def parse_hash_tree(output: CommandOutput) -> Parsed:
+    """{path: sha256 | 'link:TARGET'} from NUL-terminated records; a name may hold newlines.
+
+    Anything else (a field that is neither a link nor a hash record, a record the host cut
+    short or left unterminated) is unaccounted for, with its raw text.
+    """
     require_rc(output)
     tree: dict[str, str] = {}
     odd = Unaccounted()
-    for line in lines(output):
-        if line.startswith("L\t"):
-            _, path, target = [*line.split("\t", 2), ""][:3]
+    text = output.stdout
+    end = text.rfind("\0") + 1
+    stream = fields(text[: end - 1]) if end else iter(())
+    for field in stream:
+        if field == "L":
+            path, target = next(stream, None), next(stream, None)
+            if path is None or target is None or not path.startswith("/"):
+                odd.add(f"link record cut short: {raw(path or '')}")
+                continue
             tree[path] = "link:" + target
             continue
-        digest, _, path = line.partition("  ")
-        if len(digest) == 64 and path:
+        digest, sep, path = field.partition("  ")
+        if sep and len(digest) == 64 and _HEX.issuperset(digest) and path.startswith("/"):
             tree[path] = digest
-        elif line.startswith("\\") and len(digest) == 65:  # sha256sum escapes odd names
-            tree[path] = digest[1:]
-        else:
-            odd.add(raw(line))
+        elif field.strip():
+            odd.add(raw(field))
+    if text[end:].strip():
+        odd.add(f"unterminated record: {raw(text[end:])}")
     return Parsed(tree, odd.result())
 
 
@@ -216,7 +234,7 @@ def parse_modules(output: CommandOutput) -> list[str]:
 
 SUID_CMD = (
     "find / -xdev \\( -perm -4000 -o -perm -2000 \\) -type f -print0 2>/dev/null "
-    "| xargs -0 -r sha256sum; true"
+    "| xargs -0 -r sha256sum -z; true"
 )
 
 PORTS_CMD = "ss -Hltnup 2>/dev/null"
@@ -348,7 +366,7 @@ FACTS = (
     Fact("packages", lambda ctx: PACKAGES_CMD, parse_package_verify, in_baseline=False),
     Fact(
         "hashes",
-        lambda ctx: hash_tree_cmd(ctx.hash_paths, parallel=True),
+        lambda ctx: hash_tree_cmd(ctx.hash_paths),
         parse_hash_tree,
         wanted=lambda ctx, has_baseline: has_baseline,
     ),
