@@ -280,6 +280,11 @@ class Lab:
     # -- one host -----------------------------------------------------------------------------
 
     def _boot(self, host: LabHost, fresh: bool) -> None:
+        # The twin's own files get the modes its packages expect, not the CLI's private umask.
+        with runtime.system_file_modes():
+            self._boot_host(host, fresh)
+
+    def _boot_host(self, host: LabHost, fresh: bool) -> None:
         assert self.rootfs is not None
         host_dir = self._host_dir(host.name)
         rw = host_dir / "rw"

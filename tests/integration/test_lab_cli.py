@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from restore.lab import Lab
 from restore.lab.runtime import descendants
 
 pytestmark = pytest.mark.lab
@@ -132,6 +133,12 @@ def test_up_twice_keeps_the_running_hosts(state: Path) -> None:
     assert [h["name"] for h in hosts] == ["linux01", "linux02"]
     assert hosts[0]["holder_pid"] == before["holder_pid"]
     assert hosts[0]["number"] != hosts[1]["number"]
+    # The CLI keeps its own files private (umask 077), but a twin's files are the twin's: a
+    # service running as another user (postgres) must still traverse "/" and run binaries.
+    as_nobody = "setpriv --reuid=65534 --regid=65534 --clear-groups"
+    out = Lab(state).run_on("linux02", f"{as_nobody} /usr/bin/install --version | head -1")
+    assert "install" in out
+    assert Lab(state).run_on("linux02", "stat -c %a /").strip() == "755"
 
 
 def test_up_with_sites_gives_each_site_an_installed_execution_node(tmp_path: Path) -> None:
