@@ -218,3 +218,19 @@ def test_rebuild_keeps_the_generation_running_hosts_use(fake_build: list[list[st
     assert second != first and first.exists() and rootfs.ensure_rootfs() == second
     third = rootfs.ensure_rootfs(rebuild=True, in_use=set)
     assert third.exists() and not first.exists() and not second.exists()
+
+
+def test_a_probe_after_a_rebuild_step_is_left_to_the_service_it_starts() -> None:
+    # The example hospital's db-pg: its playbook starts PostgreSQL on 5432; a responder holding
+    # 5432 from boot made the real server fail to bind ("Address already in use") in make demo.
+    from restore.lab.twin_ports import probed_ports
+    from restore.models import StepSpec, StepType
+
+    steps = [
+        StepSpec(StepType.CHECK),
+        StepSpec(StepType.HEALTH, {"tcp": 53}),
+        StepSpec(StepType.ANSIBLE, "rebuild.yml"),
+        StepSpec(StepType.HEALTH, {"tcp": 5432}),
+    ]
+    assert probed_ports(steps) == [53]
+    assert probed_ports([StepSpec(StepType.HEALTH, {"http": "http://{host}:8080/"})]) == [8080]
