@@ -88,7 +88,6 @@ def configure(verbosity: int) -> None:
     _verbosity = verbosity
     _install_record_factory()
     root = logging.getLogger(LOGGER_NAME)
-    root.setLevel(logging.DEBUG)
     root.propagate = False
     for handler in list(root.handlers):
         if getattr(handler, "restore_console", False):
@@ -99,6 +98,7 @@ def configure(verbosity: int) -> None:
     console.addFilter(_filter)  # on the handler: a logger's own filters skip child records
     console.restore_console = True  # type: ignore[attr-defined]
     root.addHandler(console)
+    _match_handlers(root)
 
 
 def attach_run_log(path: Path) -> logging.Handler:
@@ -112,12 +112,23 @@ def attach_run_log(path: Path) -> logging.Handler:
     handler.setFormatter(logging.Formatter(_FORMAT))
     handler.addFilter(_filter)
     root = logging.getLogger(LOGGER_NAME)
-    root.setLevel(logging.DEBUG)
     root.propagate = False
     root.addHandler(handler)
+    _match_handlers(root)
     return handler
 
 
 def detach(handler: logging.Handler) -> None:
-    logging.getLogger(LOGGER_NAME).removeHandler(handler)
+    root = logging.getLogger(LOGGER_NAME)
+    root.removeHandler(handler)
     handler.close()
+    _match_handlers(root)
+
+
+def _match_handlers(root: logging.Logger) -> None:
+    # The logger's level is the lowest its handlers want: a DEBUG record (one per journal
+    # event) is then not even made, formatted and redacted when nobody asked for -vv.
+    # A handler at NOTSET (0) takes everything; the logger at 0 would instead inherit the
+    # root logger's WARNING, hence DEBUG at the lowest.
+    wanted = min((h.level for h in root.handlers), default=logging.WARNING)
+    root.setLevel(max(wanted, logging.DEBUG))

@@ -51,3 +51,26 @@ def test_warnings_only_by_default(capsys: pytest.CaptureFixture[str]) -> None:
     shown = capsys.readouterr().err
     assert "quiet" not in shown
     assert "loud" in shown
+
+
+def test_the_logger_wants_no_lower_level_than_its_handlers() -> None:
+    # A DEBUG record (one per journal event) is not even made, formatted and redacted when no
+    # handler keeps DEBUG; a handler at NOTSET keeps everything.
+    probe = logging.getLogger("restore.unit-probe")  # registered: setLevel clears its cache
+    probe.handlers.clear()
+
+    def handler(level: int) -> logging.Handler:
+        made = logging.NullHandler()
+        made.setLevel(level)
+        return made
+
+    logs._match_handlers(probe)
+    assert probe.level == logging.WARNING
+    probe.addHandler(handler(logging.WARNING))
+    probe.addHandler(handler(logging.INFO))
+    logs._match_handlers(probe)
+    assert probe.isEnabledFor(logging.INFO) and not probe.isEnabledFor(logging.DEBUG)
+    probe.addHandler(handler(logging.NOTSET))
+    logs._match_handlers(probe)
+    assert probe.isEnabledFor(logging.DEBUG)
+    probe.handlers.clear()
