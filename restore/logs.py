@@ -99,6 +99,10 @@ def configure(verbosity: int) -> None:
     console.restore_console = True  # type: ignore[attr-defined]
     root.addHandler(console)
     _match_handlers(root)
+    # paramiko reports a connection the host dropped ("Socket exception: Broken pipe") at
+    # ERROR from its own thread; without a handler Python's last resort prints it bare on
+    # stderr. The SSH transport says what happened in its own words instead.
+    logging.getLogger("paramiko").addHandler(logging.NullHandler())
 
 
 def attach_run_log(path: Path) -> logging.Handler:

@@ -13,6 +13,7 @@ host itself, so a command abandoned here does not run on there forever.
 
 from __future__ import annotations
 
+import logging
 import os
 import select
 import shlex
@@ -36,6 +37,8 @@ from restore.transports.bounded import (
     decode,
 )
 
+# Under the `restore` logger, whose handlers (and redaction) restore.logs configures.
+_log = logging.getLogger("restore.transports.ssh")
 _SYSTEM_KNOWN_HOSTS = (Path("~/.ssh/known_hosts"), Path("/etc/ssh/ssh_known_hosts"))
 
 # What a caller holding a raw channel (the execution-node link) needs, so that only this
@@ -206,17 +209,47 @@ class SshTransport:
     def open_stream(self, command: str, timeout: float) -> paramiko.Channel:
         """Start `command` and return its channel, for a caller that streams stdin and stdout
         itself (ansible-runner's worker protocol). The caller owns and closes the channel."""
-        if self._client is None:
-            self.connect(timeout)
-        transport = self._client.get_transport() if self._client else None
-        if transport is None or not transport.is_active():
-            raise TransportError(f"{self.host}: ssh connection lost")
+        transport = self._live_transport()
         try:
             channel = transport.open_session(timeout=timeout)
             channel.exec_command(command)
         except (paramiko.SSHException, OSError, EOFError) as exc:
             raise TransportError(f"{self.host}: ssh channel failed: {exc}") from None
         return channel
+
+    def _live_transport(self) -> paramiko.Transport:
+        """The connection, opened again once if it dropped since the last command.
+
+        A flooding host's connection can die while the control node walks away from a channel
+        it cut at the cap (an RST under load); the next command then gets a fresh, verified
+        connection instead of the whole host being called unreachable.
+        """
+        if self._client is not None and not self._alive():
+            _log.warning("%s: ssh connection dropped; connecting again", self.host)
+            self.close()
+        if self._client is None:
+            self.connect()
+        transport = self._client.get_transport() if self._client else None
+        if transport is None or not transport.is_active():
+            raise TransportError(f"{self.host}: ssh connection lost")
+        return transport
+
+    def _start(self, remote: str, deadline: float, stdin: bytes | None) -> paramiko.Channel:
+        """Open a channel and start ``remote``; one more try on a fresh connection if the old
+        one died under us (never more: a host that always drops us is unreachable)."""
+        for attempt in (1, 2):
+            transport = self._live_transport()
+            try:
+                channel = transport.open_session(timeout=max(0.1, deadline - time.monotonic()))
+                channel.exec_command(remote)
+                if stdin is not None:
+                    channel.sendall(stdin)
+                    channel.shutdown_write()
+                return channel
+            except (paramiko.SSHException, OSError, EOFError) as exc:
+                if attempt == 2 or transport.is_active() or time.monotonic() >= deadline:
+                    raise TransportError(f"{self.host}: ssh channel failed: {exc}") from None
+        raise AssertionError("unreachable")  # the loop returns or raises
 
     def _exec(
         self,
@@ -231,25 +264,12 @@ class SshTransport:
         Reading stops at the deadline or as soon as a cap is exceeded: the channel is then
         closed, so paramiko's window (not the host) bounds what is buffered here.
         """
-        if self._client is None:
-            self.connect()
-        client = self._client
-        transport = client.get_transport() if client else None
-        if transport is None or not transport.is_active():
-            raise TransportError(f"{self.host}: ssh connection lost")
         started = time.monotonic()
         deadline = started + timeout
         # The host kills the command a little after our own deadline, so nothing lingers there.
         remote_limit = max(1, int(timeout) + 5)
         remote = f"timeout -s KILL {remote_limit} /bin/sh -c {shlex.quote(command)}"
-        try:
-            channel = transport.open_session(timeout=max(0.1, deadline - time.monotonic()))
-            channel.exec_command(remote)
-            if stdin is not None:
-                channel.sendall(stdin)
-                channel.shutdown_write()
-        except (paramiko.SSHException, OSError, EOFError) as exc:
-            raise TransportError(f"{self.host}: ssh channel failed: {exc}") from None
+        channel = self._start(remote, deadline, stdin)
         timed_out = False
         try:
             while not (out.full or err.full):

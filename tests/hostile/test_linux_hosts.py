@@ -261,3 +261,25 @@ def test_the_hidden_persistence_lab_scenario_is_caught(attacked: HostileLab) -> 
     assert "dbus-helper.service: a link to /tmp/dbus-helper.service" in text
     assert "/etc/profile.d/zz-locale.sh: a link to a FIFO" in text
     assert run.wall_s < WALL_LIMIT_S
+
+
+def test_a_host_that_drops_the_connection_gets_one_fresh_verified_connection(
+    attacked: HostileLab, caplog: pytest.LogCaptureFixture
+) -> None:
+    # What a flood can end in under load: the host's side of the SSH connection dies between
+    # two commands. The next command must run on a new connection, not call the host lost.
+    from restore.inputs.inventory import load_inventory
+    from restore.transports.ssh import SshTransport
+
+    transport = SshTransport(load_inventory(attacked.inventory, with_secrets=True).host("evil"))
+    try:
+        assert transport.run("echo one").stdout == "one\n"
+        # kill the sshd process serving this connection (the parent of `timeout`)
+        killed = transport.run("kill -9 $(cut -d' ' -f4 /proc/$PPID/stat)")
+        assert killed.rc != 0
+        with caplog.at_level("WARNING", logger="restore.transports.ssh"):
+            again = transport.run("echo two")
+        assert again.rc == 0 and again.stdout == "two\n"
+        assert "connection dropped; connecting again" in caplog.text
+    finally:
+        transport.close()
