@@ -54,6 +54,7 @@ class SyntaxProblem:
     line: int  # 1-based, in the script
     column: int  # 1-based, in characters of that line
     message: str
+    missing: str = ""  # the token the grammar expected there, when one is missing
 
     def __str__(self) -> str:
         return f"line {self.line}, column {self.column}: {self.message}"
@@ -80,7 +81,7 @@ def syntax_problems(script: str, limit: int = 5) -> list[SyntaxProblem]:
     while pending and len(problems) < limit:
         node = pending.pop()
         if node.is_missing:
-            problems.append(_problem(source, node, f"missing {node.type!r}"))
+            problems.append(_problem(source, node, f"missing {node.type!r}", node.type))
         elif node.is_error:
             text = source[node.start_byte : node.end_byte].decode("utf-8", "replace")
             shown = " ".join(text.split())[:_SNIPPET]
@@ -131,8 +132,8 @@ def _masked_word_is_due(text: str, tree: Any, span: tuple[int, int]) -> bool:
     )
 
 
-def _problem(source: bytes, node: Any, message: str) -> SyntaxProblem:
+def _problem(source: bytes, node: Any, message: str, missing: str = "") -> SyntaxProblem:
     row, byte_column = node.start_point
     line_start = source.rfind(b"\n", 0, node.start_byte) + 1
     column = len(source[line_start : line_start + byte_column].decode("utf-8", "replace"))
-    return SyntaxProblem(row + 1, column + 1, message)
+    return SyntaxProblem(row + 1, column + 1, message, missing)
