@@ -50,19 +50,30 @@ def parser_error(script, clixml=False):
 
 
 def parser_error_text(script, problems):
-    """PowerShell's ParserError report: each position with its line and caret, then the ids."""
+    """PowerShell's ParserError report: each position with its line and caret, then the ids.
+
+    A text that merely ends too early (an unclosed bracket or string, a trailing pipe) is told
+    as PowerShell tells it; the grammar would blame the whole unfinished statement instead.
+    """
     lines = script.splitlines() or [""]
+    unfinished = _unfinished(script)
+    if unfinished is not None:
+        places = [unfinished]
+    else:
+        places = []
+        for problem in problems:
+            line = lines[problem.line - 1] if problem.line <= len(lines) else ""
+            places.append((problem.line, problem.column) + _reason(problem, line))
     report = []
-    for problem in problems:
-        line = lines[problem.line - 1] if problem.line <= len(lines) else ""
-        reason, _error_id = _reason(problem, line)
+    for line_number, column, reason, _error_id in places:
+        line = lines[line_number - 1] if line_number <= len(lines) else ""
         report += [
-            "At line:%d char:%d" % (problem.line, problem.column),
+            "At line:%d char:%d" % (line_number, column),
             "+ " + line,
-            "+ " + " " * (problem.column - 1) + "~",
+            "+ " + " " * (column - 1) + "~",
             reason,
         ]
-    _reason_text, error_id = _reason(problems[0], "")
+    error_id = places[0][3]
     report += [
         "    + CategoryInfo          : ParserError: (:) [], ParentContainsErrorRecordException",
         "    + FullyQualifiedErrorId : " + error_id,
@@ -78,6 +89,54 @@ def _reason(problem, line):
     token = line[problem.column - 1 :].split()
     shown = token[0][:_SHOWN] if token else ""
     return "Unexpected token '%s' in expression or statement." % shown, "UnexpectedToken"
+
+
+def _unfinished(script):
+    """(line, column, reason, id) when `script` ends inside a bracket, a string or a pipeline."""
+    stack, quote, start = [], None, None
+    line, column, index = 1, 1, 0
+    last = None  # the last character outside strings and comments, with its place
+    while index < len(script):
+        char, pair = script[index], script[index : index + 2]
+        place = (line, column)
+        step = 1
+        if quote == "'":
+            if pair == "''":
+                step = 2
+            elif char == "'":
+                quote = None
+        elif quote == '"':
+            if char == "`":
+                step = 2
+            elif char == '"':
+                quote = None
+        elif pair == "<#":
+            end = script.find("#>", index + 2)
+            step = (end + 2 if end >= 0 else len(script)) - index
+        elif char == "#":
+            end = script.find("\n", index)
+            step = (end if end >= 0 else len(script)) - index
+        elif char in "'\"":
+            quote, start = char, place
+        elif char in "({[":
+            stack.append((char, place))
+        elif char in ")}]" and stack and "({[".index(stack[-1][0]) == ")}]".index(char):
+            stack.pop()
+        if quote is None and not char.isspace() and char != "#" and pair != "<#":
+            last = (char, place)
+        for skipped in script[index : index + step]:
+            line, column = (line + 1, 1) if skipped == "\n" else (line, column + 1)
+        index += step
+    if quote is not None:
+        return start + (_MISSING[quote][0], _MISSING[quote][1])
+    if stack:
+        opener, place = stack[-1]
+        closer = ")}]"["({[".index(opener)]
+        reason, error_id = _MISSING[closer]
+        return (place if opener == "{" else (line, column)) + (reason, error_id)
+    if last is not None and last[0] == "|":
+        return last[1] + ("An empty pipe element is not allowed.", "EmptyPipeElement")
+    return None
 
 
 def clixml_errors(text):
