@@ -22,6 +22,9 @@ letters, digits, `_`, `.`, `*` and `-`, all of which a bare word may hold, so no
 inside one. What remains errs on the side of refusing: a bare-word list whose words hold other
 characters (paths such as `C:\\a, C:\\b`, non-ASCII letters) or that follows `-Name:` is not
 masked, and is refused although PowerShell accepts it: quote such words.
+
+A second gap: the grammar wants at least one statement, so a text of blanks and comments alone
+(such as a bare `# restore:defender` marker) is taken as valid here, as PowerShell takes it.
 """
 
 from __future__ import annotations
@@ -72,6 +75,8 @@ def syntax_problems(script: str, limit: int = 5) -> list[SyntaxProblem]:
     """Where `script` does not parse as PowerShell (empty when it does), first `limit` places."""
     source = script.encode("utf-8")  # what messages quote: masks keep every byte offset
     tree = _parser().parse(source)
+    if tree.root_node.has_error and _only_comments(source, tree):
+        return []
     if tree.root_node.has_error:
         tree = _parse_with_bare_lists_masked(script)
     if not tree.root_node.has_error:
@@ -91,6 +96,19 @@ def syntax_problems(script: str, limit: int = 5) -> list[SyntaxProblem]:
     if not problems:  # has_error with no node to blame: still refuse, at the start
         problems.append(SyntaxProblem(1, 1, "does not parse"))
     return sorted(problems, key=lambda p: (p.line, p.column))
+
+
+def _only_comments(source: bytes, tree: Any) -> bool:
+    """Blanks and whole comments alone: PowerShell runs that as nothing, the grammar refuses it."""
+    rest = bytearray(source)
+    for node in tree.root_node.children:
+        if node.type != "comment":
+            continue
+        text = source[node.start_byte : node.end_byte]
+        if text.startswith(b"<#") and (len(text) < 4 or not text.endswith(b"#>")):
+            return False  # an unterminated block comment: PowerShell refuses it too
+        rest[node.start_byte : node.end_byte] = b" " * len(text)
+    return not bytes(rest).strip()
 
 
 def _parse_with_bare_lists_masked(script: str) -> Any:

@@ -193,6 +193,16 @@ def test_what_the_masking_leaves_is_refused_never_missed(script: str) -> None:
     assert syntax_problems(script) != []
 
 
+@pytest.mark.parametrize("script", ["", "  \n", "# restore:defender", "# a\n# b\n", "<# a\n b #>"])
+def test_a_script_of_comments_alone_is_valid_as_in_powershell(script: str) -> None:
+    assert syntax_problems(script) == []
+
+
+@pytest.mark.parametrize("script", ["<# unterminated", "# a\n}", "# a\n<#>", "# a <# b\n)"])
+def test_comments_do_not_cover_an_error(script: str) -> None:
+    assert syntax_problems(script) != []
+
+
 def test_validate_refuses_a_winrm_step_that_does_not_parse(tmp_path: Path) -> None:
     steps = [
         "check",
