@@ -1,11 +1,13 @@
 """Windows lab hosts, control side: certificates, install and boot of the WS-Man endpoint.
 
 A Windows lab host runs `wsman/server.py` (standard library, plus the control side's pyspnego
-copied next to it for NTLM) chrooted in its namespaces, on HTTP 5985 and HTTPS 5986 of both
-its addresses. Its certificate is issued by a per-lab CA whose path goes into the inventory
-(`ansible_winrm_ca_trust_path`), so clients validate TLS exactly as they would against a real
-domain controller. Like a stock Windows host it refuses Basic and unencrypted traffic over
-HTTP unless the lab was started with `--winrm-lenient`; the inventory names NTLM over HTTPS.
+copied next to it for NTLM, and its tree_sitter with the product's PowerShell syntax checker,
+twin_parser.py, so that the host answers only PowerShell that parses) chrooted in its
+namespaces, on HTTP 5985 and HTTPS 5986 of both its addresses. Its certificate is issued by
+a per-lab CA whose path goes into the inventory (`ansible_winrm_ca_trust_path`), so clients
+validate TLS exactly as they would against a real domain controller. Like a stock Windows host
+it refuses Basic and unencrypted traffic over HTTP unless the lab was started with
+`--winrm-lenient`; the inventory names NTLM over HTTPS.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from restore.errors import InputError
+from restore.lab.twin_parser import install_powershell_parser
 
 if TYPE_CHECKING:
     from restore.lab.lab import Lab, LabHost
@@ -33,7 +36,7 @@ if TYPE_CHECKING:
 HTTP_PORT = 5985
 HTTPS_PORT = 5986
 WSMAN_DIR = Path(__file__).parent / "wsman"
-SERVER_SOURCES = ("server.py", "soap.py", "personality.py")
+SERVER_SOURCES = ("server.py", "soap.py", "personality.py", "parse_gate.py")
 INSTALL_DIR = "opt/restore-wsman"
 USER = "Administrator"
 
@@ -134,6 +137,8 @@ def boot_commands(lab: Lab, host: LabHost, upper: Path, fresh: bool) -> tuple[st
         for source in SERVER_SOURCES:
             shutil.copy2(WSMAN_DIR / source, install / source)
         _install_spnego(install / "vendor")
+        assert lab.rootfs is not None  # Windows hosts boot from the lab's golden image
+        install_powershell_parser(lab.rootfs, install)
         issue_server_cert(lab.dir, host.name, [host.management, host.production], install)
         salt = secrets.token_bytes(16)
         digest = hashlib.pbkdf2_hmac("sha256", lab_password(lab).encode(), salt, 100000)

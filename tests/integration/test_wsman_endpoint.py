@@ -23,6 +23,9 @@ import winrm
 import yaml
 
 from restore.inputs.inventory import load_inventory
+from restore.integrity.checks import windows_facts
+from restore.integrity.checks.catalog import Context
+from restore.integrity.checks.indicators import load_indicators
 from restore.lab import Lab
 from restore.lab.windows import lab_password
 from restore.models import Platform
@@ -244,6 +247,60 @@ def test_hostile_input_gets_well_formed_faults_without_python_text(lab: Lab) -> 
     assert services.status_code == 0 and len(json.loads(services.std_out)) >= 4
     unknown = session.run_ps("exit nope")
     assert unknown.status_code == 1 and b"does not understand" in unknown.std_err
+
+
+def test_the_host_answers_only_powershell_that_parses(lab: Lab) -> None:
+    """A syntax error gets PowerShell's ParserError and exit 1, never an answer by marker."""
+    session = _session(lab, "https", "ntlm")
+    broken = session.run_ps("Get-Service WinRM |")  # a pipe to nothing
+    assert broken.status_code == 1 and broken.std_out == b""
+    # run_ps decoded the CLIXML error stream, as it does for a real host
+    assert broken.std_err.startswith(b"At line:1 char:19"), broken.std_err
+    assert b"An empty pipe element is not allowed." in broken.std_err
+    assert b"ParserError" in broken.std_err and b"FullyQualifiedErrorId" in broken.std_err
+    # a catalog marker does not buy an answer for a body that does not parse
+    marked = session.run_ps("# restore:defender\nGet-MpComputerStatus | ConvertTo-Json }")
+    assert marked.status_code == 1 and b"Unexpected token '}'" in marked.std_err
+    assert b"AntivirusEnabled" not in marked.std_out
+    # an error right after a bare-word list is found; the list itself is valid PowerShell
+    listed = session.run_ps("Get-Service WinRM,EventLog | Select-Object Name, Status )")
+    assert listed.status_code == 1 and b"At line:1 char:57" in listed.std_err
+    valid = session.run_ps("Get-Service WinRM,EventLog | ConvertTo-Json")
+    assert valid.status_code == 0, valid.std_err
+    assert [s["Name"] for s in json.loads(valid.std_out)] == ["WinRM", "EventLog"]
+    # a plain command in a shell is parsed too, and its error is plain text
+    plain = session.run_cmd("Write-Output (1")
+    assert plain.status_code == 1 and plain.std_err.startswith(b"At line:1 char:")
+    assert b"Missing closing ')' in expression." in plain.std_err
+    # on the wire, powershell -EncodedCommand's error stream is CLIXML, as powershell.exe's
+    protocol = session.protocol
+    shell = protocol.open_shell()
+    try:
+        command = protocol.run_command(shell, "powershell -encodedcommand " + _encoded("{"))
+        _out, err, rc = protocol.get_command_output(shell, command)
+        protocol.cleanup_command(shell, command)
+    finally:
+        protocol.close_shell(shell)
+    assert rc == 1 and err.startswith(b"#< CLIXML\r\n<Objs ")
+    ET.fromstring(err.split(b"\r\n", 1)[1])  # well-formed
+
+
+def _encoded(script: str) -> str:
+    import base64
+
+    return base64.b64encode(script.encode("utf-16-le")).decode("ascii")
+
+
+def test_every_catalog_query_still_answers_through_pywinrm(lab: Lab) -> None:
+    session = _session(lab, "https", "ntlm")
+    ctx = Context(indicators=load_indicators(), platform=Platform.WINDOWS)
+    answered = []
+    for fact in windows_facts.FACTS:
+        result = session.run_ps(fact.command(ctx))
+        assert result.status_code == 0, (fact.name, result.std_err)
+        json.loads(result.std_out)  # the query's JSON answer, not an error text
+        answered.append(fact.name)
+    assert len(answered) == len(windows_facts.FACTS) >= 9
 
 
 def test_psrp_is_refused_at_create_and_leaves_no_shell(lab: Lab) -> None:

@@ -145,6 +145,64 @@ def test_valid_powershell_is_not_refused(script: str) -> None:
     assert syntax_problems(script) == []
 
 
+@pytest.mark.parametrize(
+    ("script", "line", "column", "quoted"),
+    [
+        # an error right after, inside or around a bare-word list is still found
+        ("Select-Object Name, State }", 1, 27, "'}'"),
+        ("Get-Service NTDS,DNS)", 1, 21, "')'"),
+        ("Select-Object Na{me, State", 1, 1, "Na{me"),
+        ("Get-Service NTDS,DNS |", 1, 1, "NTDS,DNS |"),
+        ("Select-Object Name,, State", 1, 1, "Name,, State"),  # an empty element
+        ("Select-Object Name, 'State", 1, 1, "'State"),  # an unterminated string in a list
+        ("Get-Service !Name, DNS", 1, 1, "!Name"),  # an operator before a listed word
+        # bare words where PowerShell takes none: the mask is put back and the grammar refuses
+        ("$a.Method(Name, State)", 1, 11, "Name, State"),  # a method's arguments
+        ("[Math]::Min(Name, 2)", 1, 13, "Name"),
+        ("Select-Object Name, State; $a.M(Name, X)", 1, 33, "Name, X"),  # one of each
+        ("if ($s.Status -eq Running, X) { 1 }", 1, 1, "-eq Running"),  # an expression
+        ("Select-Object Name, State\nforeach ($i in 1..3) { $i }}", 2, 28, "'}'"),
+    ],
+)
+def test_an_error_next_to_or_inside_a_bare_word_list_is_found(
+    script: str, line: int, column: int, quoted: str
+) -> None:
+    problems = syntax_problems(script)
+    assert problems, script
+    assert (problems[0].line, problems[0].column) == (line, column), problems
+    # the message quotes the text as written, never the digits that masked it
+    assert quoted in str(problems[0]), problems
+    assert not any("1111" in str(p) for p in problems), problems
+
+
+def test_messages_quote_the_script_as_written_not_its_masks() -> None:
+    problems = syntax_problems("Get-Service NTDS,DNS,Netlogon | ConvertTo-Json |")
+    assert problems and "NTDS,DNS,Netlogon" in problems[0].message, problems
+
+
+@pytest.mark.parametrize(
+    "script",
+    [
+        "Select-Object -Property:Name,State",  # `-Name:value` lists: write `-Name a,b`
+        "Get-Item C:\\a, C:\\b",  # bare paths in a list: quote them
+        "Select-Object Nämé, State",  # non-ASCII bare words in a list: quote them
+    ],
+)
+def test_what_the_masking_leaves_is_refused_never_missed(script: str) -> None:
+    """Bare-word lists the masking does not cover: refused (quote them), documented."""
+    assert syntax_problems(script) != []
+
+
+@pytest.mark.parametrize("script", ["", "  \n", "# restore:defender", "# a\n# b\n", "<# a\n b #>"])
+def test_a_script_of_comments_alone_is_valid_as_in_powershell(script: str) -> None:
+    assert syntax_problems(script) == []
+
+
+@pytest.mark.parametrize("script", ["<# unterminated", "# a\n}", "# a\n<#>", "# a <# b\n)"])
+def test_comments_do_not_cover_an_error(script: str) -> None:
+    assert syntax_problems(script) != []
+
+
 def test_validate_refuses_a_winrm_step_that_does_not_parse(tmp_path: Path) -> None:
     steps = [
         "check",

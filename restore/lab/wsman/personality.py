@@ -1,6 +1,8 @@
 """The lab Windows host's "personality": a simulated Windows state and the PowerShell it answers.
 
-Standard library only: it runs chrooted in a lab host under the rootfs's python3.
+Standard library only, plus the parse gate (parse_gate.py, tree-sitter): it runs chrooted in a
+lab host under the rootfs's python3. Every text it is sent is parsed first, and one that does
+not parse gets PowerShell's parser error and exit code 1, never an answer.
 
 The PowerShell the orchestrator sends is small and emits JSON; each script starts with a marker
 line `# restore:<query>` (and optionally `# args: {json}`) that names what it asks. The answers
@@ -20,6 +22,11 @@ import os
 import re
 import sys
 import time
+
+try:  # inside the lab host the modules sit side by side
+    import parse_gate
+except ImportError:  # imported from the control side (unit tests)
+    from restore.lab.wsman import parse_gate
 
 STATE = "/windows/state.json"
 C_ROOT = "/windows/C"
@@ -397,8 +404,8 @@ def run_command(command):
             script = base64.b64decode(match.group(1)).decode("utf-16-le")
         except Exception:
             return "", "cannot decode -EncodedCommand\r\n", 1
-        return run_script(script)
-    return run_script(command)
+        return parse_gate.parser_error(script, clixml=True) or run_script(script)
+    return parse_gate.parser_error(command) or run_script(command)
 
 
 if __name__ == "__main__":
