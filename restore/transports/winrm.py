@@ -34,6 +34,7 @@ from restore.transports.bounded import (
     Capped,
     decode,
 )
+from restore.transports.clixml import decode_error_stream
 
 # One WS-Man answer (we ask for 150 KB envelopes, as pywinrm does; a real endpoint obeys).
 MAX_RESPONSE_BYTES = 4 << 20
@@ -183,7 +184,7 @@ class WinrmTransport:
         return CommandOutput(
             rc=-1 if timed_out or cut else rc,
             stdout=out.text(),
-            stderr=err.text(),
+            stderr=decode_error_stream(err.text()),
             duration_s=time.monotonic() - started,
             timed_out=timed_out,
             truncated=cut or out.truncated or err.truncated,

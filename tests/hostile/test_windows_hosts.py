@@ -75,3 +75,20 @@ def test_a_flooding_endpoint_is_cut_and_reported(attacked: HostileLab) -> None:
     assert "output_truncated" in run.failed()
     assert run.wall_s < WALL_LIMIT_S
     assert run.rss_mib < RSS_LIMIT_MIB
+
+
+def test_a_powershell_error_reads_as_text_not_clixml(attacked: HostileLab) -> None:
+    # powershell.exe without a console (WinRM) sends its errors as CLIXML; the operator, the
+    # journal and the report get the lines, not a page of XML
+    from restore.inputs.inventory import load_inventory
+    from restore.transports.winrm import WinrmTransport
+
+    host = load_inventory(attacked.inventory, with_secrets=True).host("wevil")
+    transport = WinrmTransport(host)
+    try:
+        broken = transport.run("if ($true { 'x' }")
+    finally:
+        transport.close()
+    assert broken.rc != 0
+    assert not broken.stderr.startswith("#< CLIXML"), broken.stderr[:200]
+    assert "ParserError" in broken.stderr and "At line:1" in broken.stderr
