@@ -41,7 +41,7 @@ from restore.execution.run_state import (
     replay_facts,
     step_key,
 )
-from restore.execution.steps import RUNNERS
+from restore.execution.runners import RUNNERS
 from restore.execution.steps.base import (
     FAILED,
     REFUSED,
@@ -52,6 +52,7 @@ from restore.execution.steps.base import (
     StepContext,
     StepOutcome,
 )
+from restore.inputs.step_kinds import kind_of
 from restore.models import (
     SUCCESSFUL_HOST_STATES,
     EventKind,
@@ -66,33 +67,6 @@ from restore.models import (
 from restore.planning.model import PlannedHost, RestorePlan
 from restore.planning.scheduling import SchedJob, SchedService, Scheduler
 
-# Hard deadlines when the graph gives none. Approval waits for people: long, but not forever.
-DEFAULT_TIMEOUTS_S: dict[StepType, float] = {
-    StepType.EVIDENCE: 3600,
-    StepType.CHECK: 1800,
-    StepType.REIMAGE: 3600,
-    StepType.ANSIBLE: 3600,
-    StepType.SSH: 600,
-    StepType.WINRM: 600,
-    StepType.HEALTH: 600,
-    StepType.APPROVE: 24 * 3600,
-    StepType.RECONNECT: 600,
-    StepType.QUARANTINE: 600,
-    StepType.DIRECTORY: 1800,
-}
-STATE_OF_STEP: dict[StepType, HostState] = {
-    StepType.QUARANTINE: HostState.QUARANTINED,
-    StepType.EVIDENCE: HostState.COLLECTING_EVIDENCE,
-    StepType.CHECK: HostState.CHECKING,
-    StepType.REIMAGE: HostState.REIMAGING,
-    StepType.ANSIBLE: HostState.REBUILDING,
-    StepType.SSH: HostState.REBUILDING,
-    StepType.WINRM: HostState.REBUILDING,
-    StepType.HEALTH: HostState.VERIFYING,
-    StepType.APPROVE: HostState.AWAITING_APPROVAL,
-    StepType.RECONNECT: HostState.VERIFYING,
-    StepType.DIRECTORY: HostState.REBUILDING,
-}
 BACKOFF_S = (2.0, 5.0, 15.0, 30.0)
 # After a stop signal: how long hosts get to journal their cut steps before the run ends.
 INTERRUPT_GRACE_S = 10.0
@@ -548,7 +522,7 @@ class Engine:
                 run.replayed.current_step = key
                 return self._outcome(run, False, f"step {key} needs an operator", True)
             run.replayed.current_step = key
-            self._set_state(run, STATE_OF_STEP[step.type])
+            self._set_state(run, kind_of(step.type).phase)
             outcome = self._attempts(run, step, key)
             if outcome.status == INTERRUPTED:
                 self._set_state(run, HostState.INTERRUPTED, step=key)
@@ -595,7 +569,7 @@ class Engine:
 
     def _execute(self, run: _HostRun, step: StepSpec, key: str, attempt: int) -> StepOutcome:
         host = run.planned
-        timeout = step.timeout_s or DEFAULT_TIMEOUTS_S[step.type]
+        timeout = step.timeout_s or kind_of(step.type).timeout_s
         started = self._record(
             "started",
             host=host,
