@@ -5,7 +5,7 @@ Windows host answers queries by their marker, so a syntax error in a catalog que
 graph's `winrm:` step would otherwise show up only on a real Windows host. tree-sitter's
 PowerShell grammar (tree-sitter-powershell) parses the text the same way for every caller:
 the integrity catalog, evidence collection, the Windows roles' scripts (tests) and
-`restore validate` (graph.py).
+`restore validate` (the winrm step kind, restore.inputs.step_arguments).
 
 A parse proves syntax only: cmdlet names, parameters and semantics still need a real host.
 
