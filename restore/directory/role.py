@@ -6,7 +6,8 @@ from __future__ import annotations
 from restore.models import HostSpec
 
 ROLE = "domain_controller"
-# what a `directory:` step of the graph can do (validated by graph.py, run by step.py)
+# what a `directory:` step of the graph can do (checked by its kind in
+# restore.inputs.step_kinds, run by step.py)
 ACTIONS = ("rotate_krbtgt", "disable_accounts")
 
 

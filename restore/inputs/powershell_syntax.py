@@ -4,9 +4,10 @@ No PowerShell runs on the machines that build and test `restore`, so a syntax er
 catalog query or in a graph's `winrm:` step would otherwise show up only on a real Windows
 host. tree-sitter's PowerShell grammar (tree-sitter-powershell) parses the text the same way
 for every caller: the integrity catalog, evidence collection, the Windows roles' scripts
-(tests), `restore validate` (graph.py), and the lab's simulated Windows host, which is given a
-copy of this module (standard library and tree_sitter only, on purpose) and answers a text
-that does not parse with a parser error, as PowerShell does (restore/lab/wsman/parse_gate.py).
+(tests), `restore validate` (the winrm step kind, restore.inputs.step_arguments), and the
+lab's simulated Windows host, which is given a copy of this module (standard library and
+tree_sitter only, on purpose) and answers a text that does not parse with a parser error, as
+PowerShell does (restore/lab/wsman/parse_gate.py).
 
 A parse proves syntax only: cmdlet names, parameters and semantics still need a real host.
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from restore.models import GraphSpec, HostSpec, StepSpec, StepType
+from restore.inputs.step_kinds import kind_of
+from restore.models import GraphSpec, HostSpec, StepSpec
 from restore.planning.scheduling import Simulation
 
 
@@ -27,25 +28,9 @@ class BoundHost:
         return self.spec.name
 
 
-# Planning estimates per step type when a step gives no `estimate:`. Deliberately
-# conservative figures for a team working at night under pressure.
-DEFAULT_ESTIMATES_S: dict[StepType, float] = {
-    StepType.EVIDENCE: 15 * 60,
-    StepType.CHECK: 10 * 60,
-    StepType.REIMAGE: 30 * 60,
-    StepType.ANSIBLE: 15 * 60,
-    StepType.SSH: 5 * 60,
-    StepType.WINRM: 5 * 60,
-    StepType.HEALTH: 2 * 60,
-    StepType.APPROVE: 10 * 60,
-    StepType.RECONNECT: 5 * 60,
-    StepType.QUARANTINE: 5 * 60,
-    StepType.DIRECTORY: 10 * 60,
-}
-
-
 def step_estimate(step: StepSpec) -> float:
-    return step.estimate_s if step.estimate_s is not None else DEFAULT_ESTIMATES_S[step.type]
+    """The step's own `estimate:`, else its kind's (restore.inputs.step_kinds)."""
+    return step.estimate_s if step.estimate_s is not None else kind_of(step.type).estimate_s
 
 
 @dataclass(frozen=True)

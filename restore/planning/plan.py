@@ -19,7 +19,6 @@ from restore.inputs.graph import did_you_mean, to_digraph
 from restore.models import GraphSpec, Inventory
 from restore.planning.binding import bind
 from restore.planning.model import (
-    DEFAULT_ESTIMATES_S,
     PlannedHost,
     PlannedService,
     RestorePlan,
@@ -28,7 +27,6 @@ from restore.planning.model import (
 from restore.planning.scheduling import SchedJob, SchedService, simulate
 
 __all__ = [
-    "DEFAULT_ESTIMATES_S",
     "PlannedHost",
     "PlannedService",
     "RestorePlan",

@@ -8,25 +8,12 @@ order, steps, checks to do by hand and blanks for sign-off.
 from __future__ import annotations
 
 from restore.inputs.durations import format_duration
-from restore.models import StepSpec, StepType
+from restore.inputs.step_kinds import kind_of
+from restore.models import StepSpec
 from restore.planning.explain import RtoClock, rto_risks, start_order, why
 from restore.planning.model import PlannedHost, RestorePlan, step_estimate
 from restore.planning.scheduling import Simulation
 from restore.reporting import markdown_text as md
-
-_MANUAL_CHECKS: dict[StepType, str] = {
-    StepType.EVIDENCE: "Disk image / memory capture taken and hashed; custody form signed",
-    StepType.CHECK: "No ransom note, no unknown admin/UID 0, no unknown scheduled task or cron",
-    StepType.REIMAGE: "Rebuilt from the golden image; new host key recorded from the console",
-    StepType.ANSIBLE: "Playbook ran to the end with failed=0",
-    StepType.SSH: "Command returned 0",
-    StepType.WINRM: "Script returned 0",
-    StepType.HEALTH: "Service answers on its port / URL",
-    StepType.APPROVE: "Business owner confirms, name and time written below",
-    StepType.RECONNECT: "Last check clean; production network re-enabled",
-    StepType.QUARANTINE: "Production network cut; management network only",
-    StepType.DIRECTORY: "krbtgt key version moved by two; every DC shows it",
-}
 
 
 def _quote(text: str) -> str:
@@ -187,7 +174,8 @@ def to_markdown(plan: RestorePlan, clock: RtoClock | None = None) -> str:
                 "|---|---|---|---|---|",
             ]
             for number, step in enumerate(host.steps, 1):
-                out.append(f"| {number} | {_step_line(step)} | {_MANUAL_CHECKS[step.type]} | | |")
+                check = kind_of(step.type).manual_check
+                out.append(f"| {number} | {_step_line(step)} | {check} | | |")
             out.append("")
         out += [
             "Service back on: ____/____ at ____:____   Verified by: ______________________",

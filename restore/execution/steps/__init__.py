@@ -1,35 +1,6 @@
-"""One module per step type (DESIGN §3); `RUNNERS` maps each type to its `run(ctx)`."""
+"""The step runners: one module per step type (DESIGN §3), each with `run(ctx) -> StepOutcome`.
 
-from __future__ import annotations
-
-from collections.abc import Callable
-
-from restore.directory import step as directory_step
-from restore.execution.steps import (
-    approve,
-    check,
-    evidence,
-    health,
-    network,
-    playbook,
-    reimage,
-    remote,
-)
-from restore.execution.steps.base import StepContext, StepOutcome
-from restore.models import StepType
-
-RUNNERS: dict[StepType, Callable[[StepContext], StepOutcome]] = {
-    StepType.EVIDENCE: evidence.run,
-    StepType.CHECK: check.run,
-    StepType.REIMAGE: reimage.run,
-    StepType.ANSIBLE: playbook.run,
-    StepType.SSH: remote.run,
-    StepType.WINRM: remote.run,
-    StepType.HEALTH: health.run,
-    StepType.APPROVE: approve.run,
-    StepType.RECONNECT: network.run,
-    StepType.QUARANTINE: network.run,
-    StepType.DIRECTORY: directory_step.run,
-}
-
-__all__ = ["RUNNERS", "StepContext", "StepOutcome"]
+Which runner a step type has is declared by its kind (restore.inputs.step_kinds) and
+resolved once by restore.execution.runners. This package imports nothing itself, so that a
+runner outside it (restore.directory.step) can import `steps.base` in any order.
+"""
