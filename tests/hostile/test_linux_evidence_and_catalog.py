@@ -1,0 +1,79 @@
+"""Hostile Linux hosts, part two: what the evidence copy and the catalog say without help.
+
+- A copy cut at the per-file cap, or fed more bytes than the host says the file holds, is a
+  finding of its own (``evidence_truncated``), and its custody record says why.
+- A file whose name is not UTF-8 is copied like any other, its exact name bytes in custody.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from tests.hostile.conftest import HostileLab
+
+CAP = 1 << 20
+
+
+def _custody(attacked: HostileLab) -> list[dict[str, Any]]:
+    path = attacked.state / "evidence" / "evil" / "custody.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_a_copy_cut_at_the_cap_is_a_finding_with_path_and_sizes(attacked: HostileLab) -> None:
+    attacked.plant(
+        "evil", "mkdir -p /srv/data; head -c 3000000 /dev/urandom > /srv/data/big.lockbit\n"
+    )
+    run = attacked.check("evil")
+    (cut,) = run.findings("evidence_truncated")
+    assert cut["status"] == "fail"
+    assert (
+        f"/srv/data/big.lockbit: copied {CAP} bytes, remote size 3000000, "
+        f"cut at the per-file cap of {CAP} bytes (file of 3000000 bytes)"
+    ) in cut["evidence"]
+    (record,) = [r for r in _custody(attacked) if r["remote_path"] == "/srv/data/big.lockbit"]
+    assert record["truncated"] and record["size"] == CAP and record["remote_size"] == 3000000
+    assert "per-file cap" in record["truncation"] and record["cap_bytes"] == CAP
+
+
+def test_a_host_sending_more_than_the_file_holds_is_a_finding(attacked: HostileLab) -> None:
+    # `head` copies the file, then keeps sending: 2 MB for a 4-byte ransom-named file
+    fake = '#!/bin/sh\\n/usr/lib/head.real "$@"\\nexec /usr/lib/head.real -c 2000000 /dev/zero\\n'
+    attacked.plant(
+        "evil",
+        "mkdir -p /srv/data; printf abcd > /srv/data/small.lockbit\n"
+        "cp /usr/bin/head /usr/lib/head.real\n"
+        f"printf '{fake}' > /usr/bin/head; chmod 755 /usr/bin/head\n",
+    )
+    run = attacked.check("evil")
+    assert run.verdict != "clean"
+    (cut,) = run.findings("evidence_truncated")
+    assert (
+        f"/srv/data/small.lockbit: copied {CAP} bytes, remote size 4, "
+        "the host sent more than the 4 bytes it says the file holds"
+    ) in cut["evidence"]
+    (record,) = [r for r in _custody(attacked) if r["remote_path"] == "/srv/data/small.lockbit"]
+    assert record["truncated"] and record["size"] == CAP
+    assert Path(record["stored_as"]).stat().st_size == CAP  # capped on the control node
+
+
+def test_a_name_that_is_not_utf8_is_copied_with_its_bytes_in_custody(attacked: HostileLab) -> None:
+    attacked.plant(
+        "evil",
+        "mkdir -p /srv/data\n"
+        "printf 'pay up' > \"$(printf '/srv/data/bad\\377\\n%%s.lockbit')\"\n"
+        # a name holding the text '\xfe' (backslash, x, f, e): shown the same way as a byte
+        "printf 'text' > '/srv/data/lit\\xfe.lockbit'\n",
+    )
+    run = attacked.check("evil")
+    (summary,) = run.findings("evidence")
+    assert not any("not copied" in item for item in summary["evidence"]), summary
+    records = {r["remote_path"]: r for r in _custody(attacked)}
+    odd = records["/srv/data/bad\\xff\n%s.lockbit"]
+    assert bytes.fromhex(odd["remote_path_hex"]) == b"/srv/data/bad\xff\n%s.lockbit"
+    assert Path(odd["stored_as"]).read_bytes() == b"pay up" and not odd["truncated"]
+    assert Path(odd["stored_as"]).name == odd["sha256"]  # stored under its hash, a safe name
+    literal = records["/srv/data/lit\\xfe.lockbit"]
+    assert bytes.fromhex(literal["remote_path_hex"]) == b"/srv/data/lit\\xfe.lockbit"
+    assert Path(literal["stored_as"]).read_bytes() == b"text"
