@@ -77,3 +77,45 @@ def test_a_name_that_is_not_utf8_is_copied_with_its_bytes_in_custody(attacked: H
     literal = records["/srv/data/lit\\xfe.lockbit"]
     assert bytes.fromhex(literal["remote_path_hex"]) == b"/srv/data/lit\\xfe.lockbit"
     assert Path(literal["stored_as"]).read_bytes() == b"text"
+
+
+# -- without a baseline: the generated PAM stacks ------------------------------------------------
+
+_PAM_PROFILE = (
+    "Name: Session helper\\nDefault: yes\\nPriority: 300\\nAuth-Type: Primary\\nAuth:\\n"
+    "\\tsufficient\\tpam_exec.so quiet /usr/local/sbin/.pam-helper\\n"
+)
+
+
+def test_generated_pam_stacks_are_judged_without_a_baseline(attacked: HostileLab) -> None:
+    fresh = attacked.check("evil")
+    assert not any("common-" in e for e in fresh.evidence_text().splitlines()), fresh.findings(
+        "persistence"
+    )
+    attacked.plant(
+        "evil",
+        # 1. a profile of the intruder's own, installed the official way
+        f"printf '{_PAM_PROFILE}' > /usr/share/pam-configs/zz-helper\n"
+        "DEBIAN_FRONTEND=noninteractive pam-auth-update --package --enable zz-helper\n"
+        "grep -q pam-helper /etc/pam.d/common-auth\n"
+        # 2. a line slipped into the block pam-auth-update writes
+        'sed -i \'s/^# here are the per-package modules (the "Primary" block)$/&\\n'
+        "auth\\tsufficient\\tpam_permit.so/' /etc/pam.d/common-auth\n"
+        # 3. the boilerplate edited: the fallback no longer denies
+        "sed -i 's/^account\\trequisite\\t\\t\\tpam_deny.so$/account\\toptional\\tpam_deny.so/'"
+        " /etc/pam.d/common-account\n"
+        "grep -q 'optional.pam_deny' /etc/pam.d/common-account\n",
+    )
+    run = attacked.check("evil")
+    assert run.verdict != "clean"
+    (found,) = run.findings("persistence")
+    text = "\n".join(found["evidence"])
+    assert (
+        "/etc/pam.d/common-auth: a line no PAM profile of a package explains: auth\\tsufficient\\tpam_permit.so"
+        in text
+    )
+    assert "pam_exec.so quiet /usr/local/sbin/.pam-helper" in text
+    assert (
+        "/etc/pam.d/common-account: differs, outside its generated blocks, "
+        "from the template its package ships"
+    ) in text

@@ -64,6 +64,7 @@ def fresh_facts() -> dict[str, Any]:
         ),
         "persistence": parse("persistence", CATALOG_OUT),
         "package_files": parse("package_files", PACKAGE_FILES),
+        "pam_generated": parse("pam_generated", "D\0\0"),
         "preload": parse("preload", "ABSENT\n"),
         "modules": parse("modules", "NO-MODULES\n"),
         "suid": parse("suid", "b" * 64 + "  /usr/bin/passwd\0"),

@@ -24,6 +24,7 @@ from restore.integrity.checks.catalog import (
     warn,
 )
 from restore.integrity.checks.linux_facts import FACTS
+from restore.integrity.checks.pam_generated import pam_unexplained
 from restore.integrity.checks.persistence import ROOTS, catalog_summary, unexplained
 from restore.models import Finding, Platform
 
@@ -238,7 +239,7 @@ def authorized_keys(facts: Facts, base: Baseline, ctx: Context) -> list[Finding]
 def persistence(facts: Facts, base: Baseline, ctx: Context) -> list[Finding]:
     catalog: dict[str, str] = facts["persistence"]
     if base is None:
-        odd = unexplained(catalog, facts["package_files"])
+        odd = unexplained(catalog, facts["package_files"]) + pam_unexplained(facts["pam_generated"])
         odd += [
             (r["path"], "a configuration file edited since its package installed it")
             for r in facts["packages"]
@@ -388,7 +389,11 @@ CATALOG = Catalog(
         Check("changed_since_incident", ("changed_files",), changed_since_incident),
         Check("privileged_accounts", ("accounts", "admin_groups"), privileged_accounts),
         Check("authorized_keys", ("authorized_keys",), authorized_keys, needs_baseline=True),
-        Check("persistence", ("persistence", "package_files", "packages"), persistence),
+        Check(
+            "persistence",
+            ("persistence", "package_files", "packages", "pam_generated"),
+            persistence,
+        ),
         Check("ld_preload", ("preload",), ld_preload),
         Check("kernel_modules", ("modules",), kernel_modules),
         Check("suid_files", ("suid",), suid_files),

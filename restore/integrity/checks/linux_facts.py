@@ -22,6 +22,7 @@ from restore.integrity.checks.catalog import (
     raw,
     require_rc,
 )
+from restore.integrity.checks.pam_generated import PAM_GENERATED_CMD, parse_pam_generated
 from restore.integrity.checks.persistence import (
     catalog_cmd,
     package_files_cmd,
@@ -356,6 +357,13 @@ FACTS = (
         "package_files",
         lambda ctx: package_files_cmd(),
         parse_package_files,
+        in_baseline=False,
+        wanted=lambda ctx, has_baseline: not has_baseline,
+    ),
+    Fact(
+        "pam_generated",
+        lambda ctx: PAM_GENERATED_CMD,
+        parse_pam_generated,
         in_baseline=False,
         wanted=lambda ctx, has_baseline: not has_baseline,
     ),
