@@ -3,13 +3,18 @@
 - A copy cut at the per-file cap, or fed more bytes than the host says the file holds, is a
   finding of its own (``evidence_truncated``), and its custody record says why.
 - A file whose name is not UTF-8 is copied like any other, its exact name bytes in custody.
+- Without a baseline, the generated PAM stacks are judged against the template and profiles
+  dpkg vouches for, and a key root or a system account was not expected to have is named.
 """
 
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 from tests.hostile.conftest import HostileLab
 
@@ -119,3 +124,43 @@ def test_generated_pam_stacks_are_judged_without_a_baseline(attacked: HostileLab
         "/etc/pam.d/common-account: differs, outside its generated blocks, "
         "from the template its package ships"
     ) in text
+
+
+# -- without a baseline: keys in root's and system accounts' authorized_keys ------------------
+
+
+def test_without_a_baseline_keys_root_was_not_expected_to_have_are_named(
+    attacked: HostileLab, tmp_path: Path
+) -> None:
+    fresh = attacked.check("evil")
+    (keys,) = fresh.findings("authorized_keys")
+    assert keys["status"] == "pass", keys  # the key the control node logs in with is expected
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(tmp_path / "k")])
+    public = (tmp_path / "k.pub").read_text().split()
+    listed = subprocess.run(["ssh-keygen", "-lf", str(tmp_path / "k.pub")], capture_output=True)
+    fingerprint = listed.stdout.decode().split()[1]
+    line = f"{public[0]} {public[1]} <img src=x onerror=alert(1)>[red]x[/]"
+    attacked.plant(
+        "evil",
+        f"printf '%s\\n' '{line}' >> /root/.ssh/authorized_keys\n"
+        "mkdir -p /var/www/.ssh\n"  # www-data's home: a system account
+        f"printf 'command=\"/bin/sh\" %s\\n' '{line}' > /var/www/.ssh/authorized_keys\n",
+    )
+    run = attacked.check("evil")
+    assert run.verdict == "suspect"
+    (keys,) = run.findings("authorized_keys")
+    for path in ("/root/.ssh/authorized_keys", "/var/www/.ssh/authorized_keys"):
+        assert (
+            f"{path}: ssh-ed25519 {fingerprint} (<img src=x onerror=alert(1)>[red]x[/])"
+            in keys["evidence"]
+        )
+    assert public[1] not in json.dumps(run.report)  # fingerprints, never the key text
+    # listed in the inventory (a fingerprint, or the public key line), the same keys pass
+    inventory = yaml.safe_load(attacked.inventory.read_text())
+    evil = inventory["all"]["children"]["lab_linux"]["hosts"]["evil"]
+    evil["restore_authorized_keys"] = [fingerprint]
+    listed_inventory = tmp_path / "inventory.yml"
+    listed_inventory.write_text(yaml.safe_dump(inventory))
+    again = HostileLab(attacked.lab, listed_inventory, attacked.state).check("evil")
+    (keys,) = again.findings("authorized_keys")
+    assert keys["status"] == "pass", keys
