@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -53,3 +54,21 @@ def test_the_inventory_lists_fingerprints_or_key_lines(tmp_path: Path) -> None:
 def test_a_bad_inventory_value_is_an_input_error_naming_host_and_variable(value: object) -> None:
     with pytest.raises(InputError, match="host db1: inventory variable restore_authorized_keys"):
         expected_keys(host(Credential("none"), restore_authorized_keys=value))
+
+
+def test_restore_check_refuses_a_bad_list_with_exit_2_before_any_host(tmp_path: Path) -> None:
+    inventory = tmp_path / "inv.yml"
+    inventory.write_text(
+        "all:\n  hosts:\n    h1:\n      ansible_host: 127.0.0.99\n"
+        "      restore_authorized_keys: [not-a-key]\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "restore", "check", "-i", str(inventory)]
+        + ["--state-dir", str(tmp_path / "state")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "host h1: inventory variable restore_authorized_keys" in done.stderr
+    assert "Traceback" not in done.stderr

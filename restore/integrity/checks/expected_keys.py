@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from collections.abc import Iterable
 from pathlib import Path
 
 from restore.errors import InputError
-from restore.models import HostSpec
+from restore.models import HostSpec, Platform
 
 INVENTORY_VARIABLE = "restore_authorized_keys"
 _KEY_TYPES = ("ssh-", "ecdsa-", "sk-ssh-", "sk-ecdsa-")
@@ -55,6 +56,13 @@ def expected_keys(host: HostSpec) -> frozenset[str]:
         keys.add(found)
     own = _login_key(host)
     return frozenset(keys | ({own} if own else set()))
+
+
+def validate_expected_keys(hosts: Iterable[HostSpec]) -> None:
+    """Refuse a bad ``restore_authorized_keys`` before any host is checked (exit 2)."""
+    for host in hosts:
+        if host.platform is Platform.LINUX:
+            expected_keys(host)
 
 
 def _login_key(host: HostSpec) -> str | None:
