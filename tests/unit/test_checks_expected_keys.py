@@ -62,9 +62,9 @@ def test_restore_check_refuses_a_bad_list_with_exit_2_before_any_host(tmp_path: 
         "all:\n  hosts:\n    h1:\n      ansible_host: 127.0.0.99\n"
         "      restore_authorized_keys: [not-a-key]\n"
     )
+    state = str(tmp_path / "state")
     done = subprocess.run(
-        [sys.executable, "-m", "restore", "check", "-i", str(inventory)]
-        + ["--state-dir", str(tmp_path / "state")],
+        [sys.executable, "-m", "restore", "check", "-i", str(inventory), "--state-dir", state],
         capture_output=True,
         text=True,
         timeout=120,
