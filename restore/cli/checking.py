@@ -137,12 +137,14 @@ def check(
     from restore.inputs.inventory import load_inventory
     from restore.integrity.baseline import load_baselines
     from restore.integrity.checks.catalog import DEFAULT_DATA_PATHS, Context
+    from restore.integrity.checks.expected_keys import validate_expected_keys
     from restore.integrity.checks.indicators import load_indicators
     from restore.integrity.checks.runner import CheckOptions, check_hosts
     from restore.integrity.evidence import EvidenceStore
 
     inv = load_inventory(inventory, with_secrets=True)
     chosen = select_hosts(inv, hosts)
+    validate_expected_keys(chosen)  # a bad restore_authorized_keys: exit 2 before any host
     ctx = Context(
         indicators=load_indicators(indicators),
         data_paths=tuple(data_path) if data_path else DEFAULT_DATA_PATHS,

@@ -10,10 +10,11 @@ evidence until the host is reimaged, and investigators may want them in place.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import getpass
 import hashlib
 import json
-import shlex
 import socket
 import tempfile
 import time
@@ -21,6 +22,12 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from restore.integrity.remote_names import (
+    assign_bytes,
+    assign_text,
+    has_shown_bytes,
+    shown_as_bytes,
+)
 from restore.models import Finding, FindingStatus, HostSpec, Platform, Severity
 from restore.transports import Transport, TransportError
 
@@ -48,6 +55,11 @@ class EvidenceRecord:
     collected_by: str
     check: str
     link_target: str | None = None  # the path was a symlink: what it points to
+    cap_bytes: int | None = None  # the most this copy was allowed to hold
+    truncation: str | None = None  # why the copy is not the whole file, when it is not
+    # the remote name's exact bytes, in hex: remote_path shows a non-UTF-8 byte as \xNN, which
+    # a name could also hold as text; this field is what was copied, without ambiguity
+    remote_path_hex: str | None = None
 
 
 class EvidenceStore:
@@ -100,7 +112,8 @@ class EvidenceStore:
                 continue
             budget -= record.size
             records[path] = record
-        return [*findings, self._summary(host, records)]
+        # the summary stays last: callers read the custody line from there
+        return [*findings, *_truncations(records), self._summary(host, records)]
 
     def _summary(self, host: HostSpec, records: dict[str, EvidenceRecord | str]) -> Finding:
         """One finding listing what was copied ('path sha256:...'), so reports show custody."""
@@ -134,7 +147,16 @@ class EvidenceStore:
         left: float,
     ) -> EvidenceRecord:
         probe_timeout = min(PROBE_TIMEOUT_S, self.timeout_s, left)
-        probe = self._probe(transport, host, path, probe_timeout)
+        raw = None  # the name's bytes, when it is not UTF-8 and must be rebuilt on the host
+        probe = _Probe()
+        if host.platform is Platform.LINUX and has_shown_bytes(path):
+            raw = shown_as_bytes(path)
+            probe = self._probe(transport, host, assign_bytes(raw), probe_timeout)
+            if probe == _Probe():  # nothing by that byte name: the name holds "\x" as text
+                raw = None
+        if raw is None:
+            named = assign_text(path) if host.platform is Platform.LINUX else path
+            probe = self._probe(transport, host, named, probe_timeout)
         if probe.special:
             raise TransportError(f"{probe.special}: special files are never opened")
         directory = self.root / _safe(host.name)
@@ -143,7 +165,11 @@ class EvidenceStore:
             tmp_path = Path(tmp.name)
         limit = min(self.max_file_bytes, budget)
         try:
-            size = transport.get(path, tmp_path, limit, max(1.0, min(self.timeout_s, left)))
+            read_timeout = max(1.0, min(self.timeout_s, left))
+            if raw is None:
+                size = transport.get(path, tmp_path, limit, read_timeout)
+            else:
+                size = _get_by_bytes(transport, raw, tmp_path, limit, read_timeout)
             # the transport caps what it writes; a host sending more must not get past here
             size = min(size, tmp_path.stat().st_size)
             digest = _sha256_file(tmp_path)
@@ -152,6 +178,7 @@ class EvidenceStore:
         finally:
             tmp_path.unlink(missing_ok=True)
         stored.chmod(0o400)
+        truncation = _truncation(size, limit, probe.size)
         record = EvidenceRecord(
             host=host.name,
             address=host.address,
@@ -160,31 +187,35 @@ class EvidenceStore:
             remote_size=probe.size,
             sha256=digest,
             size=size,
-            truncated=size >= limit if probe.size is None else size < probe.size,
+            truncated=truncation is not None,
             stored_as=str(stored),
             collected_at=datetime.now(UTC).isoformat(timespec="seconds"),
             collected_by=self.collected_by,
             check=check,
             link_target=probe.link_target,
+            cap_bytes=limit,
+            truncation=truncation,
+            remote_path_hex=(raw or path.encode("utf-8", "backslashreplace")).hex(),
         )
         with (directory / "custody.jsonl").open("a", encoding="utf-8") as custody:
             custody.write(json.dumps(asdict(record), sort_keys=True) + "\n")
         return record
 
-    def _probe(self, transport: Transport, host: HostSpec, path: str, timeout: float) -> _Probe:
+    def _probe(self, transport: Transport, host: HostSpec, assign: str, timeout: float) -> _Probe:
         """What the path is, before anything opens it: the host's own hash of a whole regular
-        file (so a truncated copy stays tied to it), a symlink's target, a special file."""
+        file (so a truncated copy stays tied to it), a symlink's target, a special file.
+        ``assign`` is shell code setting ``p`` (on Windows, the path itself)."""
         if host.platform is Platform.WINDOWS:
             file_hash = getattr(transport, "file_hash", None)
-            return _Probe(sha256=file_hash(path, timeout) if file_hash else None)
-        out = transport.run(PROBE_CMD.format(path=shlex.quote(path)), timeout=timeout)
+            return _Probe(sha256=file_hash(assign, timeout) if file_hash else None)
+        out = transport.run(PROBE_CMD.format(assign=assign), timeout=timeout)
         return parse_probe(out.stdout) if out.rc == 0 and not out.truncated else _Probe()
 
 
 # Tests the type before reading (a FIFO would block, a device would never end); the
 # reading itself opens only a regular file. NUL-separated, since a target may hold anything.
 PROBE_CMD = (
-    "p={path}; "
+    "{assign}; "
     'if [ -L "$p" ]; then printf \'L\\0%s\\0\' "$(readlink -- "$p")"; fi; '
     'if [ -f "$p" ]; then printf \'F\\0%s\\0\' "$(stat -L -c %s -- "$p")"; '
     'sha256sum < "$p"; '
@@ -218,6 +249,68 @@ def parse_probe(text: str) -> _Probe:
             break
         i += 2
     return _Probe(sha256=sha, size=size, link_target=link, special=special)
+
+
+# A name that is not UTF-8 cannot be sent as one: it is rebuilt on the host (``assign_bytes``)
+# and the file comes back as base64 through the transport's capped, deadlined ``run``.
+GET_BY_BYTES_CMD = (
+    "{assign}; "
+    "[ -f \"$p\" ] || {{ echo 'not a regular file' >&2; exit 3; }}; "
+    'head -c {limit} -- "$p" | base64 -w 0'
+)
+
+
+def _get_by_bytes(transport: Transport, raw: bytes, local: Path, limit: int, timeout: float) -> int:
+    """Copy a file named by bytes; at most ``limit`` bytes reach the disk, whatever is sent."""
+    out = transport.run(GET_BY_BYTES_CMD.format(assign=assign_bytes(raw), limit=limit), timeout)
+    if out.rc != 0 and not out.truncated:
+        reason = "timed out" if out.timed_out else out.stderr.strip()[:200]
+        raise TransportError(f"cannot read {raw!r}: {reason}")
+    text = "".join(out.stdout.split())
+    try:  # a cut answer keeps its whole 4-character groups
+        data = base64.b64decode(text[: len(text) // 4 * 4], validate=True)
+    except binascii.Error as exc:
+        raise TransportError(f"cannot read {raw!r}: the host sent no base64 ({exc})") from None
+    local.write_bytes(data[:limit])
+    return min(len(data), limit)
+
+
+def _truncation(size: int, cap: int, remote_size: int | None) -> str | None:
+    """Why a copy is not the whole file, or None when it is (as far as the host tells)."""
+    if remote_size is None:
+        return (
+            f"cut at the per-file cap of {cap} bytes (file of unknown size)"
+            if size >= cap
+            else None
+        )
+    if size > remote_size:
+        return f"the host sent more than the {remote_size} bytes it says the file holds"
+    if size < remote_size:
+        if size >= cap:
+            return f"cut at the per-file cap of {cap} bytes (file of {remote_size} bytes)"
+        return f"the host sent {size} of the {remote_size} bytes it says the file holds"
+    return None
+
+
+def _truncations(records: dict[str, EvidenceRecord | str]) -> list[Finding]:
+    """A partial copy is a finding of its own: the custody record must not pass for whole."""
+    cut = [r for r in records.values() if isinstance(r, EvidenceRecord) and r.truncation]
+    if not cut:
+        return []
+    return [
+        Finding(
+            check="evidence_truncated",
+            status=FindingStatus.FAIL,
+            detail=f"{len(cut)} evidence cop{'y is' if len(cut) == 1 else 'ies are'} partial: "
+            "the stored file is not the whole remote file",
+            evidence=tuple(
+                f"{r.remote_path}: copied {r.size} bytes, remote size "
+                f"{'unknown' if r.remote_size is None else r.remote_size}, {r.truncation}"
+                for r in cut
+            ),
+            severity=Severity.DRIFT,
+        )
+    ]
 
 
 def _sha256_file(path: Path) -> str:

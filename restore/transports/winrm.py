@@ -19,8 +19,12 @@ from __future__ import annotations
 import base64
 import json
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+import requests
+import requests.adapters
 
 from restore.models import CommandOutput, HostSpec
 from restore.transports.base import (
@@ -32,7 +36,6 @@ from restore.transports.bounded import (
     DEFAULT_MAX_STDERR_BYTES,
     DEFAULT_MAX_STDOUT_BYTES,
     Capped,
-    decode,
 )
 from restore.transports.clixml import decode_error_stream
 
@@ -110,8 +113,8 @@ class WinrmTransport:
                 read_timeout_sec=max(read, op + 1),
                 **settings,
             )
-            _cap_responses(self._protocol.transport, MAX_RESPONSE_BYTES)
             self._bound(timeout)
+            _cap_responses(self._protocol.transport, MAX_RESPONSE_BYTES)
             self._shell = self._protocol.open_shell(codepage=65001)
         except Exception as exc:  # requests/pywinrm raise many types: all mean "unreachable"
             self._protocol = None
@@ -282,29 +285,67 @@ def _reason(exc: BaseException) -> str:
 
 
 def _cap_responses(transport: Any, limit: int) -> None:
-    """Make pywinrm read each HTTP answer as a stream, refusing one larger than ``limit``.
+    """Make every HTTP answer pywinrm reads pass through a counting reader, refused past
+    ``limit`` bytes while it is read.
 
-    pywinrm's transport reads ``response.content`` whole; an endpoint under an attacker's
-    control could send gigabytes in one answer. The session still does authentication and
-    TLS validation exactly as before: only the reading of the body changes.
+    pywinrm reads ``response.content`` whole; an endpoint under an attacker's control could
+    send gigabytes in one answer. Only public interfaces are used: requests' adapter hook
+    ``HTTPAdapter.build_response`` on the session that pywinrm's ``build_session()`` makes,
+    mounted before the session's first request. With message encryption (NTLM over HTTP)
+    ``build_session()`` sends a handshake itself, through ``setup_encryption(session)``:
+    the adapter is mounted there first, so that answer is bounded too. Authentication, TLS
+    validation and encryption stay pywinrm's and requests' own.
     """
-    import requests
-    from winrm.exceptions import InvalidCredentialsError, WinRMTransportError
+    setup_encryption = transport.setup_encryption
 
-    def send(session: requests.Session, prepared: requests.PreparedRequest) -> Any:
-        response = session.send(prepared, timeout=transport.read_timeout_sec, stream=True)
-        body = Capped(limit)
-        try:
-            for chunk in response.iter_content(1 << 16):
-                if not body.feed(chunk):
-                    raise ResponseTooLarge(f"an answer of more than {limit} bytes")
-        finally:
-            response.close()
-        response._content = body.value()
-        if response.status_code == 401:
-            raise InvalidCredentialsError("the specified credentials were rejected by the server")
-        if response.status_code >= 400:
-            raise WinRMTransportError("http", response.status_code, decode(body.value()))
+    def mount_then_setup(session: requests.Session) -> None:
+        _mount_capped(session, limit)
+        setup_encryption(session)
+
+    transport.setup_encryption = mount_then_setup
+    _mount_capped(transport.build_session(), limit)
+
+
+def _mount_capped(session: requests.Session, limit: int) -> None:
+    if not isinstance(session.get_adapter("https://"), _CappedAdapter):
+        session.mount("https://", _CappedAdapter(limit))
+        session.mount("http://", _CappedAdapter(limit))
+
+
+class _CappedAdapter(requests.adapters.HTTPAdapter):
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit = limit
+
+    def build_response(self, req: Any, resp: Any) -> requests.Response:
+        response = super().build_response(req, resp)
+        response.raw = _CappedBody(resp, self.limit)
         return response
 
-    transport._send_message_request = send
+
+class _CappedBody:
+    """The urllib3 body, counted as it is read (decoded: a compressed bomb counts in full)."""
+
+    def __init__(self, raw: Any, limit: int) -> None:
+        self._raw = raw
+        self._limit = limit
+        self._seen = 0
+
+    def stream(self, amt: int = 1 << 16, decode_content: bool | None = None) -> Iterator[bytes]:
+        for chunk in self._raw.stream(amt, decode_content=decode_content):
+            yield self._count(chunk)
+
+    def read(self, amt: int | None = None, decode_content: bool | None = None) -> bytes:
+        if amt is not None:
+            return self._count(self._raw.read(amt, decode_content=decode_content))
+        return b"".join(self.stream(decode_content=decode_content))
+
+    def _count(self, chunk: bytes) -> bytes:
+        self._seen += len(chunk)
+        if self._seen > self._limit:
+            self._raw.close()  # stop reading: the rest is never drained
+            raise ResponseTooLarge(f"an answer of more than {self._limit} bytes")
+        return chunk
+
+    def __getattr__(self, name: str) -> Any:  # release_conn, close, headers...: urllib3's
+        return getattr(self._raw, name)

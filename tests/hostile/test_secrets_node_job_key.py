@@ -162,3 +162,57 @@ def _real_key() -> bytes:
     from restore.ansible.nodes.job_access import signing_key_path
 
     return bytes.fromhex(signing_key_path().read_text().strip())
+
+
+def _verb_with_job_key(setup: dict[str, Any], command: str) -> tuple[int, bytes, str]:
+    transport = SshTransport(job_spec(setup["hosts"].host("jnode")))
+    try:
+        channel = transport.open_stream(command, 30)
+        channel.settimeout(60)
+        channel.shutdown_write()
+        out, errors = b"", b""
+        while (
+            not channel.exit_status_ready() or channel.recv_ready() or channel.recv_stderr_ready()
+        ):
+            if channel.recv_ready():
+                out += channel.recv(65536)
+            elif channel.recv_stderr_ready():
+                errors += channel.recv_stderr(4096)
+            else:
+                time.sleep(0.05)
+        return channel.recv_exit_status(), out, errors.decode("utf-8", "replace")
+    finally:
+        transport.close()
+
+
+def test_the_job_key_alone_cannot_read_cancel_or_delete_a_job(node: dict[str, Any]) -> None:
+    from restore.ansible.nodes.job_access import request_token, signature_line
+
+    ident = f"kept-{uuid.uuid4().hex[:8]}"
+    status, errors = _send_with_job_key(
+        node, ident, signature_line(ident, node["job"]) + node["job"].read_bytes()
+    )
+    assert status == 0, errors
+    job = f"/var/lib/restore-node/jobs/{ident}"
+    deadline = time.monotonic() + 120
+    while _on_node(node, f"cat {job}/exit 2>/dev/null || true").strip() == "":
+        assert time.monotonic() < deadline, _on_node(node, f"ls -la {job}; cat {job}/stderr")
+        time.sleep(1)
+    _on_node(node, f"rm -f {MARKER}")
+    forged = "0" * 32 + ":" + "0" * 64
+    for verb in (f"attach {ident} 0", f"cancel {ident}", f"cleanup {ident}"):
+        for suffix in ("", f" --sig {forged}", f" --sig {request_token('cleanup', 'other')}"):
+            status, out, errors = _verb_with_job_key(node, verb + suffix)
+            assert (status, out) == (4, b""), (verb, suffix, status, errors)
+            assert "request refused" in errors, (verb, suffix, errors)
+    assert _on_node(node, f"cat {job}/exit").strip() == "0"  # still there, untouched
+    # signed by the control node, each request works, once
+    status, out, _ = _verb_with_job_key(
+        node, f"attach {ident} 0 --sig {request_token('attach', ident, '0')}"
+    )
+    assert status == 0 and b'"status": "successful"' in out
+    signed = f"cleanup {ident} --sig {request_token('cleanup', ident)}"
+    assert _verb_with_job_key(node, signed)[0] == 0
+    assert "No such file" in _on_node(node, f"ls {job} 2>&1 || true")
+    status, _, errors = _verb_with_job_key(node, signed)
+    assert status == 4 and "replay" in errors

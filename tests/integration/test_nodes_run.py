@@ -376,7 +376,7 @@ def test_jobs_starting_at_once_on_one_node_all_run(sites: Sites) -> None:
 
 
 def test_the_job_key_opens_the_agent_and_nothing_else(sites: Sites) -> None:
-    from restore.ansible.nodes.job_access import job_spec
+    from restore.ansible.nodes.job_access import job_spec, request_token
 
     def as_job(command: str) -> tuple[int, str]:
         channel = SshTransport(job_spec(sites.hosts().host("node1"))).open_stream(command, 30)
@@ -390,5 +390,8 @@ def test_the_job_key_opens_the_agent_and_nothing_else(sites: Sites) -> None:
     status, errors = as_job("touch /tmp/job-key-was-here; id")
     assert status == 2 and "only starts, attaches, cancels, cleans jobs" in errors
     assert sites.on("node1", "ls /tmp/job-key-was-here 2>/dev/null || true").strip() == ""
-    status, _ = as_job("attach no-such-job 0")
-    assert status == 3  # the agent itself answered: that is all the key reaches
+    status, errors = as_job("attach no-such-job 0")
+    assert status == 4 and "not signed by the control node" in errors  # the key alone: nothing
+    token = request_token("attach", "no-such-job", "0")
+    status, _ = as_job(f"attach no-such-job 0 --sig {token}")
+    assert status == 3  # signed by the control node: the agent itself answered

@@ -38,3 +38,9 @@ def test_failed_findings_files_are_copied_hashed_and_left_in_place(tmp_path: Pat
     bounded = records[str(big)]
     assert bounded["size"] == 1000 and bounded["truncated"] is True
     assert bounded["remote_sha256"] == hashlib.sha256(b"z" * 5000).hexdigest()
+    (cut,) = [f for f in result if f.check == "evidence_truncated"]
+    assert cut.status is FindingStatus.FAIL and cut.evidence == (
+        f"{big}: copied 1000 bytes, remote size 5000, "
+        "cut at the per-file cap of 1000 bytes (file of 5000 bytes)",
+    )
+    assert bounded["truncation"] == "cut at the per-file cap of 1000 bytes (file of 5000 bytes)"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import os
 import subprocess
@@ -20,7 +21,15 @@ from restore.integrity.checks.verdict import aggregate
 from restore.models import CommandOutput, FindingStatus, Verdict
 from restore.transports.bounded import decode
 
-CTX = Context(indicators=load_indicators())
+ROOT_KEYS = "/root/.ssh/authorized_keys\tssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIE1 lab\n"
+# the key in root's authorized_keys is the one the control node logs in with: expected
+CTX = Context(
+    indicators=load_indicators(),
+    expected_keys=frozenset(
+        k.rsplit(" ", 1)[1]
+        for k in lf.parse_authorized_keys(CommandOutput(rc=0, stdout=ROOT_KEYS)).value
+    ),
+)
 
 PASSWD = """root:x:0:0:root:/root:/bin/bash
 daemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin
@@ -58,12 +67,10 @@ def fresh_facts() -> dict[str, Any]:
     return {
         "accounts": parse("accounts", PASSWD),
         "admin_groups": parse("admin_groups", "sudo:x:27:\n"),
-        "authorized_keys": parse(
-            "authorized_keys",
-            "/root/.ssh/authorized_keys\tssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIE1 lab\n",
-        ),
+        "authorized_keys": parse("authorized_keys", ROOT_KEYS),
         "persistence": parse("persistence", CATALOG_OUT),
         "package_files": parse("package_files", PACKAGE_FILES),
+        "pam_generated": parse("pam_generated", "D\0\0"),
         "preload": parse("preload", "ABSENT\n"),
         "modules": parse("modules", "NO-MODULES\n"),
         "suid": parse("suid", "b" * 64 + "  /usr/bin/passwd\0"),
@@ -279,3 +286,37 @@ def test_key_fingerprints_match_ssh_keygen(tmp_path: Any) -> None:
     line = f"/root/.ssh/authorized_keys\t{(tmp_path / 'k.pub').read_text()}"
     (entry,) = parse("authorized_keys", line)
     assert entry.split()[2] == expected
+
+
+ATTACKER_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGJ1c3RlZEJ1c3RlZEJ1c3RlZEJ1c3RlZEJ1c3Rl x@kali"
+
+
+def test_without_baseline_a_key_root_or_a_system_account_was_not_expected_to_have_is_suspect() -> (
+    None
+):
+    facts = fresh_facts()
+    facts["authorized_keys"] = parse(
+        "authorized_keys",
+        ROOT_KEYS
+        + f"/var/lib/postgresql/.ssh/authorized_keys\t{ATTACKER_KEY}\n"
+        + f"/home/alice/.ssh/authorized_keys\t{ATTACKER_KEY}\n",
+    )
+    findings = evaluate(CATALOG, facts, {}, None, CTX)
+    (keys,) = [f for f in findings if f.check == "authorized_keys"]
+    assert aggregate(findings) is Verdict.SUSPECT and keys.status is FindingStatus.FAIL
+    fp = "SHA256:" + base64.b64encode(
+        hashlib.sha256(base64.b64decode(ATTACKER_KEY.split()[1])).digest()
+    ).decode().rstrip("=")
+    assert keys.evidence == (
+        "/var/lib/postgresql/.ssh/authorized_keys",
+        f"/var/lib/postgresql/.ssh/authorized_keys: ssh-ed25519 {fp} (x@kali)",
+    )
+    assert ATTACKER_KEY.split()[1] not in keys.detail  # a fingerprint, never the key text
+    # a person's key (alice has no passwd line here: not a system home) waits for a baseline
+    facts["authorized_keys"] = parse(
+        "authorized_keys", ROOT_KEYS + f"/home/alice/.ssh/authorized_keys\t{ATTACKER_KEY}\n"
+    )
+    assert run(facts) == (Verdict.CLEAN, set())
+    # and root's own key is unexpected when the control side does not list it
+    bare = Context(indicators=CTX.indicators)
+    assert aggregate(evaluate(CATALOG, fresh_facts(), {}, None, bare)) is Verdict.SUSPECT

@@ -18,8 +18,11 @@ Exit code 3 means "no such job" (it never started here, or it was cleaned up).
 `restore-job-v1 HMAC` where HMAC is HMAC-SHA256, under the signing key `restore node
 install` placed in SIGNING_KEY (root-only), of the job id, a newline and the transmit stream.
 An unsigned, forged, altered or replayed job (each signature is accepted once) is refused
-with exit 4 and nothing of it is kept or run. See docs/execution-nodes.md for what the job
-key can and cannot do.
+with exit 4 and nothing of it is kept or run. Through the job key, `attach`, `cancel` and
+`cleanup` are signed too: their command ends with `--sig NONCE:HMAC`, an HMAC under a key
+derived from the signing key (REQUEST_KEY_LABEL) of the verb, its arguments and the nonce,
+each nonce accepted once; without one they are refused with exit 4. See
+docs/execution-nodes.md for what the job key can and cannot do.
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ REFUSED = 4
 SIGNING_KEY = Path("/etc/restore-node/job-signing.key")
 SEEN = JOBS.parent / "seen-signatures"
 SIGNATURE_PREFIX = b"restore-job-v1 "
+REQUEST_KEY_LABEL = b"restore-node requests v1"
 
 
 def _job(ident: str) -> Path:
@@ -225,6 +229,27 @@ def cleanup(ident: str) -> int:
     return 0
 
 
+def _check_request(args: list[str], token: str) -> str | None:
+    """Why a signed request is refused, or None: forged, or its nonce already used."""
+    nonce, _, claimed = token.partition(":")
+    if len(nonce) != 32 or not all(c in "0123456789abcdef" for c in nonce):
+        return "malformed request signature"
+    try:
+        key = bytes.fromhex(SIGNING_KEY.read_text().strip())
+    except (OSError, ValueError):
+        return f"no signing key at {SIGNING_KEY} (restore node install)"
+    request_key = hmac.new(key, REQUEST_KEY_LABEL, hashlib.sha256).digest()
+    expected = hmac.new(request_key, "\n".join([*args, nonce]).encode(), hashlib.sha256)
+    if not hmac.compare_digest(expected.hexdigest(), claimed):
+        return "bad request signature (not from the control node)"
+    SEEN.mkdir(parents=True, mode=0o700, exist_ok=True)
+    try:
+        os.close(os.open(SEEN / f"request-{nonce}", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        return "this signed request was already used once (replay)"
+    return None
+
+
 def main(argv: list[str]) -> int:
     if argv[:1] == ["--forced"]:
         # The job key's forced command: only the verbs below, whatever the client asked for.
@@ -232,6 +257,15 @@ def main(argv: list[str]) -> int:
         if not argv or argv[0] not in {"start", "attach", "cancel", "cleanup"}:
             sys.stderr.write("restore-node: this key only starts, attaches, cancels, cleans jobs\n")
             return 2
+        if argv[0] != "start":  # start carries its signature in the stream
+            if len(argv) < 4 or argv[-2] != "--sig":
+                sys.stderr.write("restore-node: request refused: not signed by the control node\n")
+                return REFUSED
+            why = _check_request(argv[:-2], argv[-1])
+            if why is not None:
+                sys.stderr.write(f"restore-node: request refused: {why}\n")
+                return REFUSED
+            argv = argv[:-2]
     if len(argv) < 2:
         raise SystemExit("usage: agent.py start|attach|cancel|cleanup JOB [OFFSET]")
     command, ident = argv[0], argv[1]

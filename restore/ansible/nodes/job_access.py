@@ -13,10 +13,11 @@ the node, root-only, beside the agent; the control side signs each job's id and 
 it (`signature_line`), and the agent refuses (exit 4) an unsigned, forged, altered or
 replayed job before anything of it runs.
 
-What the job key alone can still do (docs/execution-nodes.md): `attach` to a running or
-finished job and read its output stream (task results, already scrubbed of known secrets only
-on the control side, so possibly host data), `cancel` a running job, `cleanup` (delete) a
-job's files. It cannot start a job. Whoever holds the signing key too (root on the control
+The other verbs are signed too: `attach`, `cancel` and `cleanup` carry `--sig NONCE:HMAC`,
+an HMAC under a key derived from the same signing key, of the verb's arguments and a fresh
+nonce (`request_token`); the agent refuses (exit 4) a request without a valid one, and each
+nonce once. So the job key alone can do nothing on the node: not start a job, not read a
+job's output, not cancel or delete one. Whoever holds the signing key too (root on the control
 node, or root on the node) can run anything as root on the node: that is the trust the
 control node already has.
 """
@@ -92,6 +93,18 @@ def signature_line(ident: str, transmitted: Path) -> bytes:
         while chunk := source.read(64 * 1024):
             mac.update(chunk)
     return SIGNATURE_PREFIX + mac.hexdigest().encode() + b"\n"
+
+
+REQUEST_KEY_LABEL = b"restore-node requests v1"  # agent.REQUEST_KEY_LABEL
+
+
+def request_token(*args: str) -> str:
+    """`NONCE:HMAC` for one attach, cancel or cleanup request (its verb and arguments)."""
+    key = bytes.fromhex(signing_key_path().read_text().strip())
+    nonce = secrets.token_hex(16)
+    request_key = hmac.new(key, REQUEST_KEY_LABEL, hashlib.sha256).digest()
+    message = "\n".join([*args, nonce]).encode()
+    return f"{nonce}:{hmac.new(request_key, message, hashlib.sha256).hexdigest()}"
 
 
 def authorized_line(public_key: str) -> str:

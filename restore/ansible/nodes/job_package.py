@@ -2,7 +2,9 @@
 
 The directory carries everything the node needs and nothing else: a copy of the playbook's
 directory (roles, group_vars), a one-host inventory with every variable the target resolved
-to here, the target's known_hosts and key, and the vault password. Host-key checking stays
+to here (vaulted ones already decrypted here), the target's known_hosts and key, and the
+vault password only when a file of the project is vault-encrypted (whole, or a ``!vault``
+value in it): the node never holds the key to vaulted data it was not sent. Host-key checking stays
 on: ansible-runner would turn it off otherwise. A fresh staging directory per job, deleted
 right after transmit: transmit packs the whole directory, so a reused one silently ships the
 previous job's extra vars.
@@ -48,7 +50,7 @@ def write_transmit(
 ) -> None:
     staging = Path(tempfile.mkdtemp(prefix="restore-stage-"))
     try:
-        _copy_project(playbook.resolve().parent, staging / "project")
+        vaulted = _copy_project(playbook.resolve().parent, staging / "project")
         (staging / "inventory").mkdir()
         inventory = staging / "inventory" / "hosts.yml"
         inventory.write_text(yaml.safe_dump(_job_inventory(target)))
@@ -59,7 +61,7 @@ def write_transmit(
         )
         ssh_key = Path(str(key_file)).expanduser().read_text() if key_file else None
         cmdline = ["--check", "--diff"] if check else []
-        if vault_password_file is not None:
+        if vault_password_file is not None and vaulted:
             shutil.copyfile(vault_password_file, staging / "vault-password")
             cmdline += ["--vault-password-file", "../vault-password"]
         with out_path.open("wb") as out:
@@ -82,10 +84,13 @@ def write_transmit(
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def _copy_project(source: Path, project: Path) -> None:
+def _copy_project(source: Path, project: Path) -> bool:
     """The playbook's directory (roles, group_vars...), which every job carries. Bounded:
-    a playbook kept beside unrelated data would otherwise ship all of it to the node."""
+    a playbook kept beside unrelated data would otherwise ship all of it to the node.
+    Returns whether any file in it holds vault-encrypted data (the job then needs the vault
+    password)."""
     total = 0
+    vaulted = False
     for root, dirs, files in os.walk(source):
         here = Path(root)
         dirs[:] = [d for d in dirs if not os.path.ismount(here / d) and d != ".git"]
@@ -103,6 +108,23 @@ def _copy_project(source: Path, project: Path) -> None:
                     "copy of it: keep playbooks in a directory of their own"
                 )
             shutil.copy2(path, target / name)
+            vaulted = vaulted or _holds_vault_data(path)
+    return vaulted
+
+
+_VAULT_HEADER = b"$ANSIBLE_VAULT;"
+
+
+def _holds_vault_data(path: Path) -> bool:
+    """A vault-encrypted file starts with its header; a ``!vault`` value in a YAML file
+    carries the same header after the tag. Either way the header is in the bytes."""
+    with path.open("rb") as source:
+        tail = b""
+        while chunk := source.read(1 << 20):
+            if _VAULT_HEADER in tail + chunk:
+                return True
+            tail = chunk[-len(_VAULT_HEADER) :]
+    return False
 
 
 def _job_inventory(target: HostSpec) -> dict[str, Any]:

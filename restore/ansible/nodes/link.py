@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from restore.ansible.nodes.job_access import job_spec, signature_line
+from restore.ansible.nodes.job_access import job_spec, request_token, signature_line
 from restore.models import HostSpec
 from restore.transports.base import TransportError
 from restore.transports.ssh import SSH_ERRORS, SshChannel, SshTransport
@@ -90,6 +90,11 @@ class NodeLink:
         # the job key's forced command runs the agent; this is what it reads as its verb
         return " ".join(shlex.quote(a) for a in args)
 
+    def _signed(self, *args: str) -> str:
+        """attach, cancel, cleanup: the agent runs them only with the control node's
+        signature of these very arguments (the job key alone reaches nothing)."""
+        return self._agent(*args, "--sig", request_token(*args))
+
     def start(self, transmitted: Path) -> None:
         """Hand the job over; the agent stores it and starts the worker detached."""
         signed = signature_line(self.ident, transmitted)
@@ -106,15 +111,15 @@ class NodeLink:
     def cancel(self) -> None:
         # unreachable: nothing more can be done from here; the job is reported as stopped
         with contextlib.suppress(TransportError):
-            self._call(self._agent("cancel", self.ident), None, 30)
+            self._call(self._signed("cancel", self.ident), None, 30)
 
     def cleanup(self) -> None:
         with contextlib.suppress(TransportError):
-            self._call(self._agent("cleanup", self.ident), None, 30)
+            self._call(self._signed("cleanup", self.ident), None, 30)
 
     def attach(self, offset: int) -> SshChannel:
         return self._transport_now().open_stream(
-            self._agent("attach", self.ident, str(offset)), self.connect_timeout_s
+            self._signed("attach", self.ident, str(offset)), self.connect_timeout_s
         )
 
 
@@ -201,6 +206,12 @@ class JobStream:
                 return False  # the job is over and everything was read
             if status == NO_SUCH_JOB:
                 self._fail("unknown", f"node {self._link.node.name} has no record of the job")
+            if status == REFUSED:
+                self._fail(
+                    "unknown",
+                    f"node {self._link.node.name} refused the request's signature "
+                    "(run `restore node install` again to renew the signing key)",
+                )
             self._relink()
             last = time.monotonic()
 

@@ -99,6 +99,9 @@ class Context:
     since: datetime | None = None
     shared_kernel: bool = False  # a lab host: its kernel (modules) is the control node's
     signature_max_age_days: int = 7
+    # SHA256 fingerprints allowed in root's and system accounts' authorized_keys when there
+    # is no baseline (expected_keys.py: from the inventory and the login key)
+    expected_keys: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)

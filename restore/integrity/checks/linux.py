@@ -24,6 +24,7 @@ from restore.integrity.checks.catalog import (
     warn,
 )
 from restore.integrity.checks.linux_facts import FACTS
+from restore.integrity.checks.pam_generated import pam_unexplained
 from restore.integrity.checks.persistence import ROOTS, catalog_summary, unexplained
 from restore.models import Finding, Platform
 
@@ -226,8 +227,9 @@ def privileged_accounts(facts: Facts, base: Baseline, ctx: Context) -> list[Find
 
 
 def authorized_keys(facts: Facts, base: Baseline, ctx: Context) -> list[Finding]:
-    assert base is not None
     current: dict[str, str] = facts["authorized_keys"]
+    if base is None:
+        return _keys_without_baseline(current, facts["accounts"], ctx)
     added = sorted(set(current) - set(base.get("authorized_keys", {})))
     if added:
         shown = [f"{k} {current[k]}".strip() for k in added]
@@ -235,10 +237,51 @@ def authorized_keys(facts: Facts, base: Baseline, ctx: Context) -> list[Finding]
     return [ok("authorized_keys", f"{len(current)} authorized key(s), all in the baseline")]
 
 
+def _system(account: Mapping[str, Any]) -> bool:
+    """Not a person's account (Debian: UIDs 1000 to 59999 are people); unknown counts as system."""
+    uid = account.get("uid")
+    return not (isinstance(uid, int) and 1000 <= uid < 60000)
+
+
+def _keys_without_baseline(
+    current: dict[str, str], accounts: dict[str, Any], ctx: Context
+) -> list[Finding]:
+    """Root's and system accounts' keys must be ones the control side expects: nothing on
+    the host can vouch for them. Other accounts' keys need a baseline to be judged."""
+    system_homes = {"/root"} | {a["home"] for a in accounts.values() if _system(a) and a["home"]}
+    unexpected: list[tuple[str, str, str, str]] = []
+    others = 0
+    for entry, comment in sorted(current.items()):
+        path, kind, fp = entry.rsplit(" ", 2)
+        if path.rpartition("/.ssh/")[0] not in system_homes:
+            others += 1
+        elif fp not in ctx.expected_keys:
+            unexpected.append((path, kind, fp, comment))
+    if unexpected:
+        shown = [
+            f"{raw(p)}: {kind} {fp}" + (f" ({raw(c, 60)})" if c else "")
+            for p, kind, fp, c in unexpected
+        ]
+        files = sorted({p for p, *_ in unexpected if raw(p) == p})  # copied as evidence
+        return [
+            fail(
+                "authorized_keys",
+                f"{len(unexpected)} key(s) in root's or a system account's authorized_keys "
+                f"that the inventory does not list (restore_authorized_keys): {shown[0]}",
+                files + shown,
+            )
+        ]
+    judged = len(current) - others
+    note = f"; {others} key(s) of other accounts need a baseline to be judged" if others else ""
+    return [
+        ok("authorized_keys", f"{judged} key(s) of root and system accounts, all expected{note}")
+    ]
+
+
 def persistence(facts: Facts, base: Baseline, ctx: Context) -> list[Finding]:
     catalog: dict[str, str] = facts["persistence"]
     if base is None:
-        odd = unexplained(catalog, facts["package_files"])
+        odd = unexplained(catalog, facts["package_files"]) + pam_unexplained(facts["pam_generated"])
         odd += [
             (r["path"], "a configuration file edited since its package installed it")
             for r in facts["packages"]
@@ -387,8 +430,12 @@ CATALOG = Catalog(
         Check("critical_binaries", ("hashes",), critical_binaries, needs_baseline=True),
         Check("changed_since_incident", ("changed_files",), changed_since_incident),
         Check("privileged_accounts", ("accounts", "admin_groups"), privileged_accounts),
-        Check("authorized_keys", ("authorized_keys",), authorized_keys, needs_baseline=True),
-        Check("persistence", ("persistence", "package_files", "packages"), persistence),
+        Check("authorized_keys", ("authorized_keys", "accounts"), authorized_keys),
+        Check(
+            "persistence",
+            ("persistence", "package_files", "packages", "pam_generated"),
+            persistence,
+        ),
         Check("ld_preload", ("preload",), ld_preload),
         Check("kernel_modules", ("modules",), kernel_modules),
         Check("suid_files", ("suid",), suid_files),

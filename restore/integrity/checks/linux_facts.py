@@ -6,7 +6,6 @@ evidence until it is reimaged.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import shlex
 from typing import Any
@@ -22,6 +21,8 @@ from restore.integrity.checks.catalog import (
     raw,
     require_rc,
 )
+from restore.integrity.checks.expected_keys import fingerprint
+from restore.integrity.checks.pam_generated import PAM_GENERATED_CMD, parse_pam_generated
 from restore.integrity.checks.persistence import (
     catalog_cmd,
     package_files_cmd,
@@ -136,15 +137,10 @@ def parse_authorized_keys(output: CommandOutput) -> Parsed:
         for i, word in enumerate(words[:-1]):
             if word.startswith(_KEY_TYPES):
                 blob = words[i + 1]
-                try:
-                    decoded = base64.b64decode(blob + "=" * (-len(blob) % 4), validate=True)
-                except ValueError:
-                    decoded = b""
-                if decoded and base64.b64encode(decoded).decode().rstrip("=") == blob.rstrip("="):
-                    fp = "SHA256:" + base64.b64encode(hashlib.sha256(decoded).digest()).decode()
-                    fp = fp.rstrip("=")
-                else:  # not a canonical key blob: still tell two such keys apart
-                    fp = "text-sha256:" + hashlib.sha256(blob.encode()).hexdigest()[:43]
+                # not a canonical key blob: still tell two such keys apart
+                fp = fingerprint(blob) or (
+                    "text-sha256:" + hashlib.sha256(blob.encode()).hexdigest()[:43]
+                )
                 keys[f"{path} {word} {fp}"] = " ".join(words[i + 2 :])
                 break
         else:
@@ -356,6 +352,13 @@ FACTS = (
         "package_files",
         lambda ctx: package_files_cmd(),
         parse_package_files,
+        in_baseline=False,
+        wanted=lambda ctx, has_baseline: not has_baseline,
+    ),
+    Fact(
+        "pam_generated",
+        lambda ctx: PAM_GENERATED_CMD,
+        parse_pam_generated,
         in_baseline=False,
         wanted=lambda ctx, has_baseline: not has_baseline,
     ),

@@ -78,8 +78,8 @@ HOME_FILES = (
 # Pristine copies that maintainer scripts copy into place (/etc/profile, ~/.bashrc...):
 # an unowned file equal to one of these package-owned files is explained.
 SKELETONS = ("/etc/skel", "/usr/share/base-files")
-# Written by a package's tool rather than shipped; without a baseline they are accepted as
-# generated (a known limit: their content is compared only against a baseline).
+# Written by a package's tool rather than shipped: not "installed by no package" here, their
+# content is judged against the template and profiles they come from (pam_generated).
 GENERATED = frozenset(
     f"/etc/pam.d/common-{name}"
     for name in ("account", "auth", "password", "session", "session-noninteractive")

@@ -76,6 +76,10 @@ def catalog_for(platform: Platform) -> Catalog:
 def host_context(host: HostSpec, ctx: Context) -> Context:
     """The options as they apply to this host (platform defaults, lab kernel sharing)."""
     ctx = replace(ctx, platform=host.platform, shared_kernel=bool(host.var("restore_lab")))
+    if host.platform is Platform.LINUX:
+        from restore.integrity.checks.expected_keys import expected_keys
+
+        ctx = replace(ctx, expected_keys=expected_keys(host))
     if host.platform is Platform.WINDOWS and ctx.data_paths and ctx.data_paths[0].startswith("/"):
         from restore.integrity.checks.catalog import DEFAULT_WINDOWS_DATA_PATHS
 
