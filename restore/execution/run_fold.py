@@ -86,6 +86,7 @@ class StepResult:
     attempt: int = 1
     timeout_s: float | None = None
     dry_run: bool = False
+    ended_seq: int = 0  # the fold's count when it ended (orders endings across attempts)
 
     @property
     def failed(self) -> bool:
@@ -160,6 +161,12 @@ class HostView:
     @property
     def finished(self) -> bool:
         return self.state in FINISHED_HOST_STATES
+
+    def done_steps(self) -> list[StepResult]:
+        """Its steps that succeeded, were skipped or marked done, in the order they ended:
+        what the gates' facts are made of on --resume."""
+        done = [s for s in self.steps if s.status in DONE_STEP_EVENTS]
+        return sorted(done, key=lambda s: s.ended_seq)
 
     @property
     def back(self) -> bool:
@@ -334,6 +341,7 @@ class RunFold:
             record.steps.append(attempt)
         attempt.status = kind
         attempt.ended_at = moment
+        attempt.ended_seq = self.view.applied
         attempt.detail = dict(detail)
         if record.running is attempt:
             record.running = None
