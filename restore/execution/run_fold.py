@@ -183,7 +183,7 @@ class RunView:
     state: str | None = None  # what its last run_finished / run_interrupted row said
     started_at: datetime | None = None  # its earliest and latest rows
     ended_at: datetime | None = None
-    plan: dict[str, Any] = field(default_factory=dict)  # the run_started row's detail
+    plan: dict[str, Any] | None = None  # the run_started row's detail (None: no such row)
     resumes: int = 0
     interruptions: list[Interruption] = field(default_factory=list)
     simulated_incident_at: datetime | None = None  # a rehearsal's simulated attack
@@ -247,7 +247,8 @@ class RunFold:
     def _run_event(self, event: Event, moment: datetime | None) -> None:
         view = self.view
         if event.event == EventKind.RUN_STARTED:
-            view.plan = dict(event.detail)
+            if view.plan is None:  # one per run; the first is the plan the run began with
+                view.plan = dict(event.detail)
             view.state = None
             for item in event.detail.get("hosts") or []:
                 if isinstance(item, Mapping) and item.get("host"):
@@ -274,7 +275,9 @@ class RunFold:
         if moment is not None:
             record.first_at = min(record.first_at or moment, moment)
             record.last_at = max(record.last_at or moment, moment)
-        if event.event == EventKind.STATE and isinstance(detail.get("state"), str):
+        # the engine's `state` rows; a host row of another kind that names a state counts too
+        # (journals written by hand for tests and drills do that)
+        if isinstance(detail.get("state"), str):
             record.state = detail["state"]
             if record.finished:
                 record.finished_at = moment

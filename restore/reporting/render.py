@@ -12,13 +12,12 @@ from markupsafe import Markup
 
 from restore.ansible.failures import step_failure_text
 from restore.inputs.durations import format_duration
-from restore.models import FAILED_STEP_EVENTS, RETURNED_HOST_STATES
+from restore.models import RETURNED_HOST_STATES
 from restore.reporting import markdown_text as md
 from restore.reporting.html_page import render
 from restore.reporting.model import HostRecord, RecoveryReport
 from restore.reporting.svg_gantt import Bar, gantt_svg
 
-FAILED_STEP_STATES = FAILED_STEP_EVENTS
 _CHAIN = {True: "verified", False: "BROKEN", None: "not checked"}
 _RTO_CLASS = {True: "met", False: "missed", None: ""}
 
@@ -322,13 +321,13 @@ def to_junit(report: RecoveryReport) -> str:
                 name=f"{index:02d} {step.step}",
                 time=f"{max(duration, 0.0):.3f}",
             )
-            if step.status in FAILED_STEP_STATES or step.status == "running":
+            if step.failed:
                 failures += 1
                 message = step_failure_text(step.detail) or step.status
                 ET.SubElement(case, "failure", message=_xml(message, 500)).text = json.dumps(
                     step.detail, default=str
                 )[:4000]
-            elif step.status in {"skipped", "waived"}:
+            elif step.skipped:
                 skipped += 1
                 ET.SubElement(
                     case, "skipped", message=str(step.detail.get("reason") or step.status)
