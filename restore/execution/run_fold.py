@@ -13,6 +13,7 @@ them); `fold_run` folds a whole list. Both are pure: same events, same view, no 
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -61,6 +62,19 @@ FAILED_STEP_STATUSES = FAILED_STEP_EVENTS
 SKIPPED_STEP_STATUSES = frozenset({EventKind.SKIPPED, EventKind.WAIVED})
 RUNNING = "running"  # the status of an attempt whose end is not journaled (yet)
 REHEARSAL_EVENT = "rehearsal"  # a rehearsal's simulated attack, journaled by rehearse
+
+
+class Change(enum.StrEnum):
+    """What one row changed, for readers that react to rows as they come (the live view's
+    line mode): the row's kind, classified here so no reader names events."""
+
+    RUN = "run"  # the run started, resumed, was interrupted, finished...
+    HOST_STATE = "host_state"  # a host moved on (and is not finished)
+    HOST_FINISHED = "host_finished"  # a host reached a FINISHED_HOST_STATES state
+    STEP_STARTED = "step_started"
+    STEP_ENDED = "step_ended"
+    DECISION = "decision"  # an operator's decision that ended no step (an approval, a retry)
+    OTHER = "other"
 
 
 def parse_ts(value: Any) -> datetime | None:
@@ -150,6 +164,7 @@ class HostView:
     decision: dict[str, dict[str, Any]] = field(default_factory=dict)  # step key -> detail
     host_waived: dict[str, Any] | None = None  # an operator skipped the whole host
     steps: list[StepResult] = field(default_factory=list)  # every attempt, in start order
+    latest: StepResult | None = None  # the attempt started last (kept once it ended)
     running: StepResult | None = None  # the attempt running now, for the live process
     first_at: datetime | None = None  # its earliest and latest rows
     last_at: datetime | None = None
@@ -209,7 +224,8 @@ class RunFold:
         # same step (after a crash) takes the key over, the older one stays "running"
         self._open: dict[tuple[str, str], StepResult] = {}
 
-    def apply(self, event: Event) -> None:
+    def apply(self, event: Event) -> Change:
+        """Fold one row; say what kind of change it was."""
         view = self.view
         view.applied += 1
         view.log.append(event)
@@ -229,10 +245,18 @@ class RunFold:
                     event.detail.get("reason"),
                 )
             )
-        if event.host:
-            self._host_event(self._host(event), event, moment)
-        else:
-            self._run_event(event, moment)
+        if not event.host:
+            self._run_event(event)
+            return Change.RUN
+        record = self._host(event)
+        self._host_event(record, event, moment)
+        if isinstance(event.detail.get("state"), str):
+            return Change.HOST_FINISHED if record.finished else Change.HOST_STATE
+        if event.step and event.event == EventKind.STARTED:
+            return Change.STEP_STARTED
+        if event.step and event.event in CLOSING_EVENTS:
+            return Change.STEP_ENDED
+        return Change.DECISION if event.event in OPERATOR_EVENTS else Change.OTHER
 
     def _host(self, event: Event) -> HostView:
         assert event.host
@@ -244,7 +268,7 @@ class RunFold:
             record.seen = self.view.applied
         return record
 
-    def _run_event(self, event: Event, moment: datetime | None) -> None:
+    def _run_event(self, event: Event) -> None:
         view = self.view
         if event.event == EventKind.RUN_STARTED:
             if view.plan is None:  # one per run; the first is the plan the run began with
@@ -326,7 +350,7 @@ class RunFold:
         record.steps.append(attempt)
         self._open[record.host, key] = attempt
         record.current_step = key
-        record.running = attempt
+        record.latest = record.running = attempt
         if attempt.attempt == 1:
             self._note(record, "")
 
