@@ -256,6 +256,7 @@ class LiveProgress:
         """After --resume: the run's journal so far, so that every host shows its journaled
         state (as `restore status` does) before the first new row comes."""
         assert self.journal is not None
+        self.fold = RunFold()  # anew: rows the engine sent before the view started are in it
         for event in self.journal.events(run_id):
             self.fold.apply(event)
             self._folded_through = event.seq

@@ -228,3 +228,26 @@ def test_the_report_and_the_live_view_name_no_event(module: str) -> None:
     """Which row ends a step or is a decision is the fold's to say, nobody else's."""
     source = (ROOT / "restore" / module).read_text()
     assert not re.search(r"EventKind|_EVENTS\b|\.event\s*(==|!=|in\b)|\[\"event\"\]", source)
+
+
+def test_the_live_view_after_resume_folds_each_row_once(tmp_path: Path) -> None:
+    """The engine sends `run_resumed` before the view starts, then the view reads the journal
+    so far: no row may count twice, and rows sent after it count once."""
+    plan = _plan(tmp_path)
+    journal = Journal(tmp_path / "state")
+    run_id = _interrupted_run(journal)
+    live = LiveProgress(journal=journal, tty=False, quiet=True)
+    live.event(journal.append(run_id, "run_resumed", detail={"previous_state": "interrupted"}))
+    live.run_started(run_id, plan, resumed=True)
+    live.event(journal.append(run_id, "run_resumed", detail={}))  # a new row: counted once
+    started = journal.append(
+        run_id, "started", host="b1", service="db", step="1:long", detail={"type": "ssh"}
+    )
+    live.event(started)
+    view = live.fold.view
+    assert [e.seq for e in view.log] == [e.seq for e in journal.events(run_id)]
+    assert view.resumes == 2 and view.interruptions
+    row = shown(live.rows["b1"], view.hosts["b1"])
+    assert (row.state, row.step, row.running is not None) == ("interrupted", "1:long", True)
+    assert shown(live.rows["a1"], view.hosts["a1"]).state == "restored"
+    journal.close()
