@@ -1,14 +1,18 @@
 """The crisis cell's screen during `restore run`: a live table that never freezes.
 
 Why it is built this way:
+  - what a row shows comes from the one fold of the journal (restore.execution.run_fold), fed
+    each row as the engine writes it: the screen, `restore status` and the report cannot
+    disagree about a host. Only a step's own chatter (a probe's tries), which is not
+    journaled, is kept here;
   - the table is a renderable (`__rich__`) that rich's Live redraws on its own timer
-    (auto refresh); every elapsed time is computed when it is drawn, from monotonic start
-    times kept at event time. A step that runs for ten minutes without a word (a health probe,
-    an approval) still shows its clock moving;
+    (auto refresh); every elapsed time is computed when it is drawn, from the journaled start
+    of the step. A step that runs for ten minutes without a word (a health probe, an
+    approval) still shows its clock moving;
   - rows follow the start order the engine follows (restore.planning.explain), so the screen, the
     plan's "#" column and the runbook agree;
-  - after `--resume` the rows are seeded from the journal's fold (restore.execution.run_state), so a
-    host that finished before the crash shows `reconnected`, as `restore status` says;
+  - after `--resume` the fold is first fed the run's journal so far, so a host that finished
+    before the crash shows `reconnected`, as `restore status` says;
   - a waiting approval shows its whole text and the exact command that releases it: a gate
     nobody knows how to open is a frozen run;
   - whatever comes from a host, a graph or an operator is shown as rich.text.Text, never
@@ -35,8 +39,9 @@ from rich.text import Text
 
 from restore.cli import console
 from restore.execution.journal import Event, Journal
+from restore.execution.run_fold import Change, HostView, RunFold, StepResult
 from restore.inputs.durations import format_duration
-from restore.models import SUCCESSFUL_HOST_STATES, StepType
+from restore.models import StepType
 
 # Colours of the state column: green is back, red stopped, yellow needs a look.
 STATE_STYLES = {
@@ -50,8 +55,6 @@ STATE_STYLES = {
     "awaiting_approval": "bold yellow",
     "blocked": "grey50",
 }
-BACK_STATES = SUCCESSFUL_HOST_STATES
-ENDED_STATES = BACK_STATES | {"failed", "blocked"}
 # Share of an RTO spent past which the header turns amber (then red at 100 %).
 AMBER_AT = 0.75
 REFRESH_PER_SECOND = 2
@@ -59,23 +62,55 @@ REFRESH_PER_SECOND = 2
 
 @dataclass
 class HostRow:
-    """One host's line, as the events told it. Times are time.monotonic() values."""
+    """One host's line: its place in the plan, and a running step's own news, which is not
+    journaled. Everything else on the line is read from the fold when it is drawn."""
 
     host: str
     service: str
     position: int
-    state: str = "pending"
-    step: str = ""
-    step_type: str = ""
-    step_started: float | None = None
-    timeout_s: float | None = None
-    attempt: int = 1
-    last: str = ""  # the step's latest progress or failure message
+    gates: dict[str, str] = field(default_factory=dict)  # approve step key -> its text
+    news: str = ""  # the step's latest progress message
     tries: int = 0  # probe tries reported by the step (health)
-    verdict: str = ""
-    approval: str | None = None  # the full text of the gate it waits at
-    ended_at: float | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    news_of: tuple[str, int] | None = None  # (step key, attempt) the news is about
+    news_seq: int = 0  # the fold's row count when it came (orders it against journaled notes)
+
+
+@dataclass(frozen=True)
+class Shown:
+    """What one row shows at one redraw."""
+
+    state: str
+    step: str
+    running: StepResult | None
+    attempt: int
+    last: str
+    tries: int
+    verdict: str
+    approval: str | None  # the full text of the gate it waits at
+
+
+def shown(row: HostRow, host: HostView | None) -> Shown:
+    """A row as the fold tells it, with the step's news when it is about the latest attempt
+    and came after the latest journaled note."""
+    host = host or HostView(row.host)
+    latest = host.latest
+    current = (latest.step, latest.attempt) if latest else None
+    fresh = row.news_of is not None and row.news_of == current
+    last = row.news if fresh and row.news_seq >= host.note_seq else host.note
+    running = host.running
+    approval = None
+    if running is not None and running.type == StepType.APPROVE and not running.dry_run:
+        approval = row.gates.get(running.step) or "operator approval"
+    return Shown(
+        state=host.state,
+        step=host.current_step or "",
+        running=running,
+        attempt=latest.attempt if latest else 1,
+        last=last,
+        tries=row.tries if fresh else 0,
+        verdict=host.verdict or "",
+        approval=approval,
+    )
 
 
 def release_command(host: str, state_dir: Path | None) -> str:
@@ -107,12 +142,13 @@ class LiveProgress:
         self.state_dir = state_dir
         self.journal = journal
         self.rows: dict[str, HostRow] = {}
+        self.fold = RunFold()  # the one fold of the journal, fed row by row
+        self._folded_through = 0  # rows already folded from the journal on --resume
         self.live: Live | None = None
         self.started = time.monotonic()
         self.run_id = ""
         self._lock = threading.Lock()
         self._plan: Any = None
-        self._steps: dict[str, dict[str, Any]] = {}  # host -> step key -> StepSpec
         self._incident: datetime | None = None
 
     # -- Processor ----------------------------------------------------------------------------
@@ -135,10 +171,14 @@ class LiveProgress:
                 if name not in planned:
                     continue
                 host = planned[name]
-                self.rows[name] = HostRow(name, host.service, position[name])
-                self._steps[name] = {step_key(i, s): s for i, s in enumerate(host.steps, 1)}
+                gates = {
+                    step_key(i, s): str(s.argument or "operator approval")
+                    for i, s in enumerate(host.steps, 1)
+                    if s.type is StepType.APPROVE
+                }
+                self.rows[name] = HostRow(name, host.service, position[name], gates)
             if resumed and self.journal is not None:
-                self._seed_from_journal(run_id)
+                self._fold_journal(run_id)
         if self.quiet:
             return
         verb = "resuming" if resumed else "starting"
@@ -165,13 +205,14 @@ class LiveProgress:
 
     def event(self, event: Event) -> None:
         with self._lock:
+            if event.seq and event.seq <= self._folded_through:
+                return  # folded already, from the journal on --resume
+            change = self.fold.apply(event)
             row = self.rows.get(event.host or "")
-            if row is not None:
-                self._apply(row, event)
         # `run_started` is journaled before the view starts: its lines say it already
         if self.quiet or self.live is not None or self._plan is None:
             return
-        line = self._line(event, row)
+        line = self._line(event, change, row)
         if line is not None:
             console.info(line)
 
@@ -179,17 +220,24 @@ class LiveProgress:
         """A running step's own news (a health probe's try, an ansible task)."""
         with self._lock:
             row = self.rows.get(host)
-            if row is None or row.step != step or row.approval is not None:
+            record = self.fold.view.hosts.get(host)
+            if row is None or record is None or record.latest is None:
+                return
+            if record.current_step != step or shown(row, record).approval is not None:
                 return  # an approval's own words are in its gate block, whole
+            about = (step, record.latest.attempt)
+            if row.news_of != about:
+                row.news_of, row.tries = about, 0
             if message.startswith("try "):
                 head, _, rest = message.partition(", last: ")
                 try:
                     row.tries = int(head.split()[1])
                 except (IndexError, ValueError):
                     row.tries = 0
-                row.last = rest
+                row.news = rest
             else:
-                row.last = message
+                row.news = message
+            row.news_seq = self.fold.view.applied
         if not self.quiet and self.live is None:
             console.info(f"{host} {step}: {message}")
 
@@ -204,54 +252,17 @@ class LiveProgress:
 
     # -- state --------------------------------------------------------------------------------
 
-    def _seed_from_journal(self, run_id: str) -> None:
-        """After --resume: every host's journaled state, as `restore status` shows it."""
-        from restore.execution.run_state import replay
-
+    def _fold_journal(self, run_id: str) -> None:
+        """After --resume: the run's journal so far, so that every host shows its journaled
+        state (as `restore status` does) before the first new row comes."""
         assert self.journal is not None
-        for name, record in replay(self.journal.events(run_id)).items():
-            row = self.rows.get(name)
-            if row is None:
-                continue
-            row.state = record.state
-            row.step = record.current_step or ""
-            row.verdict = record.verdict or ""
-            if record.state in ENDED_STATES:
-                row.ended_at = time.monotonic()
+        self.fold = RunFold()  # anew: rows the engine sent before the view started are in it
+        for event in self.journal.events(run_id):
+            self.fold.apply(event)
+            self._folded_through = event.seq
 
-    def _apply(self, row: HostRow, event: Event) -> None:
-        now = time.monotonic()
-        detail = event.detail
-        if event.event == "state":
-            row.state = str(detail.get("state", row.state))
-            if row.state in ENDED_STATES:
-                row.ended_at = now
-                row.approval = None
-            reason = detail.get("reason")
-            if reason:
-                row.last = str(reason)
-        elif event.event == "started":
-            row.step = event.step or ""
-            row.step_type = str(detail.get("type", ""))
-            row.step_started = now
-            row.timeout_s = _number(detail.get("timeout_s"))
-            row.attempt = int(_number(detail.get("attempt")) or 1)
-            row.tries = 0
-            if row.attempt == 1:
-                row.last = ""
-            row.approval = None
-            if row.step_type == StepType.APPROVE.value and not detail.get("dry_run"):
-                spec = self._steps.get(row.host, {}).get(row.step)
-                text = getattr(spec, "argument", None)
-                row.approval = str(text) if text else "operator approval"
-        elif event.event in {"succeeded", "failed", "timed_out", "refused", "skipped"}:
-            row.step_started = None
-            row.approval = None
-            message = detail.get("message") or detail.get("error")
-            if event.event != "succeeded" and message:
-                row.last = str(message)
-        if detail.get("verdict"):
-            row.verdict = str(detail["verdict"])
+    def _shown(self, row: HostRow) -> Shown:
+        return shown(row, self.fold.view.hosts.get(row.host))
 
     # -- drawing ------------------------------------------------------------------------------
 
@@ -262,10 +273,10 @@ class LiveProgress:
 
     def _header(self) -> Text:
         now = time.monotonic()
-        rows = list(self.rows.values())
-        back = sum(1 for r in rows if r.state in BACK_STATES)
+        hosts = self.fold.view.hosts
+        back = sum(1 for name in self.rows if name in hosts and hosts[name].back)
         text = Text(f"restore run {self.run_id}", style="bold")
-        text.append(f"  {_clock(now - self.started)} elapsed  {back}/{len(rows)} host(s) back")
+        text.append(f"  {_clock(now - self.started)} elapsed  {back}/{len(self.rows)} host(s) back")
         for line in self._rto_lines(now):
             text.append("\n")
             text.append_text(line)
@@ -276,9 +287,10 @@ class LiveProgress:
         RTO, amber past 75 %, red past 100 %; 'back' with its time once its hosts are."""
         if self._plan is None:
             return []
+        wall = datetime.now(UTC)
         if self._incident is not None:
             origin = "incident"
-            spent_before = (datetime.now(UTC) - self._incident).total_seconds()
+            spent_before = (wall - self._incident).total_seconds()
         else:
             origin = "run start"
             spent_before = now - self.started
@@ -286,78 +298,47 @@ class LiveProgress:
         for svc in self._plan.services:
             if svc.priority != 1:
                 continue
-            hosts = [self.rows[h] for h in svc.hosts if h in self.rows]
-            done = bool(hosts) and all(r.state in BACK_STATES for r in hosts)
+            hosts = [
+                self.fold.view.hosts.get(h) or HostView(h) for h in svc.hosts if h in self.rows
+            ]
+            done = bool(hosts) and all(h.back for h in hosts)
             spent = spent_before
             if done:
-                last_end = max((r.ended_at or now) for r in hosts)
-                spent = spent_before - (now - last_end)
-            line = Text("  ")
-            line.append(console.styled(svc.id, "bold"))
-            if svc.rto_s:
-                share = spent / svc.rto_s
-                style = "red" if share >= 1 else "dark_orange" if share >= AMBER_AT else "green"
-                what = "back after" if done else "since"
-                line.append(
-                    f"  {what} {_clock(spent)} ({origin}) / RTO {_clock(svc.rto_s)}", style=style
-                )
-                if share >= 1:
-                    line.append("  RTO MISSED", style="bold red")
-            else:
-                line.append(f"  {'back after' if done else 'since'} {_clock(spent)} ({origin})")
-                line.append("  (no RTO)")
-            lines.append(line)
+                last_end = max((h.finished_at or wall) for h in hosts)
+                spent = spent_before - (wall - last_end).total_seconds()
+            lines.append(_rto_line(svc, spent, done, origin))
         return lines
 
     def _table(self) -> Table:
-        now = time.monotonic()
+        wall = datetime.now(UTC)
         table = Table(expand=False, pad_edge=False)
         for column in ("#", "host", "service", "state", "step", "elapsed / timeout", "note"):
             table.add_column(column, overflow="fold")
         for row in sorted(self.rows.values(), key=lambda r: r.position):
+            view = self._shown(row)
             table.add_row(
                 str(row.position),
                 console.styled(row.host),
                 console.styled(row.service),
-                console.styled(row.state, STATE_STYLES.get(row.state, "")),
-                console.styled(row.step),
-                Text(self._elapsed(row, now)),
-                self._note(row),
+                console.styled(view.state, STATE_STYLES.get(view.state, "")),
+                console.styled(view.step),
+                Text(_elapsed(view.running, wall)),
+                _note(view),
             )
         return table
 
-    @staticmethod
-    def _elapsed(row: HostRow, now: float) -> str:
-        if row.step_started is None:
-            return ""
-        spent = _clock(now - row.step_started)
-        return f"{spent} / {_clock(row.timeout_s)}" if row.timeout_s else spent
-
-    @staticmethod
-    def _note(row: HostRow) -> Text:
-        parts = []
-        if row.attempt > 1:
-            parts.append(f"attempt {row.attempt}")
-        if row.tries:
-            parts.append(f"try {row.tries}, last: {row.last}")
-        elif row.last:
-            parts.append(f"last: {row.last}" if row.step_started else row.last)
-        if row.verdict:
-            parts.append(f"verdict {row.verdict}")
-        if row.approval is not None:
-            parts.append("waiting for approval (above)")
-        return console.styled("; ".join(parts))
-
     def _gates(self) -> list[Text]:
         """Every waiting gate, whole, with the command that releases it (never cut: it wraps)."""
-        waiting = [r for r in sorted(self.rows.values(), key=lambda r: r.position) if r.approval]
         blocks = []
-        for row in waiting:
+        for row in sorted(self.rows.values(), key=lambda r: r.position):
+            approval = self._shown(row).approval
+            if not approval:
+                continue
             block = Text()
             block.append("WAITING ", style="bold yellow")
             block.append(console.styled(row.host, "bold"))
             block.append(": ")
-            block.append(console.styled(row.approval or ""))
+            block.append(console.styled(approval))
             block.append("\n  release with: ")
             block.append(console.styled(release_command(row.host, self.state_dir), "bold"))
             blocks.append(block)
@@ -365,27 +346,55 @@ class LiveProgress:
 
     # -- line mode ----------------------------------------------------------------------------
 
-    def _line(self, event: Event, row: HostRow | None) -> str | None:
-        if event.event == "started" and row is not None and row.approval is not None:
+    def _line(self, event: Event, change: Change, row: HostRow | None) -> str | None:
+        """One plain line per row worth a line: every row but a host's intermediate state."""
+        approval = self._shown(row).approval if row is not None else None
+        if change is Change.STEP_STARTED and approval is not None and row is not None:
             return (
-                f"{event.ts[11:19]} {row.host} waiting for approval: {row.approval}\n"
+                f"{event.ts[11:19]} {row.host} waiting for approval: {approval}\n"
                 f"  release with: {release_command(row.host, self.state_dir)}"
             )
-        if event.event == "state" and event.detail.get("state") not in {
-            "failed",
-            "blocked",
-            "reconnected",
-            "restored",
-            "skipped",
-        }:
+        if change is Change.HOST_STATE:
             return None
         parts = [event.ts[11:19], event.host or "-", event.step or "", event.event]
         message = event.detail.get("state") or event.detail.get("message") or ""
         return " ".join(p for p in parts if p) + (f": {message}" if message else "")
 
 
-def _number(value: Any) -> float | None:
-    try:
-        return float(value) if value is not None else None
-    except (TypeError, ValueError):
-        return None
+def _rto_line(svc: Any, spent: float, done: bool, origin: str) -> Text:
+    line = Text("  ")
+    line.append(console.styled(svc.id, "bold"))
+    if svc.rto_s:
+        share = spent / svc.rto_s
+        style = "red" if share >= 1 else "dark_orange" if share >= AMBER_AT else "green"
+        what = "back after" if done else "since"
+        line.append(f"  {what} {_clock(spent)} ({origin}) / RTO {_clock(svc.rto_s)}", style=style)
+        if share >= 1:
+            line.append("  RTO MISSED", style="bold red")
+    else:
+        line.append(f"  {'back after' if done else 'since'} {_clock(spent)} ({origin})")
+        line.append("  (no RTO)")
+    return line
+
+
+def _elapsed(running: StepResult | None, wall: datetime) -> str:
+    """A running step's time so far, from its journaled start, against its deadline."""
+    if running is None or running.started_at is None:
+        return ""
+    spent = _clock((wall - running.started_at).total_seconds())
+    return f"{spent} / {_clock(running.timeout_s)}" if running.timeout_s else spent
+
+
+def _note(view: Shown) -> Text:
+    parts = []
+    if view.attempt > 1:
+        parts.append(f"attempt {view.attempt}")
+    if view.tries:
+        parts.append(f"try {view.tries}, last: {view.last}")
+    elif view.last:
+        parts.append(f"last: {view.last}" if view.running else view.last)
+    if view.verdict:
+        parts.append(f"verdict {view.verdict}")
+    if view.approval is not None:
+        parts.append("waiting for approval (above)")
+    return console.styled("; ".join(parts))

@@ -10,11 +10,13 @@ Why this shape (DESIGN §6):
   previous hash is read under the write lock.
 - ``synchronous=FULL``: a forensic record that a power cut can lose is not one.
 - Nothing secret enters `detail`: `redact()` (restore.secrets) runs on every append.
+
+This module is the storage and its queries; the chain itself (what a row is, what its hash
+covers) is restore.execution.journal_chain, and the walk that checks it journal_verify.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import sqlite3
@@ -22,7 +24,7 @@ import threading
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -30,12 +32,21 @@ from urllib.parse import quote
 
 from restore.errors import InputError
 
+# The chain and its verification live in their own modules; re-exported for existing callers.
+from restore.execution.journal_chain import GENESIS_HASH as GENESIS_HASH
+from restore.execution.journal_chain import Event as Event
+from restore.execution.journal_chain import canonical as canonical
+from restore.execution.journal_chain import event_of_row
+from restore.execution.journal_chain import row_hash as row_hash
+from restore.execution.journal_verify import ChainBreak as ChainBreak
+from restore.execution.journal_verify import VerifyResult as VerifyResult
+from restore.execution.journal_verify import verify_rows
+
 # The secrets policy lives in restore.secrets; re-exported for existing callers.
 from restore.secrets import REDACTED as REDACTED
 from restore.secrets import redact as redact
 from restore.secrets import redact_text as redact_text
 
-GENESIS_HASH = "0" * 64
 DB_NAME = "journal.sqlite"
 HEAD_NAME = "journal.head"
 _SCHEMA = """
@@ -66,51 +77,12 @@ CREATE TABLE IF NOT EXISTS runs (
 """
 
 
-def canonical(row: Mapping[str, Any]) -> str:
-    """The exact bytes a row's hash covers: sorted keys, no whitespace, UTF-8."""
-    return json.dumps(row, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-
-
-def row_hash(prev_hash: str, row: Mapping[str, Any]) -> str:
-    hashed = {k: row[k] for k in ("seq", "run_id", "ts", "host", "service", "step", "event")}
-    hashed["detail"] = row["detail"]
-    return hashlib.sha256((prev_hash + canonical(hashed)).encode()).hexdigest()
-
-
 def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
 def new_run_id() -> str:
     return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
-
-
-@dataclass(frozen=True)
-class Event:
-    seq: int
-    run_id: str
-    ts: str
-    host: str | None
-    service: str | None
-    step: str | None
-    event: str
-    detail: dict[str, Any]
-    prev_hash: str
-    hash: str
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "seq": self.seq,
-            "run_id": self.run_id,
-            "ts": self.ts,
-            "host": self.host,
-            "service": self.service,
-            "step": self.step,
-            "event": self.event,
-            "detail": self.detail,
-            "prev_hash": self.prev_hash,
-            "hash": self.hash,
-        }
 
 
 @dataclass(frozen=True)
@@ -123,38 +95,6 @@ class RunRecord:
     inventory: str
     options: dict[str, Any]
     state: str
-
-
-@dataclass(frozen=True)
-class ChainBreak:
-    """One place where the chain does not hold, explained for an investigator."""
-
-    seq: int | None
-    kind: str  # edited | dropped_or_inserted | seq_gap | truncated | head_missing | unreadable
-    message: str
-
-
-@dataclass(frozen=True)
-class VerifyResult:
-    events: int
-    head_hash: str
-    head_file_hash: str | None
-    breaks: tuple[ChainBreak, ...] = field(default=())
-    notes: tuple[str, ...] = field(default=())
-
-    @property
-    def ok(self) -> bool:
-        return not self.breaks
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "ok": self.ok,
-            "events": self.events,
-            "head_hash": self.head_hash,
-            "head_file_hash": self.head_file_hash,
-            "breaks": [{"seq": b.seq, "kind": b.kind, "message": b.message} for b in self.breaks],
-            "notes": list(self.notes),
-        }
 
 
 class NoJournal(InputError):
@@ -314,7 +254,7 @@ class Journal:
             args.append(host)
         with self._lock:
             rows = self._db.execute(query + " ORDER BY seq", args).fetchall()
-        return [_event(r) for r in rows]
+        return [event_of_row(r) for r in rows]
 
     def head_hash(self) -> str:
         with self._lock:
@@ -383,93 +323,6 @@ class Journal:
 
     def verify(self) -> VerifyResult:
         """Walk the whole chain; return every break found (an empty tuple means intact)."""
-        breaks: list[ChainBreak] = []
-        notes: list[str] = []
         with self._lock:
             rows = self._db.execute("SELECT * FROM events ORDER BY seq").fetchall()
-        prev = GENESIS_HASH
-        expected_seq = 1
-        hashes: dict[str, int] = {}
-        for raw in rows:
-            seq = int(raw[0])
-            if seq != expected_seq:
-                breaks.append(
-                    ChainBreak(seq, "seq_gap", f"rows {expected_seq}..{seq - 1} are missing")
-                )
-            try:
-                detail = json.loads(raw[7])
-            except ValueError:
-                breaks.append(ChainBreak(seq, "unreadable", "detail is not valid JSON"))
-                detail = raw[7]
-            row = {
-                "seq": seq,
-                "run_id": raw[1],
-                "ts": raw[2],
-                "host": raw[3],
-                "service": raw[4],
-                "step": raw[5],
-                "event": raw[6],
-                "detail": detail,
-            }
-            if raw[8] != prev:
-                breaks.append(
-                    ChainBreak(
-                        seq,
-                        "dropped_or_inserted",
-                        f"row {seq} does not follow the row before it (prev_hash differs)",
-                    )
-                )
-            if row_hash(raw[8], row) != raw[9]:
-                breaks.append(
-                    ChainBreak(seq, "edited", f"row {seq} was changed after it was written")
-                )
-            prev = raw[9]
-            hashes[raw[9]] = seq
-            expected_seq = seq + 1
-        head = self.read_head()
-        last_seq = int(rows[-1][0]) if rows else 0
-        if head is None:
-            if rows:
-                breaks.append(
-                    ChainBreak(None, "head_missing", f"head file {self.head_path} is missing")
-                )
-        else:
-            head_seq, head_digest, head_prev = head
-            if head_digest in hashes:
-                if hashes[head_digest] != last_seq:
-                    notes.append(
-                        f"{last_seq - hashes[head_digest]} row(s) after the head file's row"
-                    )
-            elif head_seq == last_seq + 1 and head_prev == prev:
-                notes.append(f"row {head_seq} was being written when a process died; not kept")
-            else:
-                breaks.append(
-                    ChainBreak(
-                        head_seq,
-                        "truncated",
-                        f"the head file names row {head_seq} ({head_digest[:12]}...), which "
-                        f"is not in the journal (last row: {last_seq}): rows were cut off",
-                    )
-                )
-        return VerifyResult(
-            events=len(rows),
-            head_hash=prev,
-            head_file_hash=head[1] if head else None,
-            breaks=tuple(breaks),
-            notes=tuple(notes),
-        )
-
-
-def _event(raw: tuple[Any, ...]) -> Event:
-    return Event(
-        seq=int(raw[0]),
-        run_id=str(raw[1]),
-        ts=str(raw[2]),
-        host=raw[3],
-        service=raw[4],
-        step=raw[5],
-        event=str(raw[6]),
-        detail=json.loads(raw[7]),
-        prev_hash=str(raw[8]),
-        hash=str(raw[9]),
-    )
+        return verify_rows(rows, self.read_head(), self.head_path)

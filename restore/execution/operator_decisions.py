@@ -28,7 +28,7 @@ from restore.errors import InputError
 from restore.execution.journal import Event, Journal, RunRecord
 from restore.execution.run_state import DONE, UNFINISHED, HostReplay, replay
 from restore.execution.runlock import LockHolder, os_user, terminal
-from restore.models import RESUMABLE_RUN_STATES, HostState, RunState
+from restore.models import RESUMABLE_RUN_STATES, HostState, RunState, StepType
 
 # What `--resume` continues, so what a decision may still change when no run is live.
 RESUMABLE = RESUMABLE_RUN_STATES
@@ -141,15 +141,11 @@ def host_of(events: Sequence[Event], run_id: str, host: str) -> HostReplay:
 
 def waiting_at_gate(events: Sequence[Event]) -> dict[str, str]:
     """host -> step key of the approve gate it is waiting at now (started, not ended)."""
-    gate: dict[str, str] = {}
-    hosts = replay(events)
-    for event in events:
-        if event.host and event.step and event.event == "started":
-            if event.detail.get("type") == "approve":
-                gate[event.host] = event.step
-            else:
-                gate.pop(event.host, None)
-    return {h: k for h, k in gate.items() if hosts[h].last.get(k) == "started"}
+    return {
+        name: record.running.step
+        for name, record in replay(events).items()
+        if record.running is not None and record.running.type == StepType.APPROVE
+    }
 
 
 def check_approval(

@@ -1,4 +1,4 @@
-"""Rebuild a run's state from its journal events alone (pure).
+"""The engine's and the operator commands' reading of the one fold (restore.execution.run_fold).
 
 The journal is the only state a run has: `restore status` reads it, and `--resume` after a
 kill -9 reads it to know which steps already succeeded (never run again), which were started
@@ -9,10 +9,11 @@ and not finished (run again if idempotent, else ask an operator), and what the g
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from restore.execution.journal import Event
+from restore.execution.run_fold import STEP_EVENTS as STEP_EVENTS
+from restore.execution.run_fold import HostView, fold_run
 from restore.execution.steps.base import HostFacts
 from restore.models import (
     DECISION_EVENTS,
@@ -23,7 +24,6 @@ from restore.models import (
     Verdict,
 )
 
-STEP_EVENTS = UNFINISHED_STEP_EVENTS | DONE_STEP_EVENTS
 # A step whose last event is one of these did not finish: on --resume it runs again if
 # idempotent, else an operator decides (mark-done / retry / skip).
 UNFINISHED = UNFINISHED_STEP_EVENTS
@@ -36,44 +36,13 @@ def step_key(index: int, step: StepSpec) -> str:
     return f"{index}:{step.label}"
 
 
-@dataclass
-class HostReplay:
-    host: str
-    service: str | None = None
-    state: str = "pending"
-    current_step: str | None = None
-    verdict: str | None = None
-    last: dict[str, str] = field(default_factory=dict)  # step key -> last step event/decision
-    decision: dict[str, dict[str, Any]] = field(default_factory=dict)  # step key -> detail
-    host_waived: dict[str, Any] | None = None
+# The engine's and the operator commands' view of a host: the one fold's (run_fold.HostView).
+HostReplay = HostView
 
 
 def replay(events: Iterable[Event]) -> dict[str, HostReplay]:
-    hosts: dict[str, HostReplay] = {}
-    for event in events:
-        if event.event == "run_started":
-            for item in event.detail.get("hosts") or []:
-                hosts.setdefault(item["host"], HostReplay(item["host"], item.get("service")))
-            continue
-        if not event.host:
-            continue
-        record = hosts.setdefault(event.host, HostReplay(event.host, event.service))
-        record.service = record.service or event.service
-        if event.event == "state" and isinstance(event.detail.get("state"), str):
-            record.state = event.detail["state"]
-        if event.detail.get("verdict"):
-            record.verdict = str(event.detail["verdict"])
-        if event.step is None:
-            if event.event == "waived":
-                record.host_waived = dict(event.detail)
-            continue
-        if event.event in STEP_EVENTS or event.event in DECISIONS:
-            record.last[event.step] = event.event
-        if event.event in DECISIONS:
-            record.decision[event.step] = dict(event.detail)
-        if event.event == "started":
-            record.current_step = event.step
-    return hosts
+    """Every host of the run as the journal tells it (planned hosts first)."""
+    return fold_run(events).hosts
 
 
 def facts_after(step: StepSpec, status: str, detail: Mapping[str, Any], facts: HostFacts) -> None:
@@ -93,12 +62,11 @@ def facts_after(step: StepSpec, status: str, detail: Mapping[str, Any], facts: H
 
 
 def replay_facts(steps: Sequence[StepSpec], events: Iterable[Event], host: str) -> HostFacts:
-    """The gates' facts from a host's finished steps, in journal order."""
+    """The gates' facts from a host's finished steps, in the order they finished."""
     by_key = {step_key(i, s): s for i, s in enumerate(steps, 1)}
     facts = HostFacts()
-    for event in events:
-        if event.host != host or event.step not in by_key:
-            continue
-        if event.event in {"succeeded", "skipped", "marked_done"}:
-            facts_after(by_key[event.step], event.event, event.detail, facts)
+    record = fold_run(events).hosts.get(host)
+    for attempt in record.done_steps() if record is not None else ():
+        if attempt.step in by_key:
+            facts_after(by_key[attempt.step], attempt.status, attempt.detail, facts)
     return facts

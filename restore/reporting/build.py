@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from restore.errors import InputError
 from restore.execution.journal import Journal
+from restore.execution.run_fold import RunView, fold_run
 from restore.execution.run_snapshot import snapshot_of
-from restore.reporting.model import RecoveryReport, ServiceInfo, build_report
+from restore.reporting.model import RecoveryReport, ServiceInfo, report_from_view
 
 
 def report_for_run(state_dir: Path, run_id: str | None = None) -> RecoveryReport:
@@ -28,17 +28,15 @@ def report_for_run(state_dir: Path, run_id: str | None = None) -> RecoveryReport
                 f"no run {'named ' + run_id if run_id else 'recorded'} in {state_dir}",
                 hint="see `restore status`, or pass --state-dir",
             )
-        events = [e.to_json() for e in journal.events(run.run_id)]
+        view = fold_run(journal.events(run.run_id))
         verification = journal.verify()
     finally:
         journal.close()
-    services, graph_name, incident_at, notes = _from_snapshot(run.run_id, events, run.graph_path)
-    for event in events:  # a rehearsal's clocks start at its simulated attack
-        simulated = (event.get("detail") or {}).get("simulated_incident_at")
-        if event["event"] == "rehearsal" and simulated:
-            incident_at = datetime.fromisoformat(simulated)
-    return build_report(
-        events,
+    services, graph_name, incident_at, notes = _from_snapshot(run.run_id, view, run.graph_path)
+    # a rehearsal's clocks start at its simulated attack
+    incident_at = view.simulated_incident_at or incident_at
+    return report_from_view(
+        view,
         services,
         run_id=run.run_id,
         graph_name=graph_name,
@@ -50,18 +48,17 @@ def report_for_run(state_dir: Path, run_id: str | None = None) -> RecoveryReport
 
 
 def _from_snapshot(
-    run_id: str, events: list[dict[str, Any]], graph_path: str
+    run_id: str, view: RunView, graph_path: str
 ) -> tuple[list[ServiceInfo], str, datetime | None, list[str]]:
     """Names, RTOs and the incident time as the run recorded them at its start."""
-    started = next((e for e in events if e["event"] == "run_started"), None)
-    if started is None:
+    if view.plan is None:
         return [], Path(graph_path).stem, None, [f"run {run_id} has no run_started row"]
-    snap = snapshot_of(started.get("detail") or {})
+    snap = snapshot_of(view.plan)
     hosts_of: dict[str, list[str]] = {s.id: list(s.hosts) for s in snap.services}
-    for event in events:  # hosts the journal saw that the start row did not list
-        members = hosts_of.get(event["service"] or "")
-        if event["host"] and members is not None and event["host"] not in members:
-            members.append(event["host"])
+    for host in view.journal_hosts():  # hosts the journal saw that the start row did not list
+        members = hosts_of.get(host.service or "")
+        if members is not None and host.host not in members:
+            members.append(host.host)
     services = [
         ServiceInfo(s.id, s.name, s.priority, s.rto_s, tuple(hosts_of[s.id]))
         for s in snap.services

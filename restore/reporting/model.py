@@ -1,14 +1,11 @@
-"""The recovery report's numbers, computed from journal events alone (pure).
+"""The recovery report's numbers, read from the one fold of the run's journal (pure).
 
 Everything the crisis cell, the investigators and the data-protection officer read comes from
-the hash-chained journal: the report never keeps a number of its own. Input is the list of
-events as `restore journal export` gives them (DESIGN §4) plus what the graph says about each
-service (name, priority, RTO) and the incident start.
-
-Event vocabulary read here: `event` is started / succeeded / failed / skipped / waived /
-approved / blocked / timed_out / ... on a `step` of a `host`; `detail` may carry `verdict` and
-`findings` (check steps), `evidence` items (evidence steps), `by` and `reason` (operator
-decisions), `state` (host state changes, event `state`).
+the hash-chained journal: the report never keeps a number of its own. It reads the run as
+restore.execution.run_fold tells it (the same view `restore status`, the live view and
+`--resume` read), plus what the graph says about each service (name, priority, RTO) and the
+incident start. It never reads an event name itself: which row ends a step, carries a
+verdict or is a decision is decided once, in the fold.
 """
 
 from __future__ import annotations
@@ -19,18 +16,14 @@ from datetime import datetime
 from typing import Any
 
 from restore.ansible.failures import step_failure_text
-from restore.models import DECISION_EVENTS, FAILED_STEP_EVENTS, SUCCESSFUL_HOST_STATES, EventKind
-
-# Today's decision events, and the names journals of earlier versions used for them.
-OPERATOR_EVENTS = DECISION_EVENTS | {
-    EventKind.APPROVED,
-    EventKind.SKIPPED,
-    "mark_done",
-    "retry",
-    "overridden",
-}
-# A host in one of these states is back (or waived by an operator): its service can count it.
-HOST_BACK_STATES = SUCCESSFUL_HOST_STATES
+from restore.execution.journal_chain import Event
+from restore.execution.run_fold import (
+    HostView,
+    RunView,
+    StepFailure,
+    StepResult,
+    fold_run,
+)
 
 
 @dataclass(frozen=True)
@@ -50,6 +43,8 @@ class StepRecord:
     started_s: float | None = None
     ended_s: float | None = None
     detail: dict[str, Any] = field(default_factory=dict)
+    failed: bool = False  # failed, timed out, refused, or never ended (the fold says which)
+    skipped: bool = False  # skipped or waived
 
 
 @dataclass
@@ -61,6 +56,7 @@ class HostRecord:
     ended_s: float | None = None
     verdict: str | None = None
     steps: list[StepRecord] = field(default_factory=list)
+    back: bool = False  # back in service or waived: its service can count it
 
 
 @dataclass(frozen=True)
@@ -96,21 +92,9 @@ class RecoveryReport:
 
     @property
     def outcome(self) -> str:
-        states = {h.state for h in self.hosts}
         if not self.hosts:
             return "empty"
-        if states <= HOST_BACK_STATES:
-            return "succeeded"
-        return "failed"
-
-
-def _ts(value: Any) -> datetime | None:
-    if isinstance(value, datetime):
-        return value
-    try:
-        return datetime.fromisoformat(str(value))
-    except ValueError:
-        return None
+        return "succeeded" if all(h.back for h in self.hosts) else "failed"
 
 
 def build_report(
@@ -124,163 +108,158 @@ def build_report(
     chain_ok: bool | None = None,
     notes: Sequence[str] = (),
 ) -> RecoveryReport:
-    ordered = sorted(events, key=lambda e: int(e.get("seq", 0)))
-    stamps = [t for t in (_ts(e.get("ts")) for e in ordered) if t is not None]
-    start = min(stamps) if stamps else None
-    end = max(stamps) if stamps else None
+    """The report of rows as `restore journal export` gives them (in any order)."""
+    rows = sorted(events, key=lambda e: int(e.get("seq", 0)))
+    return report_from_view(
+        fold_run(Event.from_json(row) for row in rows),
+        services,
+        run_id=run_id,
+        graph_name=graph_name,
+        incident_at=incident_at,
+        head_hash=head_hash,
+        chain_ok=chain_ok,
+        notes=notes,
+    )
 
-    def offset(event: Mapping[str, Any]) -> float | None:
-        moment = _ts(event.get("ts"))
-        return (moment - start).total_seconds() if moment and start else None
 
+def report_from_view(
+    view: RunView,
+    services: Sequence[ServiceInfo],
+    *,
+    run_id: str,
+    graph_name: str,
+    incident_at: datetime | None = None,
+    head_hash: str | None = None,
+    chain_ok: bool | None = None,
+    notes: Sequence[str] = (),
+) -> RecoveryReport:
+    clock = _Clock(view.started_at)
     service_of = {h: s.id for s in services for h in s.hosts}
-    hosts: dict[str, HostRecord] = {}
-    open_steps: dict[tuple[str, str], StepRecord] = {}
-    verdicts: list[dict[str, Any]] = []
-    evidence: list[dict[str, Any]] = []
-    decisions: list[dict[str, Any]] = []
-    courante: list[dict[str, Any]] = []
-    failures: list[dict[str, Any]] = []
-    for event in ordered:
-        kind = str(event.get("event", ""))
-        host_name = event.get("host")
-        step = str(event.get("step") or "")
-        detail = event.get("detail") or {}
-        if not isinstance(detail, dict):
-            detail = {"text": str(detail)}
-        at = offset(event)
-        courante.append(
-            {
-                "seq": event.get("seq"),
-                "ts": event.get("ts"),
-                "host": host_name,
-                "service": event.get("service"),
-                "step": step or None,
-                "event": kind,
-                "by": detail.get("by"),
-                "summary": _summary(kind, detail),
-            }
-        )
-        if kind in OPERATOR_EVENTS:
-            decisions.append(
-                {
-                    "ts": event.get("ts"),
-                    "host": host_name,
-                    "step": step or None,
-                    "decision": kind,
-                    "by": detail.get("by"),
-                    "reason": detail.get("reason"),
-                }
-            )
-        if not host_name:
-            continue
-        if step and kind in FAILED_STEP_EVENTS:
-            failures.append(_failure(event, kind, detail))
-        record = hosts.setdefault(
-            str(host_name),
-            HostRecord(
-                host=str(host_name),
-                service=str(event.get("service") or service_of.get(str(host_name), "")),
-            ),
-        )
-        if at is not None:
-            record.started_s = at if record.started_s is None else min(record.started_s, at)
-            record.ended_s = at if record.ended_s is None else max(record.ended_s, at)
-        if isinstance(detail.get("state"), str):
-            record.state = detail["state"]
-        # a verdict is what a check step concluded (state rows repeat it; evidence only observes)
-        if detail.get("verdict") and step and kind in {"succeeded", "failed"}:
-            record.verdict = str(detail["verdict"])
-            verdicts.append(
-                {
-                    "ts": event.get("ts"),
-                    "host": host_name,
-                    "verdict": detail["verdict"],
-                    "findings": list(detail.get("findings") or []),
-                }
-            )
-        for item in detail.get("evidence_items") or detail.get("items") or []:
-            if isinstance(item, dict):
-                evidence.append({"host": host_name, **item})
-        if step:
-            key = (str(host_name), step)
-            if kind == "started":
-                open_steps[key] = StepRecord(str(host_name), step, "running", started_s=at)
-                record.steps.append(open_steps[key])
-            elif kind in {
-                "succeeded",
-                "failed",
-                "skipped",
-                "waived",
-                "timed_out",
-                "refused",
-                "marked_done",
-                "interrupted",  # cut by a stop signal (SIGINT/SIGTERM/SIGHUP)
-            }:
-                step_record = open_steps.pop(key, None)
-                if step_record is None:
-                    step_record = StepRecord(str(host_name), step, kind, started_s=at)
-                    record.steps.append(step_record)
-                step_record.status = kind
-                step_record.ended_s = at
-                step_record.detail = dict(detail)
-    outcomes = []
-    for svc in services:
-        members = [hosts[h] for h in svc.hosts if h in hosts]
-        done = (
-            members
-            and len(members) == len(svc.hosts)
-            and all(m.state in HOST_BACK_STATES for m in members)
-        )
-        restored = max((m.ended_s or 0.0) for m in members) if done else None
-        since_incident = None
-        if restored is not None and incident_at is not None and start is not None:
-            since_incident = (start - incident_at).total_seconds() + restored
-        reference = since_incident if since_incident is not None else restored
-        outcomes.append(
-            ServiceOutcome(
-                id=svc.id,
-                name=svc.name,
-                priority=svc.priority,
-                rto_s=svc.rto_s,
-                restored_s=restored,
-                restored_since_incident_s=since_incident,
-                met_rto=None
-                if svc.rto_s is None
-                else (reference is not None and reference <= svc.rto_s),
-            )
-        )
+    hosts = {
+        h.host: _host_record(h, service_of.get(h.host, ""), clock) for h in view.journal_hosts()
+    }
     return RecoveryReport(
         run_id=run_id,
         graph_name=graph_name,
-        run_started=start,
-        run_ended=end,
+        run_started=view.started_at,
+        run_ended=view.ended_at,
         incident_at=incident_at,
         hosts=tuple(hosts.values()),
-        services=tuple(outcomes),
-        verdicts=tuple(verdicts),
-        evidence=tuple(evidence),
-        decisions=tuple(decisions),
-        main_courante=tuple(courante),
+        services=tuple(_service_outcome(s, hosts, clock, incident_at) for s in services),
+        verdicts=tuple(
+            {"ts": v.ts, "host": v.host, "verdict": v.verdict, "findings": list(v.findings)}
+            for v in view.verdicts
+        ),
+        evidence=tuple(view.evidence),
+        decisions=tuple(
+            {
+                "ts": d.ts,
+                "host": d.host,
+                "step": d.step,
+                "decision": d.kind,
+                "by": d.by,
+                "reason": d.reason,
+            }
+            for d in view.decisions
+        ),
+        main_courante=tuple(_courante_line(e) for e in view.log),
         head_hash=head_hash,
         chain_ok=chain_ok,
-        failures=tuple(failures),
+        failures=tuple(_failure(f) for f in view.failures),
         notes=tuple(notes),
     )
 
 
-def _failure(event: Mapping[str, Any], kind: str, detail: Mapping[str, Any]) -> dict[str, Any]:
-    raw = detail.get("failure")
-    failure: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
+@dataclass(frozen=True)
+class _Clock:
+    """Seconds from the run's first row: every time the report shows is one of these."""
+
+    start: datetime | None
+
+    def offset(self, moment: datetime | None) -> float | None:
+        if moment is None or self.start is None:
+            return None
+        return (moment - self.start).total_seconds()
+
+
+def _host_record(host: HostView, graph_service: str, clock: _Clock) -> HostRecord:
+    return HostRecord(
+        host=host.host,
+        service=host.service or graph_service,
+        state=host.state,
+        started_s=clock.offset(host.first_at),
+        ended_s=clock.offset(host.last_at),
+        verdict=host.verdict,
+        steps=[_step_record(s, clock) for s in host.steps],
+        back=host.back,
+    )
+
+
+def _step_record(attempt: StepResult, clock: _Clock) -> StepRecord:
+    return StepRecord(
+        attempt.host,
+        attempt.step,
+        attempt.status,
+        started_s=clock.offset(attempt.started_at),
+        ended_s=clock.offset(attempt.ended_at),
+        detail=dict(attempt.detail),
+        failed=attempt.failed,
+        skipped=attempt.skipped,
+    )
+
+
+def _service_outcome(
+    svc: ServiceInfo,
+    hosts: Mapping[str, HostRecord],
+    clock: _Clock,
+    incident_at: datetime | None,
+) -> ServiceOutcome:
+    """When the service came back (its last host's last row) against its RTO, counted from
+    the incident when one is declared, else from the run's start."""
+    members = [hosts[h] for h in svc.hosts if h in hosts]
+    done = members and len(members) == len(svc.hosts) and all(m.back for m in members)
+    restored = max((m.ended_s or 0.0) for m in members) if done else None
+    since_incident = None
+    if restored is not None and incident_at is not None and clock.start is not None:
+        since_incident = (clock.start - incident_at).total_seconds() + restored
+    reference = since_incident if since_incident is not None else restored
+    return ServiceOutcome(
+        id=svc.id,
+        name=svc.name,
+        priority=svc.priority,
+        rto_s=svc.rto_s,
+        restored_s=restored,
+        restored_since_incident_s=since_incident,
+        met_rto=None if svc.rto_s is None else (reference is not None and reference <= svc.rto_s),
+    )
+
+
+def _courante_line(event: Event) -> dict[str, Any]:
+    """One row of the main courante (the log book): every journal row, summarised."""
     return {
-        "ts": event.get("ts"),
-        "host": event.get("host"),
-        "step": event.get("step"),
-        "status": kind,
-        "task": failure.get("task"),
-        "module": failure.get("module"),
-        "message": failure.get("message") or step_failure_text(detail),
-        "why": step_failure_text(detail),
+        "seq": event.seq,
+        "ts": event.ts,
+        "host": event.host,
+        "service": event.service,
+        "step": event.step or None,
+        "event": event.event,
+        "by": event.detail.get("by"),
+        "summary": _summary(event.event, event.detail),
+    }
+
+
+def _failure(failure: StepFailure) -> dict[str, Any]:
+    raw = failure.detail.get("failure")
+    named: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
+    return {
+        "ts": failure.ts,
+        "host": failure.host,
+        "step": failure.step,
+        "status": failure.status,
+        "task": named.get("task"),
+        "module": named.get("module"),
+        "message": named.get("message") or step_failure_text(failure.detail),
+        "why": step_failure_text(failure.detail),
     }
 
 

@@ -11,7 +11,7 @@ from restore.inputs.durations import format_duration
 from restore.inputs.step_kinds import kind_of
 from restore.models import StepSpec
 from restore.planning.explain import RtoClock, rto_risks, start_order, why
-from restore.planning.model import PlannedHost, RestorePlan, step_estimate
+from restore.planning.model import PlannedHost, PlannedService, RestorePlan, step_estimate
 from restore.planning.scheduling import Simulation
 from restore.reporting import markdown_text as md
 
@@ -93,15 +93,30 @@ def to_markdown(plan: RestorePlan, clock: RtoClock | None = None) -> str:
 
     Names and labels from the graph and inventory go through the escaped Markdown writer
     (restore.reporting.markdown_text): the runbook is also rendered as HTML."""
-    t = md.text
     clock = clock or RtoClock("run_start")
     first = plan.simulations[0]
     by_id = {svc.id: svc for svc in plan.services}
     ordered = [by_id[sid] for sid in start_order(plan, first)]
-    reasons = why(plan, first)
-    back = {s.id: s.restored_s for s in first.services}
-    late = {r.id for r in rto_risks(plan, first, clock.already_spent_s)}
-    out = [
+    out = _runbook_head(plan, first, ordered, clock)
+    out += _order_table(plan, first, ordered, clock)
+    for sim in plan.simulations:
+        out += ["", "## Projected timeline", "", *_timeline_table(sim)]
+        if any(s.rto_s is not None for s in plan.services):
+            out += _rto_at_risk_lines(plan, sim, clock)
+    out += ["", "## Per service", ""]
+    hosts_by_service: dict[str, list[PlannedHost]] = {}  # no plan.host() per host: quadratic
+    for host in plan.hosts:
+        hosts_by_service.setdefault(host.service, []).append(host)
+    for index, svc in enumerate(ordered, 1):
+        out += _service_section(index, svc, hosts_by_service.get(svc.id, []))
+    return "\n".join(out) + "\n"
+
+
+def _runbook_head(
+    plan: RestorePlan, first: Simulation, ordered: list[PlannedService], clock: RtoClock
+) -> list[str]:
+    t = md.text
+    return [
         f"# Recovery runbook — {t(plan.graph.name)}",
         "",
         f"Graph: {md.code(plan.graph.path)}. Start order with {first.max_parallel} host(s) at "
@@ -118,6 +133,18 @@ def to_markdown(plan: RestorePlan, clock: RtoClock | None = None) -> str:
         "Rule: no host rejoins the production network before its last integrity check is",
         "clean. Keep every piece of evidence; delete nothing on a compromised host.",
         "",
+    ]
+
+
+def _order_table(
+    plan: RestorePlan, first: Simulation, ordered: list[PlannedService], clock: RtoClock
+) -> list[str]:
+    """The services in start order: why each is there, its wave, when it is back."""
+    t = md.text
+    reasons = why(plan, first)
+    back = {s.id: s.restored_s for s in first.services}
+    late = {r.id for r in rto_risks(plan, first, clock.already_spent_s)}
+    out = [
         "## Order and waves",
         "",
         "| # | Service | Priority | Effective | Why here | Needs | Wave | Hosts | "
@@ -141,46 +168,42 @@ def to_markdown(plan: RestorePlan, clock: RtoClock | None = None) -> str:
                 rto + (" **AT RISK**" if svc.id in late else ""),
             )
         )
-    for sim in plan.simulations:
-        out += ["", "## Projected timeline", "", *_timeline_table(sim)]
-        if any(s.rto_s is not None for s in plan.services):
-            out += _rto_at_risk_lines(plan, sim, clock)
-    out += ["", "## Per service", ""]
-    hosts_by_service: dict[str, list[PlannedHost]] = {}  # no plan.host() per host: quadratic
-    for host in plan.hosts:
-        hosts_by_service.setdefault(host.service, []).append(host)
-    for index, svc in enumerate(ordered, 1):
-        needs = ", ".join(map(t, svc.depends_on)) or "nothing"
+    return out
+
+
+def _service_section(index: int, svc: PlannedService, hosts: list[PlannedHost]) -> list[str]:
+    """One service's page: what it waits for, each host's steps to tick, the sign-off."""
+    t = md.text
+    needs = ", ".join(map(t, svc.depends_on)) or "nothing"
+    out = [
+        f"### {index}. {t(svc.name)} ({md.code(svc.id)})",
+        "",
+        f"Priority {svc.priority}"
+        + (
+            f", urgent as {t(svc.inherited_from)} ({svc.effective_priority})"
+            if svc.inherited_from
+            else ""
+        )
+        + (f"; RTO {format_duration(svc.rto_s)}" if svc.rto_s else "")
+        + f"; start only when these are back: {needs}.",
+        "",
+    ]
+    for host in hosts:
+        node = host.bound.execution_node
         out += [
-            f"### {index}. {t(svc.name)} ({md.code(svc.id)})",
+            f"#### Host {md.code(host.name)} ({t(host.platform)})",
             "",
-            f"Priority {svc.priority}"
-            + (
-                f", urgent as {t(svc.inherited_from)} ({svc.effective_priority})"
-                if svc.inherited_from
-                else ""
-            )
-            + (f"; RTO {format_duration(svc.rto_s)}" if svc.rto_s else "")
-            + f"; start only when these are back: {needs}.",
-            "",
+            *([f"Ansible steps run on execution node {md.code(node)}.", ""] if node else []),
+            "| # | Step | Check by hand | Done (time) | Initials |",
+            "|---|---|---|---|---|",
         ]
-        for host in hosts_by_service.get(svc.id, []):
-            node = host.bound.execution_node
-            out += [
-                f"#### Host {md.code(host.name)} ({t(host.platform)})",
-                "",
-                *([f"Ansible steps run on execution node {md.code(node)}.", ""] if node else []),
-                "| # | Step | Check by hand | Done (time) | Initials |",
-                "|---|---|---|---|---|",
-            ]
-            for number, step in enumerate(host.steps, 1):
-                check = kind_of(step.type).manual_check
-                out.append(f"| {number} | {_step_line(step)} | {check} | | |")
-            out.append("")
-        out += [
-            "Service back on: ____/____ at ____:____   Verified by: ______________________",
-            "",
-            "Business owner sign-off: ______________________",
-            "",
-        ]
-    return "\n".join(out) + "\n"
+        for number, step in enumerate(host.steps, 1):
+            out.append(f"| {number} | {_step_line(step)} | {kind_of(step.type).manual_check} | | |")
+        out.append("")
+    return [
+        *out,
+        "Service back on: ____/____ at ____:____   Verified by: ______________________",
+        "",
+        "Business owner sign-off: ______________________",
+        "",
+    ]

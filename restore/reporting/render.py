@@ -12,13 +12,12 @@ from markupsafe import Markup
 
 from restore.ansible.failures import step_failure_text
 from restore.inputs.durations import format_duration
-from restore.models import FAILED_STEP_EVENTS, RETURNED_HOST_STATES
+from restore.models import RETURNED_HOST_STATES
 from restore.reporting import markdown_text as md
 from restore.reporting.html_page import render
 from restore.reporting.model import HostRecord, RecoveryReport
 from restore.reporting.svg_gantt import Bar, gantt_svg
 
-FAILED_STEP_STATES = FAILED_STEP_EVENTS
 _CHAIN = {True: "verified", False: "BROKEN", None: "not checked"}
 _RTO_CLASS = {True: "met", False: "missed", None: ""}
 
@@ -104,8 +103,30 @@ def to_markdown(report: RecoveryReport) -> str:
     # Every value below may come from a host or an operator: all of it goes through the
     # escaped writer (restore.reporting.markdown_text), our own fixed words too, for one
     # simple rule.
-    t, c, row = md.text, md.code, md.row
-    out = [
+    sections = [
+        _md_head(report),
+        _md_services(report),
+        _md_hosts(report),
+        _md_failures(report),
+        _md_verdicts(report),
+        _md_evidence(report),
+        _md_decisions(report),
+        _md_courante(report),
+    ]
+    return "\n".join(line for section in sections for line in section) + "\n"
+
+
+def _md_table(
+    title: str, columns: tuple[str, ...], rows: list[str], lead: bool = True
+) -> list[str]:
+    """A titled table (after a blank line unless `lead` is false); rows are already Markdown."""
+    header = ["## " + title, "", md.row(*columns), "|" + "---|" * len(columns), *rows]
+    return ["", *header] if lead else header
+
+
+def _md_head(report: RecoveryReport) -> list[str]:
+    t, c = md.text, md.code
+    return [
         f"# Recovery report — {t(report.graph_name)}",
         "",
         f"Run {c(report.run_id)}: **{t(report.outcome)}**. "
@@ -116,112 +137,113 @@ def to_markdown(report: RecoveryReport) -> str:
         f"(chain {t(_CHAIN[report.chain_ok])}).",
         "",
         *[f"> **Note:** {t(note)}\n" for note in report.notes],
-        "## Services: time to recover",
-        "",
-        "| Service | Priority | Back after (run) | Since incident | RTO | RTO met |",
-        "|---|---|---|---|---|---|",
     ]
-    for s in report.services:
-        out.append(
-            row(
-                f"{t(s.id)} — {t(s.name)}",
-                t(s.priority),
-                t(_dur(s.restored_s)),
-                t(_dur(s.restored_since_incident_s)),
-                t(_dur(s.rto_s) if s.rto_s else "—"),
-                t(_rto(s.met_rto)),
-            )
+
+
+def _md_services(report: RecoveryReport) -> list[str]:
+    t = md.text
+    rows = [
+        md.row(
+            f"{t(s.id)} — {t(s.name)}",
+            t(s.priority),
+            t(_dur(s.restored_s)),
+            t(_dur(s.restored_since_incident_s)),
+            t(_dur(s.rto_s) if s.rto_s else "—"),
+            t(_rto(s.met_rto)),
         )
-    out += [
-        "",
-        "## Hosts",
-        "",
-        "| Host | Service | State | Verdict | Start | End |",
-        "|---|---|---|---|---|---|",
+        for s in report.services
     ]
-    for h in report.hosts:
-        out.append(
-            row(
-                t(h.host),
-                t(h.service),
-                t(h.state),
-                t(h.verdict or "—"),
-                t(_dur(h.started_s)),
-                t(_dur(h.ended_s)),
-            )
+    columns = ("Service", "Priority", "Back after (run)", "Since incident", "RTO", "RTO met")
+    return _md_table("Services: time to recover", columns, rows, lead=False)
+
+
+def _md_hosts(report: RecoveryReport) -> list[str]:
+    t = md.text
+    rows = [
+        md.row(
+            t(h.host),
+            t(h.service),
+            t(h.state),
+            t(h.verdict or "—"),
+            t(_dur(h.started_s)),
+            t(_dur(h.ended_s)),
         )
-    if report.failures:
-        out += [
-            "",
-            "## Failures",
-            "",
-            "| Time | Host | Step | Status | Why |",
-            "|---|---|---|---|---|",
-        ]
-        for f in report.failures:
-            out.append(row(t(f["ts"]), t(f["host"]), t(f["step"]), t(f["status"]), t(f["why"])))
-    out += ["", "## Integrity verdicts", ""]
+        for h in report.hosts
+    ]
+    return _md_table("Hosts", ("Host", "Service", "State", "Verdict", "Start", "End"), rows)
+
+
+def _md_failures(report: RecoveryReport) -> list[str]:
+    if not report.failures:
+        return []
+    t = md.text
+    rows = [
+        md.row(t(f["ts"]), t(f["host"]), t(f["step"]), t(f["status"]), t(f["why"]))
+        for f in report.failures
+    ]
+    return _md_table("Failures", ("Time", "Host", "Step", "Status", "Why"), rows)
+
+
+def _md_verdicts(report: RecoveryReport) -> list[str]:
+    t = md.text
+    out = ["", "## Integrity verdicts", ""]
     for v in report.verdicts:
         out.append(f"- {t(v['ts'])} **{t(v['host'])}**: {t(v['verdict'])}")
         for finding in v["findings"]:
             if isinstance(finding, dict) and finding.get("status") == "pass":
                 continue
             out.append(f"  - {t(_finding_text(finding))}")
-    out += [
-        "",
-        "## Evidence index",
-        "",
-        "| Host | File | SHA-256 | Size | Collected | By |",
-        "|---|---|---|---|---|---|",
-    ]
-    for e in report.evidence:
-        out.append(
-            row(
-                t(e.get("host")),
-                t(e.get("source") or e.get("path")),
-                c(e.get("sha256")),
-                t(e.get("size", "")),
-                t(e.get("collected_at", "")),
-                t(e.get("collected_by", "")),
-            )
+    return out
+
+
+def _md_evidence(report: RecoveryReport) -> list[str]:
+    t = md.text
+    rows = [
+        md.row(
+            t(e.get("host")),
+            t(e.get("source") or e.get("path")),
+            md.code(e.get("sha256")),
+            t(e.get("size", "")),
+            t(e.get("collected_at", "")),
+            t(e.get("collected_by", "")),
         )
-    out += [
-        "",
-        "## Operator decisions",
-        "",
-        "| Time | Host | Step | Decision | By | Reason |",
-        "|---|---|---|---|---|---|",
+        for e in report.evidence
     ]
-    for d in report.decisions:
-        out.append(
-            row(
-                t(d["ts"]),
-                t(d["host"] or ""),
-                t(d["step"] or ""),
-                t(d["decision"]),
-                t(d["by"] or ""),
-                t(d["reason"] or ""),
-            )
+    columns = ("Host", "File", "SHA-256", "Size", "Collected", "By")
+    return _md_table("Evidence index", columns, rows)
+
+
+def _md_decisions(report: RecoveryReport) -> list[str]:
+    t = md.text
+    rows = [
+        md.row(
+            t(d["ts"]),
+            t(d["host"] or ""),
+            t(d["step"] or ""),
+            t(d["decision"]),
+            t(d["by"] or ""),
+            t(d["reason"] or ""),
         )
-    out += [
-        "",
-        "## Main courante",
-        "",
-        "| # | Time | Host | Step | Event | By |",
-        "|---|---|---|---|---|---|",
+        for d in report.decisions
     ]
-    for line in report.main_courante:
-        out.append(
-            row(
-                t(line["seq"]),
-                t(line["ts"]),
-                t(line["host"] or ""),
-                t(line["step"] or ""),
-                t(line["summary"]),
-                t(line["by"] or ""),
-            )
+    columns = ("Time", "Host", "Step", "Decision", "By", "Reason")
+    return _md_table("Operator decisions", columns, rows)
+
+
+def _md_courante(report: RecoveryReport) -> list[str]:
+    t = md.text
+    rows = [
+        md.row(
+            t(line["seq"]),
+            t(line["ts"]),
+            t(line["host"] or ""),
+            t(line["step"] or ""),
+            t(line["summary"]),
+            t(line["by"] or ""),
         )
-    return "\n".join(out) + "\n"
+        for line in report.main_courante
+    ]
+    return _md_table("Main courante", ("#", "Time", "Host", "Step", "Event", "By"), rows)
 
 
 def to_html(report: RecoveryReport) -> str:
@@ -322,13 +344,13 @@ def to_junit(report: RecoveryReport) -> str:
                 name=f"{index:02d} {step.step}",
                 time=f"{max(duration, 0.0):.3f}",
             )
-            if step.status in FAILED_STEP_STATES or step.status == "running":
+            if step.failed:
                 failures += 1
                 message = step_failure_text(step.detail) or step.status
                 ET.SubElement(case, "failure", message=_xml(message, 500)).text = json.dumps(
                     step.detail, default=str
                 )[:4000]
-            elif step.status in {"skipped", "waived"}:
+            elif step.skipped:
                 skipped += 1
                 ET.SubElement(
                     case, "skipped", message=str(step.detail.get("reason") or step.status)

@@ -216,27 +216,26 @@ def test_console_messages_and_live_lines_show_data_literally(s: str) -> None:
     from restore.cli.live_view import HostRow, LiveProgress
     from restore.execution.journal import Event
 
-    event = Event(
-        seq=1,
-        run_id="r",
-        ts="2026-11-21T08:00:00+00:00",
-        host=s,
-        service=s,
-        step=s,
-        event="failed",
-        detail={"message": s},
-        prev_hash="",
-        hash="",
-    )
+    def row(seq: int, event: str, **detail: object) -> Event:
+        return Event(seq, "r", "2026-11-21T08:00:00+00:00", s, s, s, event, detail, "", "")
+
     progress = LiveProgress(tty=False)
-    progress.rows[s] = HostRow(
-        host=s, service=s, position=1, state=s, step=s, last=s, verdict=s, approval=s
-    )
+    progress.rows[s] = HostRow(host=s, service=s, position=1, gates={s: s})
+    # a host in a hostile state whose check named a hostile verdict, now waiting at a gate
+    # with a hostile text; its last journaled note is hostile too
+    for event in (
+        row(1, "state", state=s, reason=s),
+        row(2, "started", type="check"),
+        row(3, "succeeded", verdict=s),
+        row(4, "started", type="approve", attempt=2),
+    ):
+        progress.event(event)
+    failed = row(5, "failed", message=s)
     table: Table = progress._table()
     with console.err.capture() as captured:
         console.error(s)
         console.warn(s)
-        console.info(progress._line(event, None) or "")
+        console.info(progress._line(failed, progress.fold.apply(failed), None) or "")
         console.err.print(table)
         for gate in progress._gates():
             console.err.print(gate)

@@ -284,6 +284,33 @@ def _start_and_stop(
     return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
 
+def _states_by_reader(state: Path, base: list[str]) -> dict[str, dict[str, str]]:
+    """Each host's state as `restore status`, `restore report` and the live view (after a
+    --resume) tell it: all three read the one fold of the journal (restore.execution.run_fold)."""
+    from restore.cli.live_view import LiveProgress, shown
+    from restore.inputs.graph import load_graph
+    from restore.inputs.inventory import load_inventory
+    from restore.planning.plan import build_plan
+
+    report = state.parent / "report.json"
+    done = _call("report", "--format", "json", "-o", str(report), state=state)
+    assert done.returncode == 0, done.stderr
+    status = _status(state)
+    plan = build_plan(load_graph(Path(base[1])), load_inventory(Path(base[3])))
+    journal = Journal(state, read_only=True)
+    try:
+        live = LiveProgress(journal=journal, tty=False, quiet=True)
+        live.run_started(str(status["run_id"]), plan, resumed=True)
+        rows = {n: shown(r, live.fold.view.hosts.get(n)).state for n, r in live.rows.items()}
+    finally:
+        journal.close()
+    return {
+        "status": {h["host"]: h["state"] for h in status["hosts"]},  # type: ignore[attr-defined]
+        "report": {h["host"]: h["state"] for h in json.loads(report.read_text())["hosts"]},
+        "live view": rows,
+    }
+
+
 @pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGHUP])
 def test_sigterm_and_sighup_stop_a_run_like_ctrl_c_and_it_resumes(
     tmp_path: Path, how: signal.Signals
@@ -340,6 +367,11 @@ def test_sigterm_and_sighup_stop_a_run_like_ctrl_c_and_it_resumes(
     assert [e.detail["previous_state"] for e in events if e.event == "run_resumed"] == [
         "interrupted"
     ]
+    assert _states_by_reader(state, base) == {
+        "status": {"a1": "restored", "a2": "restored", "d1": "restored"},
+        "report": {"a1": "restored", "a2": "restored", "d1": "restored"},
+        "live view": {"a1": "restored", "a2": "restored", "d1": "restored"},
+    }
 
 
 def test_a_sigkilled_run_is_interrupted_for_the_next_command_and_resumes(tmp_path: Path) -> None:

@@ -4,7 +4,6 @@ The real terminal is tested in tests/integration/test_live_view_tmux.py."""
 
 from __future__ import annotations
 
-import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -41,11 +40,14 @@ def _plan(tmp: Path, incident_minutes_ago: float | None) -> RestorePlan:
     return replace(plan, graph=replace(plan.graph, incident_declared_at=declared))
 
 
-def _event(host: str, event: str, step: str | None = None, **detail: object) -> Event:
+def _event(
+    host: str, event: str, step: str | None = None, ago_s: float = 0.0, **detail: object
+) -> Event:
+    """A journal row written `ago_s` seconds ago."""
     return Event(
         seq=1,
         run_id="r1",
-        ts="2026-11-30T01:00:00Z",
+        ts=(datetime.now(UTC) - timedelta(seconds=ago_s)).isoformat(),
         host=host,
         service=None,
         step=step,
@@ -71,9 +73,11 @@ def _view(tmp: Path, incident_minutes_ago: float | None = None) -> LiveProgress:
 
 def test_rows_follow_the_start_order_and_a_probe_shows_its_tries(tmp_path: Path) -> None:
     view = _view(tmp_path)
-    view.event(_event("db1", "started", "1:health: tcp=5432", type="health", timeout_s=600))
+    # the clock is computed when drawn, from the step's journaled start
+    view.event(
+        _event("db1", "started", "1:health: tcp=5432", ago_s=65, type="health", timeout_s=600)
+    )
     view.step_progress("db1", "1:health: tcp=5432", "try 3, last: tcp 1.2.3.4:5432: refused")
-    view.rows["db1"].step_started = time.monotonic() - 65  # the clock is computed when drawn
     text, _ = _draw(view)
     assert text.index(" db1 ") < text.index(" lis1 ")  # db is needed first, written second
     assert "1m05s / 10m" in text
