@@ -24,7 +24,7 @@ from typing import Any
 import yaml
 
 from restore.errors import InputError, OperationalError
-from restore.lab import alloc, netfilter, runtime
+from restore.lab import alloc, netfilter, runtime, twin_files
 from restore.lab.app import APP_SOURCE
 from restore.lab.rootfs import ensure_rootfs, set_golden_times
 from restore.lab.scenarios import LINUX_SCENARIOS
@@ -280,11 +280,6 @@ class Lab:
     # -- one host -----------------------------------------------------------------------------
 
     def _boot(self, host: LabHost, fresh: bool) -> None:
-        # The twin's own files get the modes its packages expect, not the CLI's private umask.
-        with runtime.system_file_modes():
-            self._boot_host(host, fresh)
-
-    def _boot_host(self, host: LabHost, fresh: bool) -> None:
         assert self.rootfs is not None
         host_dir = self._host_dir(host.name)
         rw = host_dir / "rw"
@@ -292,8 +287,9 @@ class Lab:
         if fresh:
             for sub in ("upper", "work"):
                 shutil.rmtree(rw / sub, ignore_errors=True)
-            (rw / "upper").mkdir()
-            (rw / "work").mkdir()
+            # the upper dir is the twin's "/": its packages' modes, not the CLI's private ones
+            twin_files.make_dirs(rw / "upper")
+            twin_files.make_dirs(rw / "work")
             self._seed(host, rw / "upper")
         base, lower, timeout_s = self.rootfs, self.rootfs, 15.0
         if host.platform == Platform.WINDOWS.value:
@@ -338,40 +334,39 @@ class Lab:
                 time.sleep(0.05)
 
     def _seed(self, host: LabHost, upper: Path) -> None:
-        """Write the host's identity into its fresh upper dir before it boots."""
-        etc_ssh = upper / "etc" / "ssh"
-        etc_ssh.mkdir(parents=True)
+        """Write the host's identity into its fresh upper dir before it boots, each file and
+        directory with the mode a stock install gives it (restore.lab.twin_files)."""
+        etc_ssh = twin_files.make_dirs(upper / "etc" / "ssh")
         key = etc_ssh / "ssh_host_ed25519_key"
         # a new host key at every (re)image, generated here: the lab is the trusted path
         subprocess.run(
             ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", host.name, "-f", str(key)],
             check=True,
+            umask=twin_files.TWIN_UMASK,  # its .pub readable by all, as sshd's own would be
         )
-        (etc_ssh / "restore_sshd_config").write_text(
-            SSHD_CONFIG.format(mgmt=host.management, prod=host.production)
+        twin_files.write_file(
+            etc_ssh / "restore_sshd_config",
+            SSHD_CONFIG.format(mgmt=host.management, prod=host.production),
         )
-        root_ssh = upper / "root" / ".ssh"
-        root_ssh.mkdir(parents=True, mode=0o700)
-        (upper / "root").chmod(0o700)
-        authorized = root_ssh / "authorized_keys"
-        authorized.write_text(self.key_file.with_suffix(".pub").read_text())
-        authorized.chmod(0o600)
-        (upper / "etc" / "hostname").write_text(host.name + "\n")
-        app = upper / "usr" / "local" / "bin" / "restore-lab-app"
-        app.parent.mkdir(parents=True)
-        app.write_text(APP_SOURCE)
-        app.chmod(0o755)
-        (upper / "etc" / "restore-lab-app.json").write_text(
+        root_ssh = twin_files.make_dirs(upper / "root" / ".ssh", mode=0o700)
+        twin_files.write_file(
+            root_ssh / "authorized_keys", self.key_file.with_suffix(".pub").read_text(), 0o600
+        )
+        twin_files.write_file(upper / "etc" / "hostname", host.name + "\n")
+        app = twin_files.make_dirs(upper / "usr" / "local" / "bin") / "restore-lab-app"
+        twin_files.write_file(app, APP_SOURCE, 0o755)
+        twin_files.write_file(
+            upper / "etc" / "restore-lab-app.json",
             json.dumps(
                 {
                     "port": APP_PORT,
                     "ports": sorted({APP_PORT, *host.ports}),
                     "addresses": [host.management, host.production],
                 }
-            )
+            ),
         )
-        (upper / "var" / "log").mkdir(parents=True)
-        (upper / "srv" / "data").mkdir(parents=True)
+        twin_files.make_dirs(upper / "var" / "log")
+        twin_files.make_dirs(upper / "srv" / "data")
 
     def host_public_key(self, name: str) -> str:
         """The host's current public key, as the lab (trusted path) generated it."""

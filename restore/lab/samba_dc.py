@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from restore.errors import OperationalError
-from restore.lab import alloc, runtime
+from restore.lab import alloc, runtime, twin_files
 from restore.lab.rootfs import cache_root, ensure_rootfs
 
 if TYPE_CHECKING:
@@ -181,9 +181,8 @@ def _build_golden(lab: Lab, rootfs: Path, golden: Path) -> None:
     try:
         shutil.rmtree(build, ignore_errors=True)
         runtime.mount_tmpfs(build / "rw")
-        upper = build / "rw" / "upper"
-        upper.mkdir()
-        (build / "rw" / "work").mkdir()
+        upper = twin_files.make_dirs(build / "rw" / "upper")  # the build host's "/"
+        twin_files.make_dirs(build / "rw" / "work")
         creds = {
             "admin_password": _password(),
             "reader_password": _password(),
@@ -202,8 +201,8 @@ def _build_golden(lab: Lab, rootfs: Path, golden: Path) -> None:
             seed=_seed_commands(creds["user_password"]),
             gpo=shlex.quote(SEED_GPO),
         )
-        (upper / "root").mkdir(mode=0o700)
-        (upper / "root" / "provision.sh").write_text(script)
+        twin_files.make_dirs(upper / "root", mode=0o700)
+        twin_files.write_file(upper / "root" / "provision.sh", script, 0o700)
         daemons = 'chroot "$R" /bin/bash /root/provision.sh >"$R/root/provision.log" 2>&1 &'
         holder = runtime.start(build, rootfs, DC_NAME, daemons, (addr, LDAPS_PORT), timeout_s=180)
         _wait_for(upper / "root" / "provision.done", build, holder, timeout_s=180)
@@ -307,12 +306,12 @@ def seed_dc(golden: Path, host: LabHost, upper: Path) -> None:
     old_addr = (golden / "address").read_text().strip()
     smb_conf = (golden_upper / "etc" / "samba" / "smb.conf").read_text()
     smb_conf = smb_conf.replace(f"{old_addr}/8", f"{addr}/8")
-    (upper / "etc" / "samba").mkdir(parents=True, exist_ok=True)
-    (upper / "etc" / "samba" / "smb.conf").write_text(smb_conf)
-    (upper / "etc" / "hosts").write_text(f"{addr} {SERVER_NAME} {DC_NAME}\n")
-    (upper / "etc" / "resolv.conf").write_text(f"nameserver {addr}\n")
+    twin_files.make_dirs(upper / "etc" / "samba")
+    twin_files.write_file(upper / "etc" / "samba" / "smb.conf", smb_conf)
+    twin_files.write_file(upper / "etc" / "hosts", f"{addr} {SERVER_NAME} {DC_NAME}\n")
+    twin_files.write_file(upper / "etc" / "resolv.conf", f"nameserver {addr}\n")
     krb5 = (golden_upper / "etc" / "krb5.conf").read_text().replace(old_addr, addr)
-    (upper / "etc" / "krb5.conf").write_text(krb5)
+    twin_files.write_file(upper / "etc" / "krb5.conf", krb5)
 
 
 def boot_lower(golden: Path, rootfs: Path) -> Path:

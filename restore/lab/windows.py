@@ -14,7 +14,6 @@ import datetime as dt
 import hashlib
 import ipaddress
 import json
-import os
 import secrets
 import shutil
 from pathlib import Path
@@ -26,6 +25,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from restore.errors import InputError
+from restore.lab import twin_files
 
 if TYPE_CHECKING:
     from restore.lab.lab import Lab, LabHost
@@ -39,14 +39,12 @@ USER = "Administrator"
 
 
 def _write_key(path: Path, key: ec.EllipticCurvePrivateKey) -> None:
-    path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
     )
-    path.chmod(0o600)
+    twin_files.write_file(path, pem, 0o600)
 
 
 def ensure_ca(lab_dir: Path) -> tuple[Path, Path]:
@@ -112,17 +110,16 @@ def issue_server_cert(lab_dir: Path, name: str, addresses: list[str], target: Pa
         )
         .sign(ca_key, hashes.SHA256())
     )
-    target.mkdir(parents=True, exist_ok=True)
+    twin_files.make_dirs(target)
     _write_key(target / "server.key", key)
-    (target / "server.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    twin_files.write_file(target / "server.pem", cert.public_bytes(serialization.Encoding.PEM))
 
 
 def lab_password(lab: Lab) -> str:
     """The lab's WinRM password, generated once and kept with mode 0600 in the lab dir."""
     path = lab.dir / "winrm_password"
     if not path.exists():
-        path.write_text(secrets.token_urlsafe(18))
-        path.chmod(0o600)
+        twin_files.write_file(path, secrets.token_urlsafe(18), 0o600)
     return path.read_text().strip()
 
 
@@ -130,16 +127,15 @@ def boot_commands(lab: Lab, host: LabHost, upper: Path, fresh: bool) -> tuple[st
     """Install the endpoint into a fresh host root; return its boot lines and a port to wait on."""
     install = upper / INSTALL_DIR
     if fresh:
-        install.mkdir(parents=True, exist_ok=True)
+        twin_files.make_dirs(install)  # /opt and its folder, readable as on a stock host
         for source in SERVER_SOURCES:
-            shutil.copy2(WSMAN_DIR / source, install / source)
+            twin_files.write_file(install / source, (WSMAN_DIR / source).read_bytes())
         _install_spnego(install / "vendor")
         issue_server_cert(lab.dir, host.name, [host.management, host.production], install)
         salt = secrets.token_bytes(16)
         digest = hashlib.pbkdf2_hmac("sha256", lab_password(lab).encode(), salt, 100000)
-        users = install / "ntlm_users"
-        users.write_text(ntlm_user_lines(host.name, lab_password(lab)))
-        users.chmod(0o600)
+        users = ntlm_user_lines(host.name, lab_password(lab))
+        twin_files.write_file(install / "ntlm_users", users, 0o600)
         config = {
             "addresses": [host.management, host.production],
             "http_port": HTTP_PORT,
@@ -152,8 +148,7 @@ def boot_commands(lab: Lab, host: LabHost, upper: Path, fresh: bool) -> tuple[st
             "ntlm_user_file": f"/{INSTALL_DIR}/ntlm_users",
             "lenient": lab.winrm_lenient,
         }
-        (install / "config.json").write_text(json.dumps(config))
-        os.chmod(install / "config.json", 0o600)
+        twin_files.write_file(install / "config.json", json.dumps(config), 0o600)
     daemons = (
         f'[ -f "$R/windows/state.json" ] || chroot "$R" /usr/bin/python3 /{INSTALL_DIR}/server.py '
         f"reset {host.name}\n"
@@ -169,6 +164,7 @@ def _install_spnego(target: Path) -> None:
     import spnego
 
     source = Path(spnego.__file__).parent
+    twin_files.make_dirs(target)  # copytree gives the copied folders their source's modes
     shutil.copytree(
         source, target / "spnego", ignore=shutil.ignore_patterns("__pycache__"), dirs_exist_ok=True
     )
