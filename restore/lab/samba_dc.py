@@ -188,21 +188,10 @@ def _build_golden(lab: Lab, rootfs: Path, golden: Path) -> None:
             "reader_password": _password(),
             "user_password": _password(),
         }
-        script = PROVISION_SCRIPT.format(
-            addr=shlex.quote(addr),
-            adminpass=shlex.quote(creds["admin_password"]),
-            readerpass=shlex.quote(creds["reader_password"]),
-            userpass=shlex.quote(creds["user_password"]),
-            fqdn=SERVER_NAME,
-            dc=DC_NAME,
-            realm=REALM,
-            domain=DOMAIN,
-            reader=READER,
-            seed=_seed_commands(creds["user_password"]),
-            gpo=shlex.quote(SEED_GPO),
-        )
         twin_files.make_dirs(upper / "root", mode=0o700)
-        twin_files.write_file(upper / "root" / "provision.sh", script, 0o700)
+        twin_files.write_file(
+            upper / "root" / "provision.sh", _provision_script(addr, creds), 0o700
+        )
         daemons = 'chroot "$R" /bin/bash /root/provision.sh >"$R/root/provision.log" 2>&1 &'
         holder = runtime.start(build, rootfs, DC_NAME, daemons, (addr, LDAPS_PORT), timeout_s=180)
         _wait_for(upper / "root" / "provision.done", build, holder, timeout_s=180)
@@ -211,18 +200,7 @@ def _build_golden(lab: Lab, rootfs: Path, golden: Path) -> None:
         holder = None
         for leftover in ("provision.sh", "provision.done"):
             (upper / "root" / leftover).unlink(missing_ok=True)
-        staging = golden.with_name(golden.name + ".building")
-        shutil.rmtree(staging, ignore_errors=True)
-        staging.mkdir(parents=True)
-        # cp -a keeps the NT ACLs (security.NTACL xattrs), POSIX ACLs and overlay whiteouts
-        subprocess.run(["cp", "-a", str(upper), str(staging / "upper")], check=True)
-        secrets_file = staging / "secrets.json"
-        secrets_file.write_text(json.dumps(creds))
-        secrets_file.chmod(0o600)
-        (staging / "address").write_text(addr + "\n")
-        (staging / ".complete").write_text(GOLDEN_FORMAT + "\n")
-        shutil.rmtree(golden, ignore_errors=True)
-        staging.rename(golden)
+        _store_golden(upper, golden, creds, addr)
     finally:
         if holder is not None:
             log = build / "rw" / "upper" / "root" / "provision.log"
@@ -233,6 +211,36 @@ def _build_golden(lab: Lab, rootfs: Path, golden: Path) -> None:
         runtime.unmount(build / "rw")
         shutil.rmtree(build, ignore_errors=True)
         alloc.release([number])
+
+
+def _provision_script(addr: str, creds: dict[str, str]) -> str:
+    return PROVISION_SCRIPT.format(
+        addr=shlex.quote(addr),
+        adminpass=shlex.quote(creds["admin_password"]),
+        readerpass=shlex.quote(creds["reader_password"]),
+        userpass=shlex.quote(creds["user_password"]),
+        fqdn=SERVER_NAME,
+        dc=DC_NAME,
+        realm=REALM,
+        domain=DOMAIN,
+        reader=READER,
+        seed=_seed_commands(creds["user_password"]),
+        gpo=shlex.quote(SEED_GPO),
+    )
+
+
+def _store_golden(upper: Path, golden: Path, creds: dict[str, str], addr: str) -> None:
+    """The provisioned upper dir, its secrets and its address, put in place at once."""
+    staging = golden.with_name(golden.name + ".building")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    # cp -a keeps the NT ACLs (security.NTACL xattrs), POSIX ACLs and overlay whiteouts
+    subprocess.run(["cp", "-a", str(upper), str(staging / "upper")], check=True)
+    twin_files.write_file(staging / "secrets.json", json.dumps(creds), 0o600)
+    (staging / "address").write_text(addr + "\n")
+    (staging / ".complete").write_text(GOLDEN_FORMAT + "\n")
+    shutil.rmtree(golden, ignore_errors=True)
+    staging.rename(golden)
 
 
 def _wait_for(marker: Path, build: Path, holder: int, timeout_s: float) -> None:
