@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 HTTP_PORT = 5985
 HTTPS_PORT = 5986
 WSMAN_DIR = Path(__file__).parent / "wsman"
-SERVER_SOURCES = ("server.py", "soap.py", "personality.py")
+SERVER_SOURCES = ("server.py", "soap.py", "personality.py", "windows_state.py")
 INSTALL_DIR = "opt/restore-wsman"
 USER = "Administrator"
 
@@ -204,7 +204,7 @@ def set_auth(lab: Lab, host: LabHost, allow: bool) -> None:
 
 
 def infect(lab: Lab, host: LabHost, scenario: str) -> None:
-    from restore.lab.wsman.personality import WINDOWS_SCENARIOS
+    from restore.lab.wsman.windows_state import WINDOWS_SCENARIOS
 
     if scenario not in WINDOWS_SCENARIOS:
         from restore.inputs.graph import did_you_mean
