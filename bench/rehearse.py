@@ -21,8 +21,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--max-parallel", type=int, default=4)
     args = parser.parse_args()
+    from restore.lab.providers import register as register_lab_providers
     from restore.rehearsal.rehearse import rehearse
 
+    register_lab_providers()  # as `restore rehearse` does: twins are reimaged through the lab
     with tempfile.TemporaryDirectory() as tmp:
         result = rehearse(
             ROOT / "dependency_graphs" / "hospital.yaml",

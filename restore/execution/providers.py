@@ -2,9 +2,10 @@
 
 Why a registry: the engine must not know the lab (or any hypervisor or firewall) by name. A
 party that can reimage or isolate a host registers a factory; the steps ask the registry for
-the host at hand. The built-in lab registers its own when it is imported (restore.lab), and
-the command-template reimage provider is built in (restore.execution.reimage_providers). A
-site adds a provider the same way: one factory, one `register_*` call.
+the host at hand. The built-in lab's are registered by the commands that run plans on lab
+twins (`restore run`, `rehearse`: restore.lab.providers.register), and the command-template
+reimage provider is built in (restore.execution.reimage_providers). A site adds a provider
+the same way: one factory, one `register_*` call.
 """
 
 from __future__ import annotations

@@ -6,8 +6,8 @@ come from the provider, the party that built the host, and is pinned into the kn
 files the run's SSH clients (paramiko and Ansible) read.
 
 Providers:
-- `lab`: the built-in lab's reset, registered by the lab itself (restore.lab.providers,
-  through restore.execution.providers), for rehearsals and CI;
+- `lab`: the built-in lab's reset, registered by `restore run` and `rehearse`
+  (restore.lab.providers.register, through restore.execution.providers), for rehearsals and CI;
 - `command`: a local command template (a hypervisor's own CLI), from the inventory variable
   `restore_reimage_command`, e.g. ``virt-restore {host} {address}``; it must print the new
   public host key (``ssh-ed25519 AAAA...``) on its last output line.

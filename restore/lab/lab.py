@@ -6,67 +6,28 @@ faults, so that `restore lab down` cleans up from recorded PIDs even after a cra
 
 from __future__ import annotations
 
-import concurrent.futures as cf
 import contextlib
 import fcntl
 import json
-import os
 import secrets
 import shutil
 import signal
 import subprocess
-import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from restore.errors import InputError, OperationalError
-from restore.lab import alloc, netfilter, runtime
-from restore.lab.app import APP_SOURCE
-from restore.lab.rootfs import ensure_rootfs, set_golden_times
+from restore.lab import alloc, booting, lab_inventory, netfilter, runtime
+from restore.lab.lab_host import LabHost
+from restore.lab.rootfs import ensure_rootfs
 from restore.lab.scenarios import LINUX_SCENARIOS
 from restore.models import Platform
 
-SSH_PORT = 22
-APP_PORT = 8443
+__all__ = ["FAULTS", "Lab", "LabHost", "rootfs_in_use"]
+
 FAULTS = ("unreachable", "hang", "deny-auth")
-# Hosts booted at once by `up`: enough to hide each boot's waits on two cores, few enough that
-# the boots' own processes (mount, ssh-keygen, unshare) do not thrash the machine.
-BOOT_WORKERS = 16
-
-SSHD_CONFIG = """ListenAddress {mgmt}:22
-ListenAddress {prod}:22
-HostKey /etc/ssh/ssh_host_ed25519_key
-PermitRootLogin prohibit-password
-PubkeyAuthentication yes
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-UsePAM no
-AuthorizedKeysFile .ssh/authorized_keys
-PidFile /run/sshd.pid
-Subsystem sftp /usr/lib/openssh/sftp-server
-"""
-
-
-@dataclass
-class LabHost:
-    name: str
-    platform: str
-    number: int
-    management: str
-    production: str
-    holder_pid: int | None = None
-    quarantined: bool = False
-    faults: list[str] = field(default_factory=list)
-    # the golden image this host booted from (a later --rebuild-rootfs must not delete it)
-    rootfs: str | None = None
-    # extra TCP ports its responder serves: those its service's health probes name
-    ports: list[int] = field(default_factory=list)
-    # "domain_controller": a Samba AD DC runs next to sshd (restore/lab/samba_dc.py)
-    role: str | None = None
 
 
 class Lab:
@@ -133,7 +94,7 @@ class Lab:
                 hint=did_you_mean(name, self.hosts) or "see `restore lab status`",
             ) from None
 
-    def _host_dir(self, name: str) -> Path:
+    def host_dir(self, name: str) -> Path:
         return self.dir / "hosts" / name
 
     # -- up / down ----------------------------------------------------------------------------
@@ -177,22 +138,32 @@ class Lab:
             self.lab_id = secrets.token_hex(3)
         self._save()  # the number registry reclaims numbers of labs without a state file
         self.rootfs = ensure_rootfs(rebuild=rebuild_rootfs, in_use=rootfs_in_use)
-        if not self.key_file.exists():
-            subprocess.run(
-                [
-                    "ssh-keygen",
-                    "-q",
-                    "-t",
-                    "ed25519",
-                    "-N",
-                    "",
-                    "-C",
-                    f"restore-lab-{self.lab_id}",
-                    "-f",
-                    str(self.key_file),
-                ],
-                check=True,
-            )
+        self._ensure_key()
+        self._add_hosts(wanted, roles or {}, ports or {})
+        try:
+            booting.boot_all(self, [self.hosts[n] for n in names], self._save, progress)
+        finally:
+            self._apply_network()
+            lab_inventory.write_known_hosts(self)
+            self.write_inventory()
+        return self.inventory_file
+
+    def _ensure_key(self) -> None:
+        """The lab's own SSH key: root's authorized key on every Linux twin."""
+        if self.key_file.exists():
+            return
+        keygen = ["ssh-keygen", "-q", "-t", "ed25519", "-N", ""]
+        comment = ["-C", f"restore-lab-{self.lab_id}"]
+        subprocess.run([*keygen, *comment, "-f", str(self.key_file)], check=True)
+
+    def _add_hosts(
+        self,
+        wanted: list[tuple[str, Platform]],
+        roles: dict[str, str],
+        ports: dict[str, list[int]],
+    ) -> None:
+        """Record the hosts not in the lab yet, each with a number of its own (its addresses),
+        and every named host's probe ports; saved before any boot."""
         new = [(n, p) for n, p in wanted if n not in self.hosts]
         numbers = alloc.allocate(self.state_dir, len(new))
         for (name, platform), number in zip(new, numbers, strict=True):
@@ -202,47 +173,12 @@ class Lab:
                 number=number,
                 management=alloc.management_address(number),
                 production=alloc.production_address(number),
-                role=(roles or {}).get(name),
+                role=roles.get(name),
             )
-        for name, extra in (ports or {}).items():
+        for name, extra in ports.items():
             if name in self.hosts:
                 self.hosts[name].ports = sorted(set(extra))
         self._save()
-        try:
-            self._boot_all([self.hosts[n] for n in names], progress)
-        finally:
-            self._apply_network()
-            self._write_known_hosts()
-            self.write_inventory()
-        return self.inventory_file
-
-    def _boot_all(self, hosts: list[LabHost], progress: Callable[[str], None] | None) -> None:
-        """Boot the hosts that are not running, BOOT_WORKERS at a time: a boot mostly waits
-        (mount, ssh-keygen, sshd listening), so 1,000 twins start in parallel, not in series.
-        One host's failure does not stop the others; the first is raised once all are done.
-        The state is saved after each boot (holder PIDs recorded for `lab down`)."""
-        todo = [h for h in hosts if not runtime.alive(h.holder_pid)]
-        for host in hosts:
-            if host not in todo and progress is not None:
-                progress(host.name)
-        if any(h.platform == Platform.WINDOWS.value for h in todo):
-            # created once, before the parallel boots that all read them
-            from restore.lab.windows import ensure_ca, lab_password
-
-            ensure_ca(self.dir)
-            lab_password(self)
-        errors: list[BaseException] = []
-        with cf.ThreadPoolExecutor(max_workers=BOOT_WORKERS, thread_name_prefix="lab-boot") as pool:
-            futures = {pool.submit(self._boot, host, True): host for host in todo}
-            for future in cf.as_completed(futures):
-                error = future.exception()
-                if error is not None:
-                    errors.append(error)
-                self._save()
-                if progress is not None:
-                    progress(futures[future].name)
-        if errors:
-            raise errors[0]
 
     def down(self, progress: Callable[[str], None] | None = None) -> list[str]:
         """Tear everything down from recorded PIDs; returns what was removed.
@@ -258,7 +194,7 @@ class Lab:
             runtime.kill(pid)
         for host in self.hosts.values():
             runtime.kill(host.holder_pid)
-            runtime.unmount(self._host_dir(host.name) / "rw")
+            runtime.unmount(self.host_dir(host.name) / "rw")
             removed.append(host.name)
             if progress is not None:
                 progress(host.name)
@@ -279,117 +215,14 @@ class Lab:
 
     # -- one host -----------------------------------------------------------------------------
 
-    def _boot(self, host: LabHost, fresh: bool) -> None:
-        # The twin's own files get the modes its packages expect, not the CLI's private umask.
-        with runtime.system_file_modes():
-            self._boot_host(host, fresh)
-
-    def _boot_host(self, host: LabHost, fresh: bool) -> None:
-        assert self.rootfs is not None
-        host_dir = self._host_dir(host.name)
-        rw = host_dir / "rw"
-        runtime.mount_tmpfs(rw)
-        if fresh:
-            for sub in ("upper", "work"):
-                shutil.rmtree(rw / sub, ignore_errors=True)
-            (rw / "upper").mkdir()
-            (rw / "work").mkdir()
-            self._seed(host, rw / "upper")
-        base, lower, timeout_s = self.rootfs, self.rootfs, 15.0
-        if host.platform == Platform.WINDOWS.value:
-            from restore.lab.windows import boot_commands
-
-            daemons, wait_port = boot_commands(self, host, rw / "upper", fresh)
-            if host.ports:  # the responder for the graph's probes, next to WS-Man
-                daemons = runtime.LINUX_DAEMONS.splitlines()[0] + "\n" + daemons
-        elif host.role == "domain_controller":
-            from restore.lab import samba_dc
-
-            base = samba_dc.dc_rootfs()
-            golden = samba_dc.ensure_golden(self, base)
-            if fresh:
-                samba_dc.seed_dc(golden, host, rw / "upper")
-            lower, timeout_s = samba_dc.boot_lower(golden, base), 60.0
-            daemons = runtime.LINUX_DAEMONS + "\n" + samba_dc.SAMBA_DAEMON
-            wait_port = samba_dc.LDAPS_PORT
-        else:
-            daemons, wait_port = runtime.LINUX_DAEMONS, SSH_PORT
-        if fresh:  # the twin's identity is part of its image: as old as the image's files
-            set_golden_times(rw / "upper")
-        host.rootfs = str(base)
-        host.holder_pid = runtime.start(
-            host_dir, lower, host.name, daemons, (host.management, wait_port), timeout_s
-        )
-        host.faults = [f for f in host.faults if f == "unreachable"]
-        self._wait_ports(host)
-
-    @staticmethod
-    def _wait_ports(host: LabHost, timeout_s: float = 15.0) -> None:
-        """A twin is up once its graph's probes would find their ports open (the responder
-        starts next to sshd, which the boot waited for)."""
-        deadline = time.monotonic() + timeout_s
-        for port in host.ports:
-            while not runtime.port_open(host.management, port, timeout=0.2):
-                if time.monotonic() > deadline:
-                    raise OperationalError(
-                        f"lab host {host.name} did not listen on {host.management}:{port} "
-                        f"in {timeout_s:.0f}s"
-                    )
-                time.sleep(0.05)
-
-    def _seed(self, host: LabHost, upper: Path) -> None:
-        """Write the host's identity into its fresh upper dir before it boots."""
-        etc_ssh = upper / "etc" / "ssh"
-        etc_ssh.mkdir(parents=True)
-        key = etc_ssh / "ssh_host_ed25519_key"
-        # a new host key at every (re)image, generated here: the lab is the trusted path
-        subprocess.run(
-            ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", host.name, "-f", str(key)],
-            check=True,
-        )
-        (etc_ssh / "restore_sshd_config").write_text(
-            SSHD_CONFIG.format(mgmt=host.management, prod=host.production)
-        )
-        root_ssh = upper / "root" / ".ssh"
-        root_ssh.mkdir(parents=True, mode=0o700)
-        (upper / "root").chmod(0o700)
-        authorized = root_ssh / "authorized_keys"
-        authorized.write_text(self.key_file.with_suffix(".pub").read_text())
-        authorized.chmod(0o600)
-        (upper / "etc" / "hostname").write_text(host.name + "\n")
-        app = upper / "usr" / "local" / "bin" / "restore-lab-app"
-        app.parent.mkdir(parents=True)
-        app.write_text(APP_SOURCE)
-        app.chmod(0o755)
-        (upper / "etc" / "restore-lab-app.json").write_text(
-            json.dumps(
-                {
-                    "port": APP_PORT,
-                    "ports": sorted({APP_PORT, *host.ports}),
-                    "addresses": [host.management, host.production],
-                }
-            )
-        )
-        (upper / "var" / "log").mkdir(parents=True)
-        (upper / "srv" / "data").mkdir(parents=True)
-
     def host_public_key(self, name: str) -> str:
         """The host's current public key, as the lab (trusted path) generated it."""
-        pub = self._host_dir(name) / "rw" / "upper" / "etc" / "ssh" / "ssh_host_ed25519_key.pub"
+        pub = self.host_dir(name) / "rw" / "upper" / "etc" / "ssh" / "ssh_host_ed25519_key.pub"
         if pub.exists():
             return " ".join(pub.read_text().split()[:2])
         from restore.lab.windows import ssh_less_marker
 
         return ssh_less_marker(name)
-
-    def _write_known_hosts(self) -> None:
-        lines = []
-        for host in self.hosts.values():
-            if host.platform != Platform.LINUX.value:
-                continue
-            key = self.host_public_key(host.name)
-            lines.append(f"{host.management},{host.production} {key}")
-        self.known_hosts.write_text("\n".join(lines) + ("\n" if lines else ""))
 
     def _apply_network(self) -> None:
         cut: list[str] = []
@@ -419,13 +252,13 @@ class Lab:
         self._load()
         host = self.host(name)
         runtime.kill(host.holder_pid)
-        self._boot(host, fresh=True)
+        booting.boot(self, host, fresh=True)
         with self._updating():
             current = self.host(name)
             current.holder_pid = host.holder_pid
             current.rootfs = host.rootfs
             current.faults = [f for f in current.faults if f == "unreachable"]
-            self._write_known_hosts()
+            lab_inventory.write_known_hosts(self)
         return self.host_public_key(name)
 
     def quarantine(self, name: str, on: bool = True) -> None:
@@ -437,7 +270,7 @@ class Lab:
         """Inject `fault` (unreachable, hang, deny-auth) or clear all with None."""
         self._load()  # another process may have rebooted hosts since this object loaded
         host = self.host(name)
-        merged = self._host_dir(name) / "merged"
+        merged = self.host_dir(name) / "merged"
         if fault is None:
             if "hang" in host.faults and host.holder_pid:
                 runtime.signal_host(host.holder_pid, signal.SIGCONT)
@@ -469,7 +302,7 @@ class Lab:
         if not runtime.alive(host.holder_pid):
             raise OperationalError(f"lab host {host.name} is not running (restore lab up)")
         assert host.holder_pid is not None
-        result = runtime.run_inside(host.holder_pid, self._host_dir(host.name) / "merged", script)
+        result = runtime.run_inside(host.holder_pid, self.host_dir(host.name) / "merged", script)
         if result.returncode != 0:
             raise OperationalError(
                 f"on lab host {host.name}: {result.stderr.strip() or result.stdout}"
@@ -524,57 +357,8 @@ class Lab:
     # -- inventory ----------------------------------------------------------------------------
 
     def write_inventory(self) -> Path:
-        linux: dict[str, Any] = {}
-        windows: dict[str, Any] = {}
-        for host in self.hosts.values():
-            common = {
-                "ansible_host": host.management,
-                "restore_production_address": host.production,
-                "restore_lab": str(self.state_dir),
-            }
-            if host.platform == Platform.WINDOWS.value:
-                from restore.lab.windows import inventory_vars
-
-                windows[host.name] = {**common, **inventory_vars(self, host)}
-            else:
-                linux[host.name] = {
-                    **common,
-                    "ansible_port": SSH_PORT,
-                    "ansible_user": "root",
-                    "ansible_ssh_private_key_file": str(self.key_file),
-                    "ansible_ssh_common_args": (
-                        f"-o UserKnownHostsFile={self.known_hosts} -o StrictHostKeyChecking=yes"
-                    ),
-                    "ansible_python_interpreter": "/usr/bin/python3",
-                }
-                if host.role == "domain_controller":
-                    from restore.lab import samba_dc
-
-                    linux[host.name].update(samba_dc.inventory_vars(self, host))
-            if host.name in self.execution_nodes:
-                target = linux if host.name in linux else windows
-                target[host.name]["restore_execution_node"] = self.execution_nodes[host.name]
-        children: dict[str, Any] = {}
-        if linux:
-            children["lab_linux"] = {"hosts": linux}
-        if windows:
-            children["lab_windows"] = {"hosts": windows}
-        controllers = [h.name for h in self.hosts.values() if h.role == "domain_controller"]
-        if controllers:
-            children["lab_domain_controllers"] = {"hosts": dict.fromkeys(controllers)}
-        for group, members in self.groups.items():
-            if group in children or not members:
-                continue
-            children[group] = {"hosts": dict.fromkeys(members)}
-        text = "# Written by `restore lab up`: the lab's hosts on loopback. Do not edit.\n"
-        text += yaml.safe_dump({"all": {"children": children}}, sort_keys=False)
-        # Owner-only from the first byte: Windows hosts' WinRM password is in it (DESIGN §4).
-        tmp = self.inventory_file.with_suffix(".tmp")
-        tmp.unlink(missing_ok=True)
-        with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as out:
-            out.write(text)
-        tmp.replace(self.inventory_file)
-        return self.inventory_file
+        """The lab's Ansible inventory (owner-only: Windows twins' password is in it)."""
+        return lab_inventory.write_inventory(self)
 
 
 def rootfs_in_use() -> set[Path]:

@@ -15,12 +15,11 @@ import shlex
 import signal
 import socket
 import subprocess
-import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 from restore.errors import OperationalError
+from restore.lab.twin_files import TWIN_UMASK
 
 BOOT_SCRIPT = """#!/bin/bash
 set -eu
@@ -100,6 +99,8 @@ def start(
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,  # survives the CLI's exit; `lab down` ends it by PID
+        # the twin's daemons create files as on a stock host, whatever the CLI's private umask
+        umask=TWIN_UMASK,
     )
     log.close()
     deadline = time.monotonic() + timeout_s
@@ -213,32 +214,5 @@ def run_inside(
         text=True,
         timeout=timeout_s,
         check=False,
+        umask=TWIN_UMASK,  # as the twin's own root shell would
     )
-
-
-_UMASK_LOCK = threading.Lock()
-_umask_users = 0
-_umask_saved = 0
-
-
-@contextlib.contextmanager
-def system_file_modes() -> Iterator[None]:
-    """Create a twin's files as its packages would (umask 022), whatever the CLI's umask.
-
-    The CLI keeps its own state private (umask 077, restore.state_dir), but a twin's overlay
-    upper dir becomes the twin's "/": created 0700, no service running as another user
-    (postgres, samba's helpers) could traverse its own root. Boots run in parallel threads, so
-    the umask is set by the first user and restored by the last.
-    """
-    global _umask_users, _umask_saved
-    with _UMASK_LOCK:
-        if _umask_users == 0:
-            _umask_saved = os.umask(0o022)
-        _umask_users += 1
-    try:
-        yield
-    finally:
-        with _UMASK_LOCK:
-            _umask_users -= 1
-            if _umask_users == 0:
-                os.umask(_umask_saved)

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from restore.errors import OperationalError
-from restore.lab import alloc, runtime
+from restore.lab import alloc, runtime, twin_files
 from restore.lab.rootfs import cache_root, ensure_rootfs
 
 if TYPE_CHECKING:
@@ -181,29 +181,17 @@ def _build_golden(lab: Lab, rootfs: Path, golden: Path) -> None:
     try:
         shutil.rmtree(build, ignore_errors=True)
         runtime.mount_tmpfs(build / "rw")
-        upper = build / "rw" / "upper"
-        upper.mkdir()
-        (build / "rw" / "work").mkdir()
+        upper = twin_files.make_dirs(build / "rw" / "upper")  # the build host's "/"
+        twin_files.make_dirs(build / "rw" / "work")
         creds = {
             "admin_password": _password(),
             "reader_password": _password(),
             "user_password": _password(),
         }
-        script = PROVISION_SCRIPT.format(
-            addr=shlex.quote(addr),
-            adminpass=shlex.quote(creds["admin_password"]),
-            readerpass=shlex.quote(creds["reader_password"]),
-            userpass=shlex.quote(creds["user_password"]),
-            fqdn=SERVER_NAME,
-            dc=DC_NAME,
-            realm=REALM,
-            domain=DOMAIN,
-            reader=READER,
-            seed=_seed_commands(creds["user_password"]),
-            gpo=shlex.quote(SEED_GPO),
+        twin_files.make_dirs(upper / "root", mode=0o700)
+        twin_files.write_file(
+            upper / "root" / "provision.sh", _provision_script(addr, creds), 0o700
         )
-        (upper / "root").mkdir(mode=0o700)
-        (upper / "root" / "provision.sh").write_text(script)
         daemons = 'chroot "$R" /bin/bash /root/provision.sh >"$R/root/provision.log" 2>&1 &'
         holder = runtime.start(build, rootfs, DC_NAME, daemons, (addr, LDAPS_PORT), timeout_s=180)
         _wait_for(upper / "root" / "provision.done", build, holder, timeout_s=180)
@@ -212,18 +200,7 @@ def _build_golden(lab: Lab, rootfs: Path, golden: Path) -> None:
         holder = None
         for leftover in ("provision.sh", "provision.done"):
             (upper / "root" / leftover).unlink(missing_ok=True)
-        staging = golden.with_name(golden.name + ".building")
-        shutil.rmtree(staging, ignore_errors=True)
-        staging.mkdir(parents=True)
-        # cp -a keeps the NT ACLs (security.NTACL xattrs), POSIX ACLs and overlay whiteouts
-        subprocess.run(["cp", "-a", str(upper), str(staging / "upper")], check=True)
-        secrets_file = staging / "secrets.json"
-        secrets_file.write_text(json.dumps(creds))
-        secrets_file.chmod(0o600)
-        (staging / "address").write_text(addr + "\n")
-        (staging / ".complete").write_text(GOLDEN_FORMAT + "\n")
-        shutil.rmtree(golden, ignore_errors=True)
-        staging.rename(golden)
+        _store_golden(upper, golden, creds, addr)
     finally:
         if holder is not None:
             log = build / "rw" / "upper" / "root" / "provision.log"
@@ -234,6 +211,36 @@ def _build_golden(lab: Lab, rootfs: Path, golden: Path) -> None:
         runtime.unmount(build / "rw")
         shutil.rmtree(build, ignore_errors=True)
         alloc.release([number])
+
+
+def _provision_script(addr: str, creds: dict[str, str]) -> str:
+    return PROVISION_SCRIPT.format(
+        addr=shlex.quote(addr),
+        adminpass=shlex.quote(creds["admin_password"]),
+        readerpass=shlex.quote(creds["reader_password"]),
+        userpass=shlex.quote(creds["user_password"]),
+        fqdn=SERVER_NAME,
+        dc=DC_NAME,
+        realm=REALM,
+        domain=DOMAIN,
+        reader=READER,
+        seed=_seed_commands(creds["user_password"]),
+        gpo=shlex.quote(SEED_GPO),
+    )
+
+
+def _store_golden(upper: Path, golden: Path, creds: dict[str, str], addr: str) -> None:
+    """The provisioned upper dir, its secrets and its address, put in place at once."""
+    staging = golden.with_name(golden.name + ".building")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    # cp -a keeps the NT ACLs (security.NTACL xattrs), POSIX ACLs and overlay whiteouts
+    subprocess.run(["cp", "-a", str(upper), str(staging / "upper")], check=True)
+    twin_files.write_file(staging / "secrets.json", json.dumps(creds), 0o600)
+    (staging / "address").write_text(addr + "\n")
+    (staging / ".complete").write_text(GOLDEN_FORMAT + "\n")
+    shutil.rmtree(golden, ignore_errors=True)
+    staging.rename(golden)
 
 
 def _wait_for(marker: Path, build: Path, holder: int, timeout_s: float) -> None:
@@ -307,12 +314,12 @@ def seed_dc(golden: Path, host: LabHost, upper: Path) -> None:
     old_addr = (golden / "address").read_text().strip()
     smb_conf = (golden_upper / "etc" / "samba" / "smb.conf").read_text()
     smb_conf = smb_conf.replace(f"{old_addr}/8", f"{addr}/8")
-    (upper / "etc" / "samba").mkdir(parents=True, exist_ok=True)
-    (upper / "etc" / "samba" / "smb.conf").write_text(smb_conf)
-    (upper / "etc" / "hosts").write_text(f"{addr} {SERVER_NAME} {DC_NAME}\n")
-    (upper / "etc" / "resolv.conf").write_text(f"nameserver {addr}\n")
+    twin_files.make_dirs(upper / "etc" / "samba")
+    twin_files.write_file(upper / "etc" / "samba" / "smb.conf", smb_conf)
+    twin_files.write_file(upper / "etc" / "hosts", f"{addr} {SERVER_NAME} {DC_NAME}\n")
+    twin_files.write_file(upper / "etc" / "resolv.conf", f"nameserver {addr}\n")
     krb5 = (golden_upper / "etc" / "krb5.conf").read_text().replace(old_addr, addr)
-    (upper / "etc" / "krb5.conf").write_text(krb5)
+    twin_files.write_file(upper / "etc" / "krb5.conf", krb5)
 
 
 def boot_lower(golden: Path, rootfs: Path) -> Path:

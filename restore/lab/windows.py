@@ -16,7 +16,6 @@ import datetime as dt
 import hashlib
 import ipaddress
 import json
-import os
 import secrets
 import shutil
 from pathlib import Path
@@ -28,6 +27,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from restore.errors import InputError
+from restore.lab import twin_files
 from restore.lab.twin_parser import install_powershell_parser
 
 if TYPE_CHECKING:
@@ -36,20 +36,18 @@ if TYPE_CHECKING:
 HTTP_PORT = 5985
 HTTPS_PORT = 5986
 WSMAN_DIR = Path(__file__).parent / "wsman"
-SERVER_SOURCES = ("server.py", "soap.py", "personality.py", "parse_gate.py")
+SERVER_SOURCES = ("server.py", "soap.py", "personality.py", "windows_state.py", "parse_gate.py")
 INSTALL_DIR = "opt/restore-wsman"
 USER = "Administrator"
 
 
 def _write_key(path: Path, key: ec.EllipticCurvePrivateKey) -> None:
-    path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
     )
-    path.chmod(0o600)
+    twin_files.write_file(path, pem, 0o600)
 
 
 def ensure_ca(lab_dir: Path) -> tuple[Path, Path]:
@@ -115,17 +113,16 @@ def issue_server_cert(lab_dir: Path, name: str, addresses: list[str], target: Pa
         )
         .sign(ca_key, hashes.SHA256())
     )
-    target.mkdir(parents=True, exist_ok=True)
+    twin_files.make_dirs(target)
     _write_key(target / "server.key", key)
-    (target / "server.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    twin_files.write_file(target / "server.pem", cert.public_bytes(serialization.Encoding.PEM))
 
 
 def lab_password(lab: Lab) -> str:
     """The lab's WinRM password, generated once and kept with mode 0600 in the lab dir."""
     path = lab.dir / "winrm_password"
     if not path.exists():
-        path.write_text(secrets.token_urlsafe(18))
-        path.chmod(0o600)
+        twin_files.write_file(path, secrets.token_urlsafe(18), 0o600)
     return path.read_text().strip()
 
 
@@ -133,18 +130,17 @@ def boot_commands(lab: Lab, host: LabHost, upper: Path, fresh: bool) -> tuple[st
     """Install the endpoint into a fresh host root; return its boot lines and a port to wait on."""
     install = upper / INSTALL_DIR
     if fresh:
-        install.mkdir(parents=True, exist_ok=True)
+        twin_files.make_dirs(install)  # /opt and its folder, readable as on a stock host
         for source in SERVER_SOURCES:
-            shutil.copy2(WSMAN_DIR / source, install / source)
+            twin_files.write_file(install / source, (WSMAN_DIR / source).read_bytes())
         _install_spnego(install / "vendor")
         assert lab.rootfs is not None  # Windows hosts boot from the lab's golden image
         install_powershell_parser(lab.rootfs, install)
         issue_server_cert(lab.dir, host.name, [host.management, host.production], install)
         salt = secrets.token_bytes(16)
         digest = hashlib.pbkdf2_hmac("sha256", lab_password(lab).encode(), salt, 100000)
-        users = install / "ntlm_users"
-        users.write_text(ntlm_user_lines(host.name, lab_password(lab)))
-        users.chmod(0o600)
+        users = ntlm_user_lines(host.name, lab_password(lab))
+        twin_files.write_file(install / "ntlm_users", users, 0o600)
         config = {
             "addresses": [host.management, host.production],
             "http_port": HTTP_PORT,
@@ -157,8 +153,7 @@ def boot_commands(lab: Lab, host: LabHost, upper: Path, fresh: bool) -> tuple[st
             "ntlm_user_file": f"/{INSTALL_DIR}/ntlm_users",
             "lenient": lab.winrm_lenient,
         }
-        (install / "config.json").write_text(json.dumps(config))
-        os.chmod(install / "config.json", 0o600)
+        twin_files.write_file(install / "config.json", json.dumps(config), 0o600)
     daemons = (
         f'[ -f "$R/windows/state.json" ] || chroot "$R" /usr/bin/python3 /{INSTALL_DIR}/server.py '
         f"reset {host.name}\n"
@@ -174,6 +169,7 @@ def _install_spnego(target: Path) -> None:
     import spnego
 
     source = Path(spnego.__file__).parent
+    twin_files.make_dirs(target)  # copytree gives the copied folders their source's modes
     shutil.copytree(
         source, target / "spnego", ignore=shutil.ignore_patterns("__pycache__"), dirs_exist_ok=True
     )
@@ -213,7 +209,7 @@ def set_auth(lab: Lab, host: LabHost, allow: bool) -> None:
 
 
 def infect(lab: Lab, host: LabHost, scenario: str) -> None:
-    from restore.lab.wsman.personality import WINDOWS_SCENARIOS
+    from restore.lab.wsman.windows_state import WINDOWS_SCENARIOS
 
     if scenario not in WINDOWS_SCENARIOS:
         from restore.inputs.graph import did_you_mean

@@ -19,18 +19,18 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from restore.ansible.nodes.install import install_node
 from restore.ansible.prefork.service import PreforkAnsible
 from restore.execution.engine import Engine, Processor, RunOptions, RunResult
 from restore.execution.journal import Journal
 from restore.inputs.fingerprint import record_success
 from restore.inputs.graph import load_graph
 from restore.inputs.inventory import load_inventory
-from restore.lab.twin_ports import twin_ports
-from restore.models import GraphSpec
+from restore.models import GraphSpec, Inventory
 from restore.planning.binding import bind
+from restore.planning.model import RestorePlan
 from restore.planning.plan import build_plan
 from restore.rehearsal.infection_mix import infections
+from restore.rehearsal.twins import start_twins
 from restore.reporting.build import report_for_run
 from restore.reporting.render import to_html, to_junit, to_markdown
 
@@ -85,6 +85,23 @@ class RehearsalResult:
         return self.run.state == "succeeded"
 
 
+@dataclass(frozen=True)
+class _Request:
+    """What one rehearsal was asked for (rehearse()'s arguments, the graph loaded)."""
+
+    graph: GraphSpec
+    inventory_file: Path
+    state_dir: Path
+    lab: bool
+    scenario: str
+    max_parallel: int
+    junit: Path | None
+    keep_lab: bool
+    seeds: tuple[Path, ...]
+    processor: Processor | None
+    say: Say
+
+
 def rehearse(
     graph_file: Path,
     inventory_file: Path,
@@ -100,21 +117,21 @@ def rehearse(
     say: Say = lambda _m: None,
 ) -> RehearsalResult:
     graph = load_graph(graph_file)
+    request = _Request(
+        graph,
+        inventory_file,
+        state_dir,
+        lab=lab,
+        scenario=scenario,
+        max_parallel=max_parallel,
+        junit=junit,
+        keep_lab=keep_lab,
+        seeds=seeds,
+        processor=processor,
+        say=say,
+    )
     with _lab_vault(graph.rehearsal_vault_password_file):
-        return _rehearse(
-            graph,
-            graph_file,
-            inventory_file,
-            state_dir,
-            lab=lab,
-            scenario=scenario,
-            max_parallel=max_parallel,
-            junit=junit,
-            keep_lab=keep_lab,
-            seeds=seeds,
-            processor=processor,
-            say=say,
-        )
+        return _rehearse(request)
 
 
 @contextlib.contextmanager
@@ -131,123 +148,109 @@ def _lab_vault(password_file: Path | None) -> Iterator[None]:
         os.environ.pop(VAULT_ENV, None)
 
 
-def _rehearse(
-    graph: GraphSpec,
-    graph_file: Path,
-    inventory_file: Path,
-    state_dir: Path,
-    *,
-    lab: bool,
-    scenario: str,
-    max_parallel: int,
-    junit: Path | None,
-    keep_lab: bool,
-    seeds: tuple[Path, ...],
-    processor: Processor | None,
-    say: Say,
-) -> RehearsalResult:
+def _rehearse(request: _Request) -> RehearsalResult:
     timings: dict[str, float] = {}
     started = time.monotonic()
-    real_inventory = load_inventory(inventory_file)
+    state_dir = request.state_dir
+    real_inventory = load_inventory(request.inventory_file)
     # binding validates the graph against the real inventory; no need to plan it twice
-    bound = [host for hosts in bind(graph, real_inventory).values() for host in hosts]
-    target_inventory = inventory_file
+    bound = [host for hosts in bind(request.graph, real_inventory).values() for host in hosts]
+    target_inventory = request.inventory_file
     the_lab = None
     # warms ansible-core up while the lab starts; every playbook step is then a fork
     prefork = PreforkAnsible(log_path=state_dir / "prefork.log")
     try:
         prefork.start()
-        if lab:
-            from restore.lab import Lab
-
-            the_lab = Lab(state_dir)
-            twins = [(h.name, h.spec.platform) for h in bound]
-            # the execution nodes the graph's hosts run through get twins of their own
-            nodes = {h.name: h.execution_node for h in bound if h.execution_node}
-            twins += [
-                (node, real_inventory.host(node).platform)
-                for node in sorted(set(nodes.values()))
-                if node not in {name for name, _ in twins}
-            ]
-            say(f"lab: starting {len(twins)} twin host(s)")
-            used = {name for name, _ in twins}
-            groups = {g: [m for m in members if m in used] for g, members in real_inventory.groups}
-            # each twin listens where its graph's health probes look (restore.lab.twin_ports)
-            from restore.directory.role import ROLE, is_domain_controller
-
-            roles = {h.name: ROLE for h in bound if is_domain_controller(h.spec)}
-            target_inventory = the_lab.up(
-                twins, groups=groups, execution_nodes=nodes, ports=twin_ports(bound), roles=roles
-            )
-            for node in sorted(set(nodes.values())):
-                say(f"lab: installing execution node {node}")
-                spec = load_inventory(target_inventory, with_secrets=True).host(node)
-                install_node(spec)
-            for name, _ in twins:
-                the_lab.quarantine(name, True)
+        if request.lab:
+            the_lab, target_inventory = start_twins(state_dir, bound, real_inventory, request.say)
         timings["lab_up_s"] = time.monotonic() - started
         inventory = load_inventory(target_inventory, with_secrets=True)
+        _seed_world(request, target_inventory)
         # The rehearsal's "incident" is the simulated attack, now: the lab twins were built
         # just before it, so "changed since the incident" and the RTO clocks mean what they
         # would mean in a real recovery.
-        # Seeds (a backup repository...) are the world before the attack: they run first, told
-        # roughly when the attack will be, so that their files are older than it.
-        # the graph's own `rehearsal.seed` first, then any given on the command line
-        books = {str(b.resolve()): b for b in (*graph.rehearsal_seeds, *seeds)}
-        for book in books.values():
-            _seed(book, target_inventory, state_dir, datetime.now(UTC).replace(microsecond=0), say)
-        attack_at = _attack_moment() if lab else graph.incident_declared_at
-        rehearsal_graph = replace(graph, incident_declared_at=attack_at)
-        plan = build_plan(rehearsal_graph, inventory, max_parallel=(max_parallel,))
-        infected = infections(plan, scenario)
+        attack_at = _attack_moment() if request.lab else request.graph.incident_declared_at
+        rehearsal_graph = replace(request.graph, incident_declared_at=attack_at)
+        plan = build_plan(rehearsal_graph, inventory, max_parallel=(request.max_parallel,))
+        infected = infections(plan, request.scenario)
         if the_lab is not None:
             for host, name in infected.items():
-                say(f"lab: infecting {host} ({name})")
+                request.say(f"lab: infecting {host} ({name})")
                 the_lab.infect(host, name)
         run_started = time.monotonic()
-        journal = Journal(state_dir)
-        try:
-            engine = Engine(
-                plan,
-                inventory,
-                str(target_inventory),
-                journal,
-                RunOptions(max_parallel=max_parallel, assume_yes=True),
-                processor=processor,
-                prefork=prefork,
-            )
-            result = engine.run()
-            journal.append(
-                result.run_id,
-                "rehearsal",
-                detail={
-                    "scenario": scenario,
-                    "lab": lab,
-                    "infected": infected,
-                    "simulated_incident_at": attack_at.isoformat() if attack_at else None,
-                },
-            )
-        finally:
-            journal.close()
+        result = _run(request, plan, inventory, target_inventory, prefork, infected, attack_at)
         timings["run_s"] = time.monotonic() - run_started
         report_started = time.monotonic()
-        report = report_for_run(state_dir, result.run_id)
-        out_dir = state_dir / "reports" / result.run_id
-        out_dir.mkdir(parents=True, exist_ok=True)
-        report_md, report_html = out_dir / "report.md", out_dir / "report.html"
-        report_md.write_text(to_markdown(report))
-        report_html.write_text(to_html(report))
-        if junit is not None:
-            junit.parent.mkdir(parents=True, exist_ok=True)
-            junit.write_text(to_junit(report))
+        report_md, report_html = _write_reports(state_dir, result.run_id, request.junit)
         timings["report_s"] = time.monotonic() - report_started
         if result.state == "succeeded":
-            record_success(state_dir, graph, inventory_file, result.run_id)
+            record_success(state_dir, request.graph, request.inventory_file, result.run_id)
     finally:
         prefork.stop()
-        if the_lab is not None and not keep_lab:
+        if the_lab is not None and not request.keep_lab:
             down_started = time.monotonic()
             the_lab.down()
             timings["lab_down_s"] = time.monotonic() - down_started
     timings["total_s"] = time.monotonic() - started
-    return RehearsalResult(result, report_md, report_html, junit, infected, timings)
+    return RehearsalResult(result, report_md, report_html, request.junit, infected, timings)
+
+
+def _seed_world(request: _Request, target_inventory: Path) -> None:
+    """Seeds (a backup repository...) are the world before the attack: they run first, told
+    roughly when the attack will be, so that their files are older than it. The graph's own
+    `rehearsal.seed` first, then any given on the command line."""
+    books = {str(b.resolve()): b for b in (*request.graph.rehearsal_seeds, *request.seeds)}
+    for book in books.values():
+        moment = datetime.now(UTC).replace(microsecond=0)
+        _seed(book, target_inventory, request.state_dir, moment, request.say)
+
+
+def _run(
+    request: _Request,
+    plan: RestorePlan,
+    inventory: Inventory,
+    target_inventory: Path,
+    prefork: PreforkAnsible,
+    infected: dict[str, str],
+    attack_at: datetime | None,
+) -> RunResult:
+    """The plan through the real engine, then the rehearsal's own record in the journal."""
+    journal = Journal(request.state_dir)
+    try:
+        engine = Engine(
+            plan,
+            inventory,
+            str(target_inventory),
+            journal,
+            RunOptions(max_parallel=request.max_parallel, assume_yes=True),
+            processor=request.processor,
+            prefork=prefork,
+        )
+        result = engine.run()
+        journal.append(
+            result.run_id,
+            "rehearsal",
+            detail={
+                "scenario": request.scenario,
+                "lab": request.lab,
+                "infected": infected,
+                "simulated_incident_at": attack_at.isoformat() if attack_at else None,
+            },
+        )
+    finally:
+        journal.close()
+    return result
+
+
+def _write_reports(state_dir: Path, run_id: str, junit: Path | None) -> tuple[Path, Path]:
+    """The run's report from its journal, in Markdown and HTML (and JUnit when asked)."""
+    report = report_for_run(state_dir, run_id)
+    out_dir = state_dir / "reports" / run_id
+    out_dir.mkdir(parents=True, exist_ok=True)
+    report_md, report_html = out_dir / "report.md", out_dir / "report.html"
+    report_md.write_text(to_markdown(report))
+    report_html.write_text(to_html(report))
+    if junit is not None:
+        junit.parent.mkdir(parents=True, exist_ok=True)
+        junit.write_text(to_junit(report))
+    return report_md, report_html

@@ -175,15 +175,7 @@ class WinrmTransport:
                 raise TransportError(f"{self.host}: winrm: {_reason(exc)}") from None
             done = False  # the read timed out at the deadline: a timeout, not a dead host
         timed_out = not done and not cut
-        if cut:  # the shell is mid-answer: drop it, a fresh one serves the next command
-            self.close()
-        elif command_id is not None:
-            try:
-                self._bound(2)
-                proto.cleanup_command(self._shell, command_id)
-            except Exception:
-                if timed_out:  # the endpoint is stuck; start afresh next time
-                    self.close()
+        self._end_command(command_id, cut, timed_out)
         return CommandOutput(
             rc=-1 if timed_out or cut else rc,
             stdout=out.text(),
@@ -192,6 +184,17 @@ class WinrmTransport:
             timed_out=timed_out,
             truncated=cut or out.truncated or err.truncated,
         )
+
+    def _end_command(self, command_id: str | None, cut: bool, timed_out: bool) -> None:
+        if cut:  # the shell is mid-answer: drop it, a fresh one serves the next command
+            self.close()
+        elif command_id is not None:
+            try:
+                self._bound(2)
+                self._protocol.cleanup_command(self._shell, command_id)
+            except Exception:
+                if timed_out:  # the endpoint is stuck; start afresh next time
+                    self.close()
 
     def get(self, remote: str, local: Path, max_bytes: int, timeout: float) -> int:
         # One file, never its folder: walking a tree would bring all of it into memory.

@@ -112,6 +112,31 @@ class HostileLab:
             data["stderr"],
         )
 
+    def capture_baseline(
+        self, host: str, out: Path, *extra: str
+    ) -> subprocess.CompletedProcess[str]:
+        """`restore baseline capture` of the host into `out` (the real program, run to its end)."""
+        return subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "restore",
+                "baseline",
+                "capture",
+                "-i",
+                str(self.inventory),
+                host,
+                "-o",
+                str(out),
+                "--state-dir",
+                str(self.state),
+                *extra,
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+
     def evidence_bytes(self, host: str) -> int:
         root = self.state / "evidence" / host
         return sum(p.stat().st_size for p in root.rglob("*") if p.is_file()) if root.exists() else 0

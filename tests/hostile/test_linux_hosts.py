@@ -7,9 +7,6 @@ report odd names as data.
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
 
 from tests.hostile.conftest import RSS_LIMIT_MIB, WALL_LIMIT_S, HostileLab
@@ -121,25 +118,7 @@ def test_a_host_flooding_every_answer_stays_bounded(attacked: HostileLab) -> Non
     assert all(size <= 1 << 20 for size in sizes), sizes  # per file cap, on disk
     assert attacked.evidence_bytes("evil") <= (64 << 20) + (1 << 20)
     # and no baseline is taken from answers the host cut short
-    refused = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "restore",
-            "baseline",
-            "capture",
-            "-i",
-            str(attacked.inventory),
-            "evil",
-            "-o",
-            str(attacked.state / "flood-baseline"),
-            "--force",
-            "--state-dir",
-            str(attacked.state),
-        ],
-        capture_output=True,
-        text=True,
-    )
+    refused = attacked.capture_baseline("evil", attacked.state / "flood-baseline", "--force")
     assert refused.returncode == 1 and "more than the cap" in refused.stdout + refused.stderr
 
 
@@ -180,25 +159,7 @@ def test_a_suid_file_with_a_newline_in_its_name_is_named_exactly(attacked: Hosti
 
 def test_names_with_newlines_in_hashed_trees_against_a_baseline(attacked: HostileLab) -> None:
     baseline = attacked.state / "names-baseline"
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "restore",
-            "baseline",
-            "capture",
-            "-i",
-            str(attacked.inventory),
-            "evil",
-            "-o",
-            str(baseline),
-            "--force",
-            "--state-dir",
-            str(attacked.state),
-        ],
-        capture_output=True,
-        text=True,
-    )
+    done = attacked.capture_baseline("evil", baseline, "--force")
     assert done.returncode == 0, done.stderr
     first = attacked.check("evil", "--baseline", str(baseline))
     assert first.verdict == "clean", [f for f in first.host["findings"] if f["status"] != "pass"]
@@ -219,24 +180,7 @@ def test_names_with_newlines_in_hashed_trees_against_a_baseline(attacked: Hostil
 
 def test_drift_from_a_baseline_in_homes_with_odd_paths(attacked: HostileLab) -> None:
     baseline = attacked.state / "baseline"
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "restore",
-            "baseline",
-            "capture",
-            "-i",
-            str(attacked.inventory),
-            "evil",
-            "-o",
-            str(baseline),
-            "--state-dir",
-            str(attacked.state),
-        ],
-        capture_output=True,
-        text=True,
-    )
+    done = attacked.capture_baseline("evil", baseline)
     assert done.returncode == 0, done.stderr
     attacked.plant(
         "evil",

@@ -139,6 +139,15 @@ def test_up_twice_keeps_the_running_hosts(state: Path) -> None:
     out = Lab(state).run_on("linux02", f"{as_nobody} /usr/bin/install --version | head -1")
     assert "install" in out
     assert Lab(state).run_on("linux02", "stat -c %a /").strip() == "755"
+    # ... and the twin's daemons create files as on a stock host, though the CLI never
+    # changed its own umask for them (each is given 022 as it starts)
+    umasks = {
+        line.split()[1]
+        for pid in host_processes(state)
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+        if line.startswith("Umask:")
+    }
+    assert umasks == {"0022"}
 
 
 def test_up_with_sites_gives_each_site_an_installed_execution_node(tmp_path: Path) -> None:

@@ -21,38 +21,16 @@ import yaml
 
 from restore.execution.journal import Journal
 
-
-def _setup(tmp: Path, services: list[dict[str, object]], hosts: list[str]) -> tuple[Path, Path]:
-    graph = tmp / "graph.yaml"
-    graph.write_text(
-        yaml.safe_dump({"version": 1, "name": "resume", "services": services}, sort_keys=False)
-    )
-    inventory = tmp / "inventory.yml"
-    inventory.write_text(
-        yaml.safe_dump(
-            {
-                "all": {
-                    "vars": {"ansible_connection": "local"},
-                    "hosts": {h: {"ansible_host": "127.0.0.1"} for h in hosts},
-                }
-            }
-        )
-    )
-    return graph, inventory
-
-
-def _restore(*args: str, state: Path) -> list[str]:
-    return [sys.executable, "-m", "restore", *args, "--state-dir", str(state)]
-
-
-def _started(state: Path) -> int:
-    if not (state / "journal.sqlite").exists():
-        return 0
-    journal = Journal(state)
-    try:
-        return sum(1 for e in journal.events() if e.event == "started")
-    finally:
-        journal.close()
+from .local_runs import (
+    call_restore,
+    head_hash,
+    journal_events,
+    json_status,
+    restore_argv,
+    ssh_step,
+    started_steps,
+    write_case,
+)
 
 
 def _run_and_kill(
@@ -65,7 +43,9 @@ def _run_and_kill(
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and proc.poll() is None:
-            if _started(state) >= after_started and (and_exists is None or and_exists.exists()):
+            if started_steps(state) >= after_started and (
+                and_exists is None or and_exists.exists()
+            ):
                 break
             time.sleep(0.05)
         assert proc.poll() is None, "the run finished before the kill point"
@@ -74,35 +54,25 @@ def _run_and_kill(
         proc.wait(10)
 
 
-def _step(cmd: str, **extra: object) -> dict[str, object]:
-    return {"ssh": cmd, **extra}
-
-
 def test_kill_9_at_several_points_then_resume(tmp_path: Path) -> None:
     log = tmp_path / "log"
     hosts = ["a1", "a2", "b1", "c1"]
 
     def steps(host: str) -> list[dict[str, object]]:
-        return [_step(f"sleep 0.3; echo {host}-{i} >> {log}", name=f"s{i}") for i in range(3)]
+        return [ssh_step(f"sleep 0.3; echo {host}-{i} >> {log}", name=f"s{i}") for i in range(3)]
 
     services = [
         {"id": "a", "priority": 1, "hosts": ["a1", "a2"], "steps": steps("a"), "max_parallel": 2},
         {"id": "b", "priority": 2, "hosts": ["b1"], "steps": steps("b"), "depends_on": ["a"]},
         {"id": "c", "priority": 3, "hosts": ["c1"], "steps": steps("c")},
     ]
-    graph, inventory = _setup(tmp_path, services, hosts)
+    graph, inventory = write_case(tmp_path, services, hosts, name="resume")
     state = tmp_path / "state"
     base = ["run", str(graph), "-i", str(inventory), "--max-parallel", "2"]
-    _run_and_kill(_restore(*base, state=state), state, after_started=2)
-    _run_and_kill(_restore(*base, "--resume", state=state), state, after_started=6)
-    _run_and_kill(_restore(*base, "--resume", state=state), state, after_started=9)
-    done = subprocess.run(
-        _restore(*base, "--resume", "--format", "json", state=state),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    _run_and_kill(restore_argv(*base, state=state), state, after_started=2)
+    _run_and_kill(restore_argv(*base, "--resume", state=state), state, after_started=6)
+    _run_and_kill(restore_argv(*base, "--resume", state=state), state, after_started=9)
+    done = call_restore(*base, "--resume", "--format", "json", state=state)
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     assert result["state"] == "succeeded"
@@ -115,9 +85,7 @@ def test_kill_9_at_several_points_then_resume(tmp_path: Path) -> None:
     assert set(succeeded.values()) == {1}, "a succeeded step ran again"
     assert sum(1 for e in events if e.event == "run_resumed") == 3
     assert journal.verify().ok
-    verify = subprocess.run(
-        _restore("journal", "verify", state=state), capture_output=True, text=True, check=False
-    )
+    verify = call_restore("journal", "verify", state=state)
     assert verify.returncode == 0, verify.stdout + verify.stderr
 
 
@@ -130,23 +98,17 @@ def _interrupted_migration(tmp_path: Path) -> tuple[list[str], Path, Path]:
             "priority": 1,
             "hosts": ["db1"],
             "steps": [
-                _step(f"echo ran >> {marker}; sleep 3", idempotent=False, name="migrate"),
-                _step(f"echo after >> {marker}", name="after"),
+                ssh_step(f"echo ran >> {marker}; sleep 3", idempotent=False, name="migrate"),
+                ssh_step(f"echo after >> {marker}", name="after"),
             ],
         }
     ]
-    graph, inventory = _setup(tmp_path, services, ["db1"])
+    graph, inventory = write_case(tmp_path, services, ["db1"], name="resume")
     state = tmp_path / "state"
     base = ["run", str(graph), "-i", str(inventory)]
-    _run_and_kill(_restore(*base, state=state), state, after_started=1, and_exists=marker)
+    _run_and_kill(restore_argv(*base, state=state), state, after_started=1, and_exists=marker)
     time.sleep(0.5)
-    stopped = subprocess.run(
-        _restore(*base, "--resume", "--format", "json", state=state),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    stopped = call_restore(*base, "--resume", "--format", "json", state=state, timeout=60)
     assert stopped.returncode == 1
     assert json.loads(stopped.stdout)["state"] == "needs_operator"
     assert marker.read_text().count("ran") == 1  # not run a second time behind anyone's back
@@ -175,22 +137,11 @@ def test_an_unfinished_non_idempotent_step_waits_for_an_operator_decision(
     last_step: str | None,
 ) -> None:
     base, state, marker = _interrupted_migration(tmp_path)
-    decided = subprocess.run(
-        _restore(
-            decision, "db1", target, "--by", "alice", "--reason", "see ticket 42", state=state
-        ),
-        capture_output=True,
-        text=True,
-        check=False,
+    decided = call_restore(
+        decision, "db1", target, "--by", "alice", "--reason", "see ticket 42", state=state
     )
     assert decided.returncode == 0, decided.stderr
-    finished = subprocess.run(
-        _restore(*base, "--resume", "--format", "json", state=state),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    finished = call_restore(*base, "--resume", "--format", "json", state=state, timeout=60)
     assert finished.returncode == 0, finished.stderr
     result = json.loads(finished.stdout)
     assert result["state"] == "succeeded"
@@ -209,17 +160,11 @@ def test_an_unfinished_non_idempotent_step_waits_for_an_operator_decision(
         }
     finally:
         journal.close()
-    status = subprocess.run(
-        _restore("status", "--format", "json", state=state),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    data = json.loads(status.stdout)
+    data = json_status(state)
     assert data["state"] == "succeeded" and data["hosts"] == [
         {k: h[k] for k in ("host", "service", "state", "step", "verdict")} for h in result["hosts"]
     ]
-    assert data["head_hash"] == Journal(state).head_hash()
+    assert data["head_hash"] == head_hash(state)
     (host,) = result["hosts"]
     if last_step is None:
         assert host["state"] == "skipped" and "waived" in host["message"]
@@ -236,19 +181,19 @@ def test_ctrl_c_stops_cleanly_with_130_and_the_run_resumes(tmp_path: Path) -> No
             "priority": 1,
             "hosts": ["a1", "a2"],
             "steps": [
-                _step(f"sleep 1; echo $(hostname)-{i} >> {log}", name=f"s{i}") for i in (1, 2)
+                ssh_step(f"sleep 1; echo $(hostname)-{i} >> {log}", name=f"s{i}") for i in (1, 2)
             ],
         }
     ]
-    graph, inventory = _setup(tmp_path, services, ["a1", "a2"])
+    graph, inventory = write_case(tmp_path, services, ["a1", "a2"], name="resume")
     state = tmp_path / "state"
     base = ["run", str(graph), "-i", str(inventory), "--format", "json"]
     run = subprocess.Popen(
-        _restore(*base, state=state), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        restore_argv(*base, state=state), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     try:
         deadline = time.monotonic() + 60
-        while _started(state) < 1 and time.monotonic() < deadline and run.poll() is None:
+        while started_steps(state) < 1 and time.monotonic() < deadline and run.poll() is None:
             time.sleep(0.05)
         run.send_signal(signal.SIGINT)  # what Ctrl-C sends
         _, stderr = run.communicate(timeout=60)
@@ -272,20 +217,10 @@ def test_ctrl_c_stops_cleanly_with_130_and_the_run_resumes(tmp_path: Path) -> No
         journal.close()
     assert len([step for _, step in interrupted if step]) < 4  # it really stopped midway
 
-    done = subprocess.run(
-        _restore(*base, "--resume", state=state),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = call_restore(*base, "--resume", state=state)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["state"] == "succeeded"
-    journal = Journal(state)
-    try:
-        events = journal.events()
-    finally:
-        journal.close()
+    events = journal_events(state)
     assert len({e.run_id for e in events}) == 1  # the same run, resumed
     succeeded = Counter((e.host, e.step) for e in events if e.event == "succeeded" and e.step)
     assert set(succeeded) == {(h, f"{i}:s{i}") for h in ("a1", "a2") for i in (1, 2)}
@@ -306,43 +241,27 @@ def test_dry_run_of_the_real_program_changes_nothing(tmp_path: Path) -> None:
             "id": "app",
             "priority": 1,
             "hosts": ["a1"],
-            "steps": [{"ansible": str(playbook)}, _step(f"touch {by_ssh}", name="touch")],
+            "steps": [{"ansible": str(playbook)}, ssh_step(f"touch {by_ssh}", name="touch")],
         }
     ]
-    graph, inventory = _setup(tmp_path, services, ["a1"])
+    graph, inventory = write_case(tmp_path, services, ["a1"], name="resume")
     # modules run by this very interpreter (interpreter discovery may find a broken shim)
     data = yaml.safe_load(inventory.read_text())
     data["all"]["vars"]["ansible_python_interpreter"] = sys.executable
     inventory.write_text(yaml.safe_dump(data))
     state = tmp_path / "state"
-    done = subprocess.run(
-        _restore(
-            "run", str(graph), "-i", str(inventory), "--dry-run", "--format", "json", state=state
-        ),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    done = call_restore(
+        "run", str(graph), "-i", str(inventory), "--dry-run", "--format", "json", state=state
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["state"] == "succeeded"
     assert not by_ansible.exists() and not by_ssh.exists()
-    journal = Journal(state)
-    try:
-        messages = {e.step: str(e.detail.get("message", "")) for e in journal.events() if e.step}
-    finally:
-        journal.close()
+    messages = {e.step: str(e.detail.get("message", "")) for e in journal_events(state) if e.step}
     # not even check mode: it would connect to the host
     assert messages["1:ansible: make.yml"].startswith("dry run: would run playbook")
     assert messages["2:touch"].startswith("dry run: would run over ssh")
 
     # the same plan for real does make both files: the dry run above could have
-    real = subprocess.run(
-        _restore("run", str(graph), "-i", str(inventory), state=tmp_path / "real"),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    real = call_restore("run", str(graph), "-i", str(inventory), state=tmp_path / "real")
     assert real.returncode == 0, real.stderr
     assert by_ansible.exists() and by_ssh.exists()

@@ -15,46 +15,25 @@ import os
 import pwd
 import signal
 import subprocess
-import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-import yaml
 
-from restore.execution.journal import Event, Journal, NoJournal
+from restore.execution.journal import Event, Journal
+
+from .local_runs import (
+    call_restore,
+    head_hash,
+    journal_events,
+    json_status,
+    restore_argv,
+    ssh_step,
+    wait_for_journal,
+    write_case,
+)
 
 ME = pwd.getpwuid(os.getuid()).pw_name
-
-
-def _setup(tmp: Path, services: list[dict[str, object]], hosts: list[str]) -> tuple[Path, Path]:
-    graph = tmp / "graph.yaml"
-    graph.write_text(
-        yaml.safe_dump({"version": 1, "name": "safety", "services": services}, sort_keys=False)
-    )
-    inventory = tmp / "inventory.yml"
-    inventory.write_text(
-        yaml.safe_dump(
-            {
-                "all": {
-                    "vars": {"ansible_connection": "local"},
-                    "hosts": {h: {"ansible_host": "127.0.0.1"} for h in hosts},
-                }
-            }
-        )
-    )
-    return graph, inventory
-
-
-def _restore(*args: str, state: Path) -> list[str]:
-    return [sys.executable, "-m", "restore", *args, "--state-dir", str(state)]
-
-
-def _call(*args: str, state: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        _restore(*args, state=state), capture_output=True, text=True, timeout=timeout, check=False
-    )
 
 
 def _all_at_once(
@@ -63,7 +42,10 @@ def _all_at_once(
     """Independent commands started together (each is a separate program start)."""
     procs = {
         name: subprocess.Popen(
-            _restore(*args, state=state), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+            restore_argv(*args, state=state),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         for name, args in commands.items()
     }
@@ -74,54 +56,11 @@ def _all_at_once(
     return done
 
 
-def _events(state: Path) -> list[Event]:
-    try:
-        journal = Journal(state, read_only=True)
-    except NoJournal:  # the run has not created it yet
-        return []
-    try:
-        return journal.events()
-    finally:
-        journal.close()
-
-
-def _head(state: Path) -> str:
-    journal = Journal(state, read_only=True)
-    try:
-        return journal.head_hash()
-    finally:
-        journal.close()
-
-
-def _wait_for(
-    state: Path, proc: subprocess.Popen[str], seen: Callable[[list[Event]], bool]
-) -> list[Event]:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, "the run ended before the point the test waits for"
-        events = _events(state)
-        if seen(events):
-            return events
-        time.sleep(0.05)
-    raise AssertionError("the run never reached the point the test waits for")
-
-
 def _waiting_at_gate(host: str) -> Callable[[list[Event]], bool]:
     return lambda events: any(
         e.host == host and e.event == "started" and e.detail.get("type") == "approve"
         for e in events
     )
-
-
-def _status(state: Path) -> dict[str, object]:
-    done = _call("status", "--format", "json", state=state)
-    assert done.returncode == 0, done.stderr
-    data: dict[str, object] = json.loads(done.stdout)
-    return data
-
-
-def _ssh(cmd: str, **extra: object) -> dict[str, object]:
-    return {"ssh": cmd, **extra}
 
 
 def test_one_run_per_state_dir_and_decisions_checked_before_they_are_written(
@@ -136,30 +75,30 @@ def test_one_run_per_state_dir_and_decisions_checked_before_they_are_written(
             "priority": 1,
             "hosts": ["a1", "b1"],
             "max_parallel": 2,
-            "steps": [_ssh("true", name="prepare"), {"approve": "the app owner agrees"}],
+            "steps": [ssh_step("true", name="prepare"), {"approve": "the app owner agrees"}],
         },
         {
             "id": "late",
             "priority": 2,
             "hosts": ["c1"],
-            "steps": [_ssh("true", name="go"), {"approve": "late gate"}],
+            "steps": [ssh_step("true", name="go"), {"approve": "late gate"}],
         },
     ]
-    graph, inventory = _setup(tmp_path, services, ["a1", "b1", "c1"])
+    graph, inventory = write_case(tmp_path, services, ["a1", "b1", "c1"], name="safety")
     state = tmp_path / "state"
     base = ["run", str(graph), "-i", str(inventory), "--format", "json"]
     first = subprocess.Popen(
-        _restore(*base, "--max-parallel", "2", state=state),
+        restore_argv(*base, "--max-parallel", "2", state=state),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
     try:
-        events = _wait_for(
+        events = wait_for_journal(
             state, first, lambda ev: _waiting_at_gate("a1")(ev) and _waiting_at_gate("b1")(ev)
         )
         run_id = events[0].run_id
-        head = _head(state)
+        head = head_hash(state)
 
         refused = _all_at_once(
             {
@@ -173,11 +112,11 @@ def test_one_run_per_state_dir_and_decisions_checked_before_they_are_written(
             assert second.returncode == 2, second.stderr
             assert f"run {run_id} is in progress (pid {first.pid} on " in second.stderr
             assert " since " in second.stderr and "Traceback" not in second.stderr
-        assert _head(state) == head and {e.run_id for e in _events(state)} == {run_id}
+        assert head_hash(state) == head and {e.run_id for e in journal_events(state)} == {run_id}
         record = json.loads((state / "run.lock").read_text())
         assert record["pid"] == first.pid and record["run_id"] == run_id
         assert record["user"] == ME and record["command"] == "run" and record["started"]
-        status = _status(state)
+        status = json_status(state)
         assert (status["state"], status["live"]) == ("running", True)
 
         bad_decisions = {
@@ -195,15 +134,17 @@ def test_one_run_per_state_dir_and_decisions_checked_before_they_are_written(
         for why, done in _all_at_once(bad_decisions, state).items():
             assert done.returncode == 2, (why, done.stdout, done.stderr)
             assert "Traceback" not in done.stderr, why
-        assert _head(state) == head, "a refused decision wrote to the journal"
-        not_waiting = _call("approve", "c1", "--by", "alice", state=state).stderr
+        assert head_hash(state) == head, "a refused decision wrote to the journal"
+        not_waiting = call_restore("approve", "c1", "--by", "alice", state=state).stderr
         assert "a1 (2:approve" in not_waiting and "b1 (2:approve" in not_waiting
 
         # c1 has not started: its gate is approved ahead of time, named by its step
-        ahead = _call("approve", "c1", "--step", "2", "--by", "carol", state=state)
+        ahead = call_restore("approve", "c1", "--step", "2", "--by", "carol", state=state)
         assert ahead.returncode == 0, ahead.stderr
         for host in ("a1", "b1"):
-            ok = _call("approve", host, "--by", " alice ", "--reason", "ticket 7", state=state)
+            ok = call_restore(
+                "approve", host, "--by", " alice ", "--reason", "ticket 7", state=state
+            )
             assert ok.returncode == 0, ok.stderr
         out, err = first.communicate(timeout=120)
     finally:
@@ -212,7 +153,7 @@ def test_one_run_per_state_dir_and_decisions_checked_before_they_are_written(
             first.wait()
     assert first.returncode == 0, err
     assert json.loads(out)["state"] == "succeeded"
-    events = _events(state)
+    events = journal_events(state)
     assert {e.run_id for e in events} == {run_id}
     approvals = [e for e in events if e.event == "approved"]
     assert [(e.host, e.step) for e in approvals] == [
@@ -233,7 +174,7 @@ def test_one_run_per_state_dir_and_decisions_checked_before_they_are_written(
         "terminal": "none",
     }
 
-    head = _head(state)
+    head = head_hash(state)
     after_the_end = {
         "approve": ("approve", "a1", "--by", "alice"),
         "skip": ("skip", "c1", "1", "--by", "alice", "--reason", "late"),
@@ -242,8 +183,8 @@ def test_one_run_per_state_dir_and_decisions_checked_before_they_are_written(
     assert {why: done.returncode for why, done in ended.items()} == dict.fromkeys(ended, 2)
     assert "no run is in progress" in ended["approve"].stderr
     assert "nothing is left to decide" in ended["skip"].stderr
-    assert _head(state) == head
-    status = _status(state)
+    assert head_hash(state) == head
+    status = json_status(state)
     assert (status["state"], status["live"]) == ("succeeded", False)
 
 
@@ -257,11 +198,11 @@ def _stoppable(tmp: Path) -> tuple[list[str], Path, Path]:
             "priority": 1,
             "hosts": ["a1", "a2"],
             "max_parallel": 2,
-            "steps": [_ssh("true", name="prepare"), {"approve": "go ahead"}],
+            "steps": [ssh_step("true", name="prepare"), {"approve": "go ahead"}],
         },
-        {"id": "db", "priority": 1, "hosts": ["d1"], "steps": [_ssh(long_step, name="long")]},
+        {"id": "db", "priority": 1, "hosts": ["d1"], "steps": [ssh_step(long_step, name="long")]},
     ]
-    graph, inventory = _setup(tmp, services, ["a1", "a2", "d1"])
+    graph, inventory = write_case(tmp, services, ["a1", "a2", "d1"], name="safety")
     state = tmp / "state"
     return ["run", str(graph), "-i", str(inventory), "--max-parallel", "3"], state, marker
 
@@ -270,11 +211,11 @@ def _start_and_stop(
     base: list[str], state: Path, marker: Path, how: signal.Signals
 ) -> subprocess.CompletedProcess[str]:
     proc = subprocess.Popen(
-        _restore(*base, state=state), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        restore_argv(*base, state=state), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     try:
-        _wait_for(state, proc, lambda ev: _waiting_at_gate("a1")(ev) and marker.exists())
-        _wait_for(state, proc, _waiting_at_gate("a2"))
+        wait_for_journal(state, proc, lambda ev: _waiting_at_gate("a1")(ev) and marker.exists())
+        wait_for_journal(state, proc, _waiting_at_gate("a2"))
         proc.send_signal(how)
         out, err = proc.communicate(timeout=60)
     finally:
@@ -293,9 +234,9 @@ def _states_by_reader(state: Path, base: list[str]) -> dict[str, dict[str, str]]
     from restore.planning.plan import build_plan
 
     report = state.parent / "report.json"
-    done = _call("report", "--format", "json", "-o", str(report), state=state)
+    done = call_restore("report", "--format", "json", "-o", str(report), state=state)
     assert done.returncode == 0, done.stderr
-    status = _status(state)
+    status = json_status(state)
     plan = build_plan(load_graph(Path(base[1])), load_inventory(Path(base[3])))
     journal = Journal(state, read_only=True)
     try:
@@ -321,7 +262,7 @@ def test_sigterm_and_sighup_stop_a_run_like_ctrl_c_and_it_resumes(
     assert how.name in stopped.stderr and "--resume" in stopped.stderr
     assert "Traceback" not in stopped.stderr
 
-    events = _events(state)
+    events = journal_events(state)
     cut = {(e.host, e.step): e.detail for e in events if e.event == "interrupted"}
     assert set(cut) == {
         ("a1", "2:approve: go ahead"),
@@ -333,7 +274,7 @@ def test_sigterm_and_sighup_stop_a_run_like_ctrl_c_and_it_resumes(
     assert "deadline" not in json.dumps([e.detail for e in events])
     (end,) = [e for e in events if e.event == "run_interrupted"]
     assert end.detail["signal"] == how.name and end.seq == events[-1].seq
-    status = _status(state)
+    status = json_status(state)
     assert (status["state"], status["live"]) == ("interrupted", False)
     assert status["last_event_at"] == end.ts
     hosts = {h["host"]: h["state"] for h in status["hosts"]}  # type: ignore[attr-defined]
@@ -343,7 +284,7 @@ def test_sigterm_and_sighup_stop_a_run_like_ctrl_c_and_it_resumes(
 
     # --resume: the gates that were waiting wait again, and take an approval.
     resumed = subprocess.Popen(
-        _restore(*base, "--resume", "--format", "json", state=state),
+        restore_argv(*base, "--resume", "--format", "json", state=state),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -352,8 +293,8 @@ def test_sigterm_and_sighup_stop_a_run_like_ctrl_c_and_it_resumes(
         after = len(events)
         for host in ("a1", "a2"):
             waiting_again = _waiting_at_gate(host)
-            _wait_for(state, resumed, lambda ev: waiting_again(ev[after:]))  # noqa: B023
-            ok = _call("approve", host, "--by", "bob", state=state)
+            wait_for_journal(state, resumed, lambda ev: waiting_again(ev[after:]))  # noqa: B023
+            ok = call_restore("approve", host, "--by", "bob", state=state)
             assert ok.returncode == 0, ok.stderr
         out, err = resumed.communicate(timeout=120)
     finally:
@@ -362,7 +303,7 @@ def test_sigterm_and_sighup_stop_a_run_like_ctrl_c_and_it_resumes(
             resumed.wait()
     assert resumed.returncode == 0, err
     assert json.loads(out)["state"] == "succeeded"
-    events = _events(state)
+    events = journal_events(state)
     assert len({e.run_id for e in events}) == 1
     assert [e.detail["previous_state"] for e in events if e.event == "run_resumed"] == [
         "interrupted"
@@ -378,32 +319,34 @@ def test_a_sigkilled_run_is_interrupted_for_the_next_command_and_resumes(tmp_pat
     base, state, marker = _stoppable(tmp_path)
     stopped = _start_and_stop(base, state, marker, signal.SIGKILL)
     assert stopped.returncode == -signal.SIGKILL
-    killed = _events(state)
+    killed = journal_events(state)
     assert not [e for e in killed if e.event in {"interrupted", "run_interrupted"}]
 
-    status = _status(state)  # the journal still says running; the lock says otherwise
+    status = json_status(state)  # the journal still says running; the lock says otherwise
     assert (status["state"], status["live"]) == ("interrupted", False)
     assert status["last_event_at"] == killed[-1].ts
-    table = _call("status", state=state)
+    table = call_restore("status", state=state)
     assert "interrupted" in table.stdout and "running" not in table.stdout
 
-    head = _head(state)
-    refused = _call("approve", "a1", "--by", "alice", state=state)
+    head = head_hash(state)
+    refused = call_restore("approve", "a1", "--by", "alice", state=state)
     assert refused.returncode == 2 and "no run is in progress" in refused.stderr
-    assert _head(state) == head
+    assert head_hash(state) == head
 
-    done = _call(*base, "--resume", "--yes", "--format", "json", state=state)
+    done = call_restore(*base, "--resume", "--yes", "--format", "json", state=state)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["state"] == "succeeded"
-    events = _events(state)
+    events = journal_events(state)
     assert len({e.run_id for e in events}) == 1
     (resumed,) = [e for e in events if e.event == "run_resumed"]
     assert resumed.detail["previous_state"] == "interrupted"
-    assert _call("journal", "verify", state=state).returncode == 0
+    assert call_restore("journal", "verify", state=state).returncode == 0
 
 
 def test_read_commands_never_create_state(tmp_path: Path) -> None:
-    graph, inventory = _setup(tmp_path, [{"id": "a", "priority": 1, "hosts": ["a1"]}], ["a1"])
+    graph, inventory = write_case(
+        tmp_path, [{"id": "a", "priority": 1, "hosts": ["a1"]}], ["a1"], name="safety"
+    )
     empty = tmp_path / "empty"
     empty.mkdir()
     missing = tmp_path / "missing"
@@ -436,6 +379,6 @@ def test_read_commands_never_create_state(tmp_path: Path) -> None:
     # A journal with no event is not "intact" either: it proves nothing.
     Journal(empty).close()
     files = sorted(p.name for p in empty.iterdir())
-    verify = _call("journal", "verify", state=empty)
+    verify = call_restore("journal", "verify", state=empty)
     assert verify.returncode == 2 and "intact" not in verify.stdout + verify.stderr
     assert sorted(p.name for p in empty.iterdir() if p.name in files) == files

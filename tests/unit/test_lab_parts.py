@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import stat
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -234,3 +235,34 @@ def test_a_probe_after_a_rebuild_step_is_left_to_the_service_it_starts() -> None
     ]
     assert probed_ports(steps) == [53]
     assert probed_ports([StepSpec(StepType.HEALTH, {"http": "http://{host}:8080/"})]) == [8080]
+
+
+LAB_CLAIMS = """
+from restore.execution.providers import network_control_for, registered_reimage_provider
+from restore.models import Credential, HostSpec, Platform
+
+def claims() -> list[str]:
+    twin = HostSpec(
+        "twin01", Platform.LINUX, "127.0.11.1", 22, "root", Credential("none"),
+        connection_vars=(("restore_lab", "/tmp/state"),),
+    )
+    return [type(registered_reimage_provider(twin)).__name__, type(network_control_for(twin)).__name__]
+
+import restore.lab, restore.lab.lab, restore.rehearsal.rehearse  # what callers import
+print(claims())
+from restore.lab.providers import register
+register()
+register()  # idempotent: a second call adds nothing
+print(claims())
+from restore.execution import providers
+print(len(providers._reimage_factories), len(providers._network_factories))
+"""
+
+
+def test_the_lab_providers_are_registered_by_one_explicit_call_only() -> None:
+    """Importing the lab registers nothing (a fresh interpreter: the registry is per process);
+    `restore run` and `rehearse` call register(), which claims lab twins."""
+    out = subprocess.run(
+        [sys.executable, "-c", LAB_CLAIMS], capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    assert out == ["['NoneType', 'NoneType']", "['LabReimage', 'LabNetwork']", "1 1"]

@@ -201,31 +201,16 @@ def check_host(
     host: HostSpec, options: CheckOptions, *, transport: Transport | None = None
 ) -> HostCheckResult:
     started = datetime.now(UTC)
-    ctx = host_context(host, options.context)
     catalog = catalog_for(host.platform)
-    baseline: dict[str, Any] | None = None
     findings: list[Finding] = []
-    if options.baselines is not None:
-        manifest, problem = options.baselines.manifest(host.name)
-        if problem:
-            findings.append(error("baseline", problem))
-        if manifest is not None:
-            baseline = manifest["facts"]
-            # re-hash exactly the trees the baseline hashed
-            ctx = replace(ctx, hash_paths=tuple(manifest.get("hash_paths", ctx.hash_paths)))
+    ctx, baseline = _with_baseline(host, host_context(host, options.context), options, findings)
     own = transport is None
     try:
         if transport is None:
             transport = make_transport(host, winrm_insecure=options.winrm_insecure)
         transport.connect(options.connect_timeout_s)
     except TransportError as exc:
-        return HostCheckResult(
-            host=host.name,
-            platform=host.platform,
-            verdict=Verdict.UNREACHABLE,
-            findings=(error("connect", str(exc)),),
-            checked_at=started,
-        )
+        return _unreachable(host, [error("connect", str(exc))], started)
     try:
         anomalies: dict[str, list[str]] = {}
         facts, errors = gather_facts(
@@ -243,13 +228,8 @@ def check_host(
         if options.evidence is not None:
             findings = options.evidence.collect(transport, host, findings)
     except TransportError as exc:
-        return HostCheckResult(
-            host=host.name,
-            platform=host.platform,
-            verdict=Verdict.UNREACHABLE,
-            findings=(*findings, error("connect", f"connection lost during checks: {exc}")),
-            checked_at=started,
-        )
+        lost = error("connect", f"connection lost during checks: {exc}")
+        return _unreachable(host, [*findings, lost], started)
     finally:
         if own:
             transport.close()
@@ -259,6 +239,34 @@ def check_host(
         verdict=aggregate(findings),
         findings=tuple(findings),
         checked_at=started,
+    )
+
+
+def _with_baseline(
+    host: HostSpec, ctx: Context, options: CheckOptions, findings: list[Finding]
+) -> tuple[Context, dict[str, Any] | None]:
+    """The host's baseline facts, if baselines were given, and the context that re-hashes
+    exactly the trees the baseline hashed; a baseline problem is a finding (added here)."""
+    if options.baselines is None:
+        return ctx, None
+    manifest, problem = options.baselines.manifest(host.name)
+    if problem:
+        findings.append(error("baseline", problem))
+    if manifest is None:
+        return ctx, None
+    ctx = replace(ctx, hash_paths=tuple(manifest.get("hash_paths", ctx.hash_paths)))
+    return ctx, manifest["facts"]
+
+
+def _unreachable(
+    host: HostSpec, findings: Sequence[Finding], checked_at: datetime
+) -> HostCheckResult:
+    return HostCheckResult(
+        host=host.name,
+        platform=host.platform,
+        verdict=Verdict.UNREACHABLE,
+        findings=tuple(findings),
+        checked_at=checked_at,
     )
 
 
@@ -328,17 +336,8 @@ def check_hosts(
                 slots.release()
                 continue
             if time.monotonic() > deadline:
-                finish(
-                    HostCheckResult(
-                        host=host.name,
-                        platform=host.platform,
-                        verdict=Verdict.UNREACHABLE,
-                        findings=(
-                            error("connect", f"no answer within {options.host_timeout_s:.0f}s"),
-                        ),
-                        checked_at=datetime.now(UTC),
-                    )
-                )
+                silent = error("connect", f"no answer within {options.host_timeout_s:.0f}s")
+                finish(_unreachable(host, [silent], datetime.now(UTC)))
                 transport.close()  # unblocks the abandoned worker where the library allows
                 slots.release()
                 continue
