@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -65,7 +66,9 @@ def _lab_with(state: Path, platform: str) -> Lab:
     lab_dir.mkdir(parents=True)
     (lab_dir / "id_ed25519.pub").write_text("ssh-ed25519 AAAAC3Nza restore-lab\n")
     rootfs = state / "rootfs"
-    rootfs.mkdir()
+    (rootfs / "usr" / "bin").mkdir(parents=True)
+    # the image's python3, which the PowerShell parser copied into Windows twins must fit
+    (rootfs / "usr" / "bin" / "python3").symlink_to(f"python3.{sys.version_info.minor}")
     host = {
         "name": "twin01",
         "platform": platform,
@@ -125,6 +128,7 @@ def test_reimaging_a_windows_twin_never_touches_the_umask(
         assert modes[secret] == 0o600, secret
     for public in ("server.py", "server.pem", "vendor/spnego/__init__.py"):
         assert modes[public] == 0o644, public
+    assert modes["vendor/tree_sitter/__init__.py"] == 0o644
     for folder in (install, install.parent, install / "vendor", install / "vendor" / "spnego"):
         assert stat.S_IMODE(folder.stat().st_mode) == 0o755, folder
 
