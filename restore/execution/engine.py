@@ -31,7 +31,13 @@ from restore.ansible.prefork.service import PreforkAnsible
 from restore.errors import InputError, Interrupted, StopSignal
 from restore.execution import gates
 from restore.execution.journal import Event, Journal
-from restore.execution.run_snapshot import graph_document, inventory_fingerprint, plan_hosts
+from restore.execution.run_snapshot import (
+    check_resumed_inventories,
+    graph_document,
+    inventory_record,
+    plan_hosts,
+    resolved_inventories,
+)
 from restore.execution.run_state import (
     DONE,
     UNFINISHED,
@@ -197,7 +203,7 @@ class Engine:
         self,
         plan: RestorePlan,
         inventory: Inventory,
-        inventory_path: str,
+        inventory_path: str | Path | Sequence[str | Path],  # every -i, in order
         journal: Journal,
         options: RunOptions,
         processor: Processor | None = None,
@@ -208,7 +214,7 @@ class Engine:
         # Tests replace a step type here to provoke verdicts they cannot plant for real.
         self.runners = {**RUNNERS, **(runners or {})}
         self.inventory = inventory
-        self.inventory_path = str(Path(inventory_path).resolve())
+        self.inventory_paths = resolved_inventories(inventory_path)
         self.journal = journal
         self.options = options
         self.processor: Processor = processor or NullProcessor()
@@ -288,6 +294,9 @@ class Engine:
                     key="--resume",
                     hint="restore the original graph, or start a new run without --resume",
                 )
+            check_resumed_inventories(
+                self.journal.events(record.run_id), record.run_id, self.inventory_paths
+            )
             self.run_id = record.run_id
             self.journal.set_run_state(self.run_id, RunState.RUNNING)
             # This process holds the state dir's run lock, so a run still marked running
@@ -299,7 +308,7 @@ class Engine:
         self.run_id = self.journal.create_run(
             graph_path=graph_path,
             graph_hash=digest,
-            inventory=self.inventory_path,
+            inventory=" + ".join(self.inventory_paths),
             options={
                 "dry_run": self.options.dry_run,
                 "max_parallel": self.options.max_parallel,
@@ -320,8 +329,7 @@ class Engine:
                     if self.plan.graph.incident_declared_at
                     else None
                 ),
-                "inventory": self.inventory_path,
-                "inventory_sha256": inventory_fingerprint(self.inventory_path),
+                **inventory_record(self.inventory_paths),
                 "dry_run": self.options.dry_run,
                 "max_parallel": self.options.max_parallel,
                 "order": list(self.plan.order),
@@ -615,7 +623,7 @@ class Engine:
             step=step,
             step_key=key,
             graph=self.plan.graph,
-            inventory_path=self.inventory_path,
+            inventory_paths=self.inventory_paths,
             state_dir=self.journal.state_dir,
             run_dir=self.journal.state_dir / "runs" / self.run_id,
             journal=self.journal,

@@ -25,7 +25,7 @@ from restore.execution.engine import Engine, Processor, RunOptions, RunResult
 from restore.execution.journal import Journal
 from restore.inputs.fingerprint import record_success
 from restore.inputs.graph import load_graph
-from restore.inputs.inventory import load_inventory
+from restore.inputs.inventory import InventorySource, inventory_paths, load_inventory
 from restore.lab.twin_ports import twin_ports
 from restore.models import GraphSpec
 from restore.planning.binding import bind
@@ -39,21 +39,24 @@ VAULT_ENV = "ANSIBLE_VAULT_PASSWORD_FILE"
 
 
 def _seed(
-    book: Path, inventory: Path, state_dir: Path, attack_at: datetime | None, say: Say
+    book: Path, inventory: InventorySource, state_dir: Path, attack_at: datetime | None, say: Say
 ) -> None:
     """Prepare the rehearsal's world (e.g. a backup repository) before the attack and the run."""
+    from restore.ansible.request import PlaybookRequest
     from restore.ansible.runner import run_playbook
     from restore.errors import OperationalError
 
     say(f"seeding with {book.name}")
     extra = {"restore_incident_start": attack_at.isoformat()} if attack_at else {}
     result = run_playbook(
-        playbook=book.resolve(),
-        inventory=str(inventory),
-        host="all",
-        work_dir=state_dir / "seeds" / book.stem,
-        extravars=extra,
-        timeout_s=600,
+        PlaybookRequest(
+            playbook=book.resolve(),
+            host="all",
+            work_dir=state_dir / "seeds" / book.stem,
+            inventories=tuple(str(p) for p in inventory_paths(inventory)),
+            extravars=extra,
+            timeout_s=600,
+        )
     )
     # limited to "all": there is no single host's stats to read, so runner status and rc decide
     if result.status != "successful" or result.rc != 0:
@@ -87,7 +90,7 @@ class RehearsalResult:
 
 def rehearse(
     graph_file: Path,
-    inventory_file: Path,
+    inventory_file: InventorySource,  # every -i, in order
     state_dir: Path,
     *,
     lab: bool,
@@ -134,7 +137,7 @@ def _lab_vault(password_file: Path | None) -> Iterator[None]:
 def _rehearse(
     graph: GraphSpec,
     graph_file: Path,
-    inventory_file: Path,
+    inventory_file: InventorySource,
     state_dir: Path,
     *,
     lab: bool,
@@ -151,7 +154,7 @@ def _rehearse(
     real_inventory = load_inventory(inventory_file)
     # binding validates the graph against the real inventory; no need to plan it twice
     bound = [host for hosts in bind(graph, real_inventory).values() for host in hosts]
-    target_inventory = inventory_file
+    target_inventory: InventorySource = inventory_file
     the_lab = None
     # warms ansible-core up while the lab starts; every playbook step is then a fork
     prefork = PreforkAnsible(log_path=state_dir / "prefork.log")
@@ -210,7 +213,7 @@ def _rehearse(
             engine = Engine(
                 plan,
                 inventory,
-                str(target_inventory),
+                target_inventory,
                 journal,
                 RunOptions(max_parallel=max_parallel, assume_yes=True),
                 processor=processor,
@@ -242,7 +245,7 @@ def _rehearse(
             junit.write_text(to_junit(report))
         timings["report_s"] = time.monotonic() - report_started
         if result.state == "succeeded":
-            record_success(state_dir, graph, inventory_file, result.run_id)
+            record_success(state_dir, graph, inventory_paths(inventory_file), result.run_id)
     finally:
         prefork.stop()
         if the_lab is not None and not keep_lab:

@@ -2,10 +2,12 @@
 
 The directory carries everything the node needs and nothing else: a copy of the playbook's
 directory (roles, group_vars), a one-host inventory with every variable the target resolved
-to here, the target's known_hosts and key, and the vault password. Host-key checking stays
-on: ansible-runner would turn it off otherwise. A fresh staging directory per job, deleted
-right after transmit: transmit packs the whole directory, so a reused one silently ships the
-previous job's extra vars.
+to here and its groups, the target's known_hosts and key, and the vault password. That
+inventory is the merge of every `-i` of the run, done once, here: the inventory files
+themselves would ship every other host's secrets, and paths that exist only here. Host-key
+checking stays on: ansible-runner would turn it off otherwise. A fresh staging directory per
+job, deleted right after transmit: transmit packs the whole directory, so a reused one
+silently ships the previous job's extra vars.
 """
 
 from __future__ import annotations
@@ -124,4 +126,10 @@ def _job_inventory(target: HostSpec) -> dict[str, Any]:
     )
     if target.user:
         host_vars["ansible_user"] = target.user
-    return {"all": {"hosts": {target.name: host_vars}}}
+    # Its groups too, so that a play aimed at a group (`hosts: dbservers`) finds it on the node
+    # as here, whichever of the run's inventories (-i A -i B) put it there.
+    children = {g: {"hosts": {target.name: None}} for g in target.groups if g != "ungrouped"}
+    everyone: dict[str, Any] = {"hosts": {target.name: host_vars}}
+    if children:
+        everyone["children"] = children
+    return {"all": everyone}
