@@ -395,9 +395,13 @@ def _source_files(path: Path) -> Iterator[Path] | None:
     return iter(files)
 
 
-def inventory_cache_key(path: Path) -> str | None:
-    """Content key of a static inventory and its vars dirs; None for a dynamic one."""
-    return _cache_key(path)
+def inventory_cache_key(source: InventorySource) -> str | None:
+    """Content key of static inventories (every `-i`, in order) and their vars dirs; None when
+    one is missing or dynamic."""
+    paths = inventory_paths(source)
+    if not paths or not all(p.exists() for p in paths):
+        return None
+    return _combined_cache_key(paths)
 
 
 def _combined_cache_key(paths: Sequence[Path]) -> str | None:
