@@ -9,6 +9,7 @@ check found, when each service came back — come from journal events.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -18,8 +19,15 @@ from restore.execution.journal import Journal
 from restore.execution.run_snapshot import snapshot_of
 from restore.reporting.model import RecoveryReport, ServiceInfo, build_report
 
+REPORT_PHASES = 3
+"""How many times `report_for_run` calls `progress`: once per phase done, so that a caller can
+show a count (`2/4`) rather than a spinner."""
 
-def report_for_run(state_dir: Path, run_id: str | None = None) -> RecoveryReport:
+
+def report_for_run(
+    state_dir: Path, run_id: str | None = None, progress: Callable[[str], None] | None = None
+) -> RecoveryReport:
+    said = progress or (lambda _done: None)
     journal = Journal(state_dir, read_only=True)  # a report never creates or changes state
     try:
         run = journal.run(run_id)
@@ -29,7 +37,9 @@ def report_for_run(state_dir: Path, run_id: str | None = None) -> RecoveryReport
                 hint="see `restore status`, or pass --state-dir",
             )
         events = [e.to_json() for e in journal.events(run.run_id)]
+        said(f"read {len(events)} event(s)")
         verification = journal.verify()
+        said(f"hash chain {'intact' if verification.ok else 'BROKEN'}")
     finally:
         journal.close()
     services, graph_name, incident_at, notes = _from_snapshot(run.run_id, events, run.graph_path)
@@ -37,7 +47,7 @@ def report_for_run(state_dir: Path, run_id: str | None = None) -> RecoveryReport
         simulated = (event.get("detail") or {}).get("simulated_incident_at")
         if event["event"] == "rehearsal" and simulated:
             incident_at = datetime.fromisoformat(simulated)
-    return build_report(
+    report = build_report(
         events,
         services,
         run_id=run.run_id,
@@ -47,6 +57,8 @@ def report_for_run(state_dir: Path, run_id: str | None = None) -> RecoveryReport
         chain_ok=verification.ok,
         notes=notes,
     )
+    said(f"report of {len(report.hosts)} host(s) built")
+    return report
 
 
 def _from_snapshot(
