@@ -203,7 +203,7 @@ class Engine:
         self,
         plan: RestorePlan,
         inventory: Inventory,
-        inventory_path: str | Path | Sequence[str | Path],  # every -i, in order
+        inventory_paths: str | Path | Sequence[str | Path],  # every -i, in order
         journal: Journal,
         options: RunOptions,
         processor: Processor | None = None,
@@ -214,7 +214,7 @@ class Engine:
         # Tests replace a step type here to provoke verdicts they cannot plant for real.
         self.runners = {**RUNNERS, **(runners or {})}
         self.inventory = inventory
-        self.inventory_paths = resolved_inventories(inventory_path)
+        self.inventory_paths = resolved_inventories(inventory_paths)
         self.journal = journal
         self.options = options
         self.processor: Processor = processor or NullProcessor()
