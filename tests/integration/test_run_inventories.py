@@ -21,10 +21,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from restore.execution.journal import Journal
 from restore.execution.run_snapshot import inventories_fingerprint
 from restore.lab import Lab
 from restore.models import Platform
+from tests.integration.test_run_safety import _events, _head
 
 pytestmark = pytest.mark.lab
 
@@ -94,19 +94,7 @@ def _restore(*args: str | Path) -> subprocess.CompletedProcess[str]:
 
 
 def _run_started(state: Path) -> dict[str, object]:
-    journal = Journal(state, read_only=True)
-    try:
-        return next(e.detail for e in journal.events() if e.event == "run_started")
-    finally:
-        journal.close()
-
-
-def _head(state: Path) -> str:
-    journal = Journal(state, read_only=True)
-    try:
-        return journal.head_hash()
-    finally:
-        journal.close()
+    return next(e.detail for e in _events(state) if e.event == "run_started")
 
 
 def test_a_run_merges_both_inventories_and_resumes_only_with_them(
