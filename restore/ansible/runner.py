@@ -18,9 +18,8 @@ import shlex
 import shutil
 import sys
 import tempfile
-import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +28,7 @@ from ansible_runner.interface import init_runner
 
 from restore.ansible import runner_patch
 from restore.ansible.failures import failure_text, play_error, task_failure
+from restore.ansible.request import PlaybookRequest, ProgressFn
 from restore.secrets import (
     REDACTED,
     playbook_vault_args,
@@ -38,8 +38,6 @@ from restore.secrets import (
 from restore.secrets import (
     job_environment as allowed_environment,
 )
-
-ProgressFn = Callable[[str], None]
 
 # ansible-runner sets ANSIBLE_HOST_KEY_CHECKING=False unless told otherwise: a recovery tool
 # that skips host-key checks would hand a rebuilt host's credentials to an impostor.
@@ -99,27 +97,17 @@ class PlaybookResult:
 
 
 def run_playbook(
-    *,
-    playbook: Path,
-    inventory: str,
-    host: str,
-    work_dir: Path,
-    extravars: Mapping[str, Any] | None = None,
-    secret_extravars: Mapping[str, Any] | None = None,
-    secrets: Iterable[str] = (),
-    check: bool = False,
-    timeout_s: float | None = None,
-    cancel: threading.Event | None = None,
-    progress: ProgressFn | None = None,
-    launch_env: Mapping[str, str] | None = None,
+    request: PlaybookRequest, *, launch_env: Mapping[str, str] | None = None
 ) -> PlaybookResult:
-    """Run `playbook` limited to `host`; never raises for a failed play (that is data).
+    """Run the request's playbook limited to its host; never raises for a failed play (that is
+    data).
 
     `launch_env` comes from the run's `PreforkAnsible`: it makes "ansible-playbook" the warm,
     forked one. Arguments, artifacts and events are the same either way."""
     runner_patch.install()  # a timed-out job must lose its whole tree, not only its group
+    work_dir, host, timeout_s = request.work_dir, request.host, request.timeout_s
     work_dir.mkdir(parents=True, exist_ok=True)
-    known_secrets = [*secrets, *(str(v) for v in (secret_extravars or {}).values() if v)]
+    known_secrets = request.known_secrets()
     failed_tasks: list[str] = []
     failures: list[dict[str, Any]] = []
     errors: list[dict[str, Any]] = []  # outside any task: the explanation when none failed
@@ -135,23 +123,25 @@ def run_playbook(
             failed_tasks.append(prefix + str(failure["task"]))
         elif (error := play_error(event)) is not None:
             errors.append(redact(error, known_secrets))
-        if progress is not None and kind in {"playbook_on_task_start", "runner_on_failed"}:
-            progress(str(data.get("task", kind)))
+        if request.progress is not None and kind in {"playbook_on_task_start", "runner_on_failed"}:
+            request.progress(str(data.get("task", kind)))
         return True  # keep the event in job_events (scrubbed below)
 
     def cancelled() -> bool:
         overdue = timeout_s is not None and time.monotonic() - started > timeout_s
-        return overdue or (cancel is not None and cancel.is_set())
+        return overdue or (request.cancel is not None and request.cancel.is_set())
 
+    check = request.check
     options = [*(["--check", "--diff"] if check else []), *playbook_vault_args()]
     cmdline = shlex.join(options) if options else None
     try:
         runner = init_runner(
             private_data_dir=str(work_dir),
-            playbook=str(Path(playbook).resolve()),
-            inventory=inventory,
+            playbook=str(Path(request.playbook).resolve()),
+            # every -i in order: ansible-playbook merges them as `-i A -i B` does
+            inventory=list(request.inventories),
             limit=host,
-            extravars={**(extravars or {}), **(secret_extravars or {})},
+            extravars=request.play_vars(),
             cmdline=cmdline,
             envvars={**_environment(), **(launch_env or {})},
             quiet=True,
@@ -285,7 +275,9 @@ def _scrub_text(path: Path, text: str, secrets: list[str]) -> str:
 __all__ = [
     "ANSIBLE_ENV",
     "REDACTED",
+    "PlaybookRequest",
     "PlaybookResult",
+    "ProgressFn",
     "host_stats",
     "run_playbook",
     "scrub_artifacts",

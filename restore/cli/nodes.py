@@ -25,7 +25,7 @@ from restore.cli import console
 from restore.cli.options import (
     ASK_VAULT_PASS_OPTION,
     FORMAT_OPTION,
-    INVENTORY_OPTION,
+    INVENTORIES_OPTION,
     VAULT_PASSWORD_FILE_OPTION,
     OutputFormat,
 )
@@ -114,7 +114,7 @@ class _Progress:
 @node_app.command("install")
 def install(
     node: str = typer.Argument(..., help="The inventory host to make an execution node."),
-    inventory: Path = INVENTORY_OPTION,
+    inventory: list[Path] = INVENTORIES_OPTION,
     vault_password_file: list[Path] | None = VAULT_PASSWORD_FILE_OPTION,
     ask_vault_pass: bool = ASK_VAULT_PASS_OPTION,
     force: bool = typer.Option(
@@ -155,7 +155,7 @@ def status(
     node: str | None = typer.Argument(
         None, help="One node; default: every host named by some host's restore_execution_node."
     ),
-    inventory: Path = INVENTORY_OPTION,
+    inventory: list[Path] = INVENTORIES_OPTION,
     vault_password_file: list[Path] | None = VAULT_PASSWORD_FILE_OPTION,
     ask_vault_pass: bool = ASK_VAULT_PASS_OPTION,
     output: OutputFormat = FORMAT_OPTION,
@@ -164,12 +164,15 @@ def status(
     when a node is unreachable, not installed, failing or at other versions than here."""
     from restore.ansible.nodes.status import inventory_nodes, nodes_status, select_node
     from restore.ansible.nodes.wheelhouse import control_pins
-    from restore.inputs.inventory import load_inventory
+    from restore.inputs.inventory import describe_sources, load_inventory
 
     hosts = load_inventory(inventory, with_secrets=True)
     specs = [select_node(hosts, node)] if node is not None else inventory_nodes(hosts)
     if not specs:
-        console.warn(f"no host of {inventory} names an execution node (restore_execution_node)")
+        console.warn(
+            f"no host of {describe_sources(inventory)} names an execution node "
+            "(restore_execution_node)"
+        )
     pins = control_pins()
     rows = nodes_status(specs, pins)
     if output is OutputFormat.JSON:

@@ -30,12 +30,6 @@ FORMAT_OPTION = typer.Option(
     help="table for people; json for scripts (stdout carries the JSON alone).",
     case_sensitive=False,
 )
-INVENTORY_OPTION = typer.Option(
-    ...,
-    "-i",
-    "--inventory",
-    help="Ansible inventory (INI, YAML, directory or dynamic script), read by ansible-core.",
-)
 INVENTORIES_OPTION = typer.Option(
     ...,
     "-i",

@@ -108,10 +108,10 @@ def load_plan(
                 raise
             return build_plan(graph, inventory_load.result(), only=only, max_parallel=parallelism)
 
-    if cache_dir is None or len(inventories) != 1:
-        return compute()  # no safe cache folder, or several inventories: not cached
+    if cache_dir is None:
+        return compute()  # no safe cache folder: not cached
     ensure_private(cache_dir)
-    return cached_plan(cache_dir, graph_file, inventories[0], only, parallelism, compute)
+    return cached_plan(cache_dir, graph_file, inventories, only, parallelism, compute)
 
 
 def rto_clock(plan: RestorePlan, from_incident: bool, now: datetime | None = None) -> RtoClock:

@@ -9,7 +9,7 @@ import typer
 from restore.cli import console
 from restore.cli.options import (
     ASK_VAULT_PASS_OPTION,
-    INVENTORY_OPTION,
+    INVENTORIES_OPTION,
     STATE_DIR_OPTION,
     VAULT_PASSWORD_FILE_OPTION,
 )
@@ -20,7 +20,7 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def rehearse(
         graph_file: Path = typer.Argument(..., help="Dependency graph file (YAML, version 1)."),
-        inventory: Path = INVENTORY_OPTION,
+        inventory: list[Path] = INVENTORIES_OPTION,
         vault_password_file: list[Path] | None = VAULT_PASSWORD_FILE_OPTION,
         ask_vault_pass: bool = ASK_VAULT_PASS_OPTION,
         lab: bool = typer.Option(

@@ -53,11 +53,13 @@ def register(app: typer.Typer) -> None:
         integrity verdicts and findings, evidence index with hashes and custody, every
         operator decision, and the main courante (the timestamped log of actions) — all
         from the hash-chained journal."""
-        from restore.cli.progress import working
-        from restore.reporting.build import report_for_run
+        from restore.cli.progress import steps
+        from restore.reporting.build import REPORT_PHASES, report_for_run
 
-        with working("building the report"):
-            text = render(report_format, report_for_run(state_dir, run))
+        # a count of phases done (journal read, chain verified, report built, rendered)
+        with steps("building the report", REPORT_PHASES + 1) as advance:
+            text = render(report_format, report_for_run(state_dir, run, progress=advance))
+            advance(f"rendered as {report_format.value}")
         if output is None:
             typer.echo(text, nl=False)
         else:

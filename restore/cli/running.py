@@ -1,26 +1,21 @@
-"""`restore run`, `status`, operator decisions and `journal verify|export`.
-
-Operator commands only append journal rows; the running engine (possibly in another
-terminal) reads them. They never touch a host themselves.
-"""
+"""`restore run`, `status` and `journal verify|export` (operator decisions: cli/deciding.py)."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.table import Table
 from rich.text import Text
 
 from restore.cli import console
-from restore.cli.completion import complete_host, complete_step
 from restore.cli.live_view import LiveProgress
 from restore.cli.options import (
     ASK_VAULT_PASS_OPTION,
     FORMAT_OPTION,
-    INVENTORY_OPTION,
+    INVENTORIES_OPTION,
     STATE_DIR_OPTION,
     VAULT_PASSWORD_FILE_OPTION,
     OutputFormat,
@@ -28,7 +23,9 @@ from restore.cli.options import (
 from restore.errors import EXIT_OK, EXIT_OPERATIONAL, InputError
 from restore.execution.journal import Journal, NoJournal, journal_exists
 
-_OPERATOR_EVENT = {"mark-done": "marked_done", "retry": "retried", "skip": "waived"}
+if TYPE_CHECKING:
+    from restore.execution.engine import RunOptions, RunResult
+    from restore.models import GraphSpec
 
 
 def _open_journal(state_dir: Path) -> Journal:
@@ -48,24 +45,28 @@ def _resolve_run(journal: Journal, run_id: str | None) -> str:
     return record.run_id
 
 
+_DRY_RUN_OPTION = typer.Option(
+    False,
+    "--dry-run",
+    help="Walk the whole plan touching no host: each step says what it would do, and "
+    "the summary lists the gates (approvals, reconnect-needs-clean...) a real run stops at.",
+)
+_WINRM_INSECURE_OPTION = typer.Option(
+    False, "--winrm-insecure", help="Do not validate WinRM HTTPS certificates (lab only)."
+)
+
+
 def run_command(
     graph: Path = typer.Argument(..., help="The dependency graph (YAML, version 1)."),
-    inventory: str = INVENTORY_OPTION,
+    inventory: list[Path] = INVENTORIES_OPTION,
     vault_password_file: list[Path] | None = VAULT_PASSWORD_FILE_OPTION,
     ask_vault_pass: bool = ASK_VAULT_PASS_OPTION,
-    dry_run: bool = typer.Option(
-        False,
-        "--dry-run",
-        help="Walk the whole plan touching no host: each step says what it would do, and "
-        "the summary lists the gates (approvals, reconnect-needs-clean...) a real run stops at.",
-    ),
+    dry_run: bool = _DRY_RUN_OPTION,
     max_parallel: int = typer.Option(1, "--max-parallel", min=1, help="Hosts at once, in all."),
     yes: bool = typer.Option(False, "--yes", help="Approve every approval gate (rehearsals)."),
     resume: bool = typer.Option(False, "--resume", help="Continue the latest (or --run) run."),
     run_id: str | None = typer.Option(None, "--run", help="The run to resume."),
-    winrm_insecure: bool = typer.Option(
-        False, "--winrm-insecure", help="Do not validate WinRM HTTPS certificates (lab only)."
-    ),
+    winrm_insecure: bool = _WINRM_INSECURE_OPTION,
     output_format: OutputFormat = FORMAT_OPTION,
     state_dir: Path = STATE_DIR_OPTION,
 ) -> None:
@@ -73,58 +74,25 @@ def run_command(
 
     One run per state dir: the run holds an exclusive lock on DIR/run.lock for its whole
     life, and a second `run`, `run --resume` or `rehearse` there is refused (exit 2).
-    Ctrl-C, SIGTERM and SIGHUP stop it cleanly (journaled, exit 130); continue with --resume.
+    Ctrl-C, SIGTERM and SIGHUP stop it cleanly (journaled, exit 130); continue with --resume,
+    with the same inventories (-i) in the same order.
     """
-    from restore.ansible.prefork.service import PreforkAnsible
-    from restore.cli.stopping import stop_on_signals
-    from restore.execution.engine import Engine, RunOptions
-    from restore.execution.runlock import RunLock
+    from restore.execution.engine import RunOptions
     from restore.inputs.graph import load_graph
-    from restore.inputs.inventory import load_inventory
-    from restore.planning.plan import build_plan
 
     spec = load_graph(graph)
     if resume and not journal_exists(state_dir):
         raise NoJournal(state_dir)  # before the lock: a typo creates nothing
-    # One run per state dir, for the whole run (a second one is refused here, exit 2); the
-    # signals that end a run on the night (kill, a dropped SSH session) stop it like Ctrl-C.
-    # The lab's reimage and network providers claim lab hosts (restore.execution.providers):
-    # the CLI wires them in; the engine never imports the lab.
-    from restore.lab.providers import register as register_lab_providers
-
-    register_lab_providers()
-    with RunLock(state_dir, "resume" if resume else "run") as lock, stop_on_signals():
-        journal = Journal(state_dir)
-        # Started first: it warms ansible-core up (on the other core) while the inventory loads.
-        with PreforkAnsible(log_path=state_dir / "prefork.log") as prefork:
-            hosts = load_inventory(inventory, with_secrets=True)
-            plan = build_plan(spec, hosts, max_parallel=(max_parallel,))
-            progress = LiveProgress(
-                quiet=output_format is OutputFormat.JSON and not sys.stderr.isatty(),
-                state_dir=state_dir,
-                journal=journal,
-                on_run=lock.set_run_id,
-            )
-            engine = Engine(
-                plan,
-                hosts,
-                inventory,
-                journal,
-                RunOptions(
-                    dry_run=dry_run,
-                    max_parallel=max_parallel,
-                    assume_yes=yes,
-                    resume=resume,
-                    winrm_insecure=winrm_insecure,
-                    run_id=run_id,
-                ),
-                processor=progress,
-                prefork=prefork,
-            )
-            try:
-                result = engine.run()
-            finally:
-                progress.stop()
+    options = RunOptions(
+        dry_run=dry_run,
+        max_parallel=max_parallel,
+        assume_yes=yes,
+        resume=resume,
+        winrm_insecure=winrm_insecure,
+        run_id=run_id,
+    )
+    quiet = output_format is OutputFormat.JSON and not sys.stderr.isatty()
+    result = _execute(spec, inventory, options, state_dir, quiet=quiet)
     if output_format is OutputFormat.JSON:
         console.emit_json(result.to_json())
     else:
@@ -132,6 +100,42 @@ def run_command(
         if result.dry_run:
             _print_gates(result.gates)
     raise typer.Exit(result.exit_code)
+
+
+def _execute(
+    spec: GraphSpec, inventory: list[Path], options: RunOptions, state_dir: Path, *, quiet: bool
+) -> RunResult:
+    """The run itself, under the state dir's run lock (a second one is refused here, exit 2);
+    the signals that end a run on the night (kill, a dropped SSH session) stop it like Ctrl-C.
+    """
+    from restore.ansible.prefork.service import PreforkAnsible
+    from restore.cli.stopping import stop_on_signals
+    from restore.execution.engine import Engine
+    from restore.execution.runlock import RunLock
+    from restore.inputs.inventory import load_inventory
+    from restore.lab.providers import register as register_lab_providers
+    from restore.planning.plan import build_plan
+
+    # The lab's reimage and network providers claim lab hosts (restore.execution.providers):
+    # the CLI wires them in; the engine never imports the lab.
+    register_lab_providers()
+    with RunLock(state_dir, "resume" if options.resume else "run") as lock, stop_on_signals():
+        journal = Journal(state_dir)
+        # Started first: it warms ansible-core up (on the other core) while the inventory loads.
+        with PreforkAnsible(log_path=state_dir / "prefork.log") as prefork:
+            hosts = load_inventory(inventory, with_secrets=True)
+            plan = build_plan(spec, hosts, max_parallel=(options.max_parallel,))
+            progress = LiveProgress(
+                quiet=quiet, state_dir=state_dir, journal=journal, on_run=lock.set_run_id
+            )
+            # every -i goes on to each playbook job, merged by ansible-playbook as here
+            engine = Engine(
+                plan, hosts, inventory, journal, options, processor=progress, prefork=prefork
+            )
+            try:
+                return engine.run()
+            finally:
+                progress.stop()
 
 
 def _print_gates(gates: tuple[dict[str, str], ...]) -> None:
@@ -225,145 +229,6 @@ def _host_state(state: str, run_state: str) -> str:
     return state
 
 
-_RULES_HELP = (
-    " Checked before anything is written (a refused decision exits 2 and writes nothing):"
-    " it goes to the live run (the process holding the state dir's run lock), or, when no"
-    " run is live, to the run named by --run (default: the latest) only if --resume would"
-    " continue it (it stopped for an operator, was interrupted, or failed). HOST must be in"
-    " the run and STEP one of its steps: mark-done and skip need one not already done, retry"
-    " one that was started and did not finish, and none may target a step the live run is"
-    " executing now. --by and --reason must not be blank. Journals --by, --reason, the OS"
-    " user, the terminal and the step key. See docs/running.md."
-)
-
-
-def approve_command(
-    host: str = typer.Argument(
-        ..., help="The host waiting at an approve step.", autocompletion=complete_host
-    ),
-    by: str = typer.Option(..., "--by", help="Who approves (journaled; not empty)."),
-    reason: str = typer.Option("", "--reason", help="Why (journaled)."),
-    step: str | None = typer.Option(
-        None,
-        "--step",
-        help="Approve this approve step of HOST ahead of time (its number, key or label); "
-        "default: the gate HOST is waiting at now.",
-    ),
-    run_id: str | None = typer.Option(None, "--run", help="Default: the live run."),
-    state_dir: Path = STATE_DIR_OPTION,
-) -> None:
-    """Release a host's approve gate in the live run (from a second terminal while it runs).
-
-    Only a host waiting at an approve gate now (or, with --step, an approve step still ahead
-    of it) of the live run; otherwise exit 2, naming the hosts that are waiting.
-    """
-    from restore.execution.operator_decisions import (
-        check_approval,
-        check_who,
-        decision_run,
-        who_detail,
-    )
-    from restore.execution.runlock import live_holder
-
-    name, why = check_who(by, reason, reason_required=False)
-    journal = Journal(state_dir, existing=True)
-    rid = decision_run(journal, live_holder(state_dir), run_id, approval=True)
-    events = journal.events(rid)
-    approve_steps: list[str] = []
-    if step is not None:
-        planned = _planned_steps(journal, rid, host)
-        key = _match_step(host, step, [k for k, _ in planned])
-        approve_steps = [k for k, kind in planned if kind == "approve"]
-        step = key
-    key = check_approval(events, rid, host, step, approve_steps)
-    event = journal.append(rid, "approved", host=host, step=key, detail=who_detail(name, why))
-    console.info(f"approved {host} {key} in run {rid} (journal row {event.seq})")
-
-
-def _decision(kind: str) -> Any:
-    def command(
-        host: str = typer.Argument(..., help="Host name.", autocompletion=complete_host),
-        step: str = typer.Argument(
-            ...,
-            help="Step number (see `restore status`), its full name, or 'host' (skip only).",
-            autocompletion=complete_step,
-        ),
-        by: str = typer.Option(..., "--by", help="Who decides (journaled; not empty)."),
-        reason: str = typer.Option(..., "--reason", help="Why (journaled; not empty)."),
-        run_id: str | None = typer.Option(
-            None, "--run", help="Default: the live run, else the latest run."
-        ),
-        state_dir: Path = STATE_DIR_OPTION,
-    ) -> None:
-        from restore.execution.operator_decisions import (
-            check_step_decision,
-            check_who,
-            decision_run,
-            host_of,
-            who_detail,
-        )
-        from restore.execution.runlock import live_holder
-
-        name, why = check_who(by, reason, reason_required=True)
-        journal = Journal(state_dir, existing=True)
-        holder = live_holder(state_dir)
-        rid = decision_run(journal, holder, run_id, approval=False)
-        record = host_of(journal.events(rid), rid, host)
-        key = None
-        if not (kind == "skip" and step == "host"):
-            key = _match_step(host, step, [k for k, _ in _planned_steps(journal, rid, host)])
-        check_step_decision(kind, record, rid, key, live=holder is not None)
-        event = journal.append(
-            rid, _OPERATOR_EVENT[kind], host=host, step=key, detail=who_detail(name, why)
-        )
-        target = key or "the whole host"
-        console.info(f"{kind}: {host} {target} in run {rid} (journal row {event.seq})")
-        if kind != "skip" and holder is None:
-            console.info("continue the run with `restore run GRAPH -i INV --resume`")
-
-    command.__doc__ = {
-        "mark-done": "Record that an operator completed a step by hand (it will not run again).",
-        "retry": "Allow a started, non-idempotent step to run again on --resume.",
-        "skip": "Waive a step (or 'host': the whole host), with name and reason.",
-    }[kind] + _RULES_HELP
-    return command
-
-
-def _planned_steps(journal: Journal, run_id: str, host: str) -> list[tuple[str, str]]:
-    """(step key, step type) of each of the host's steps in the run's plan.
-
-    They come from the run's own `run_started` row (restore.execution.run_snapshot), never from the
-    graph file: a decision is taken from any folder, whatever became of that file."""
-    events = journal.events(run_id)
-    started = next((e for e in events if e.event == "run_started"), None)
-    hosts = started.detail.get("hosts") if started is not None else None
-    known = [h for h in hosts or [] if isinstance(h, dict) and h.get("host") == host]
-    if hosts and not known:
-        raise InputError(f"host '{host}' is not in the plan of run {run_id}")
-    planned = [
-        (str(st.get("key")), str(st.get("type")))
-        for st in (known[0].get("steps") or [] if known else [])
-        if isinstance(st, dict) and st.get("key")
-    ]
-    if not planned:  # a journal from before the plan was kept in it: the keys it has seen
-        seen = dict.fromkeys(e.step for e in events if e.host == host and e.step)
-        planned = [(key, key.split(":", 1)[1].split(":", 1)[0]) for key in seen if ":" in key]
-    if not planned:
-        raise InputError(f"host '{host}' has no steps in run {run_id}")
-    return planned
-
-
-def _match_step(host: str, step: str, keys: list[str]) -> str:
-    """Accept '4', '4:check' or a unique label; return the journal's step key."""
-    matches = [k for k in keys if step in (k, k.split(":", 1)[0], k.split(":", 1)[1])]
-    if len(matches) != 1:
-        raise InputError(
-            f"step '{step}' of {host} is {'ambiguous' if matches else 'unknown'}",
-            hint="one of: " + ", ".join(keys),
-        )
-    return matches[0]
-
-
 def journal_verify(
     run_id: str | None = typer.Option(
         None, "--run", help="Report this run's rows (the chain is global)."
@@ -425,11 +290,11 @@ def journal_export(
 
 
 def register(app: typer.Typer) -> None:
+    from restore.cli import deciding
+
     app.command("run")(run_command)
     app.command("status")(status_command)
-    app.command("approve")(approve_command)
-    for kind in ("mark-done", "retry", "skip"):
-        app.command(kind)(_decision(kind))
+    deciding.register(app)  # approve, mark-done, retry, skip: here in the help's order
     journal_app = typer.Typer(help="The hash-chained journal.", no_args_is_help=True)
     journal_app.command("verify")(journal_verify)
     journal_app.command("export")(journal_export)

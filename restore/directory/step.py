@@ -61,7 +61,7 @@ def run(ctx: StepContext) -> StepOutcome:
 def _replicas(ctx: StepContext) -> list[HostSpec]:
     from restore.inputs.inventory import load_inventory
 
-    inventory = load_inventory(ctx.inventory_path, with_secrets=True)
+    inventory = load_inventory(ctx.inventory_paths, with_secrets=True)
     domain = ctx.host.var("restore_ad_domain")
     return [
         h

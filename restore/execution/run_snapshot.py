@@ -11,12 +11,13 @@ Pure: dictionaries in, dictionaries out (the journal row is canonical JSON).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from restore.errors import InputError
 from restore.execution.journal import Event
 from restore.models import GraphSpec, StepSpec
 
@@ -121,6 +122,69 @@ def inventory_fingerprint(source: str) -> str:
         digest.update(f"{file.relative_to(base) if file.is_relative_to(base) else file}\0".encode())
         digest.update((file_sha256(file) or "unreadable").encode() + b"\n")
     return digest.hexdigest()
+
+
+def resolved_inventories(source: str | Path | Sequence[str | Path]) -> tuple[str, ...]:
+    """Every `-i` of the run as an absolute path, in the order given (the order Ansible merges
+    them in: a later one wins for a variable both set)."""
+    sources = [source] if isinstance(source, str | Path) else list(source)
+    return tuple(str(Path(s).resolve()) for s in sources)
+
+
+def inventories_fingerprint(paths: Sequence[str]) -> str:
+    """`inventory_fingerprint` of one inventory; for several, a digest over each one's path and
+    fingerprint in order, so that adding, dropping, reordering or editing any of them shows."""
+    if len(paths) == 1:
+        return inventory_fingerprint(paths[0])  # what runs of one -i always recorded
+    digest = hashlib.sha256()
+    for path in paths:
+        digest.update(f"{path}\0{inventory_fingerprint(path)}\n".encode())
+    return digest.hexdigest()
+
+
+def inventory_record(paths: Sequence[str]) -> dict[str, Any]:
+    """`run_started`'s inventory keys. `inventory` stays the first path, as for a run of one
+    `-i`; `inventories` lists them all, in order; `inventory_sha256` covers them all."""
+    return {
+        "inventory": paths[0],
+        "inventories": list(paths),
+        "inventory_sha256": inventories_fingerprint(paths),
+    }
+
+
+def started_inventories(detail: Mapping[str, Any]) -> tuple[str, ...]:
+    """The inventories a `run_started` row names (a row from before `inventories`: its one)."""
+    listed = detail.get("inventories")
+    if isinstance(listed, list) and all(isinstance(p, str) for p in listed):
+        return tuple(listed)
+    single = detail.get("inventory")
+    return (single,) if isinstance(single, str) else ()
+
+
+def check_resumed_inventories(events: Iterable[Event], run_id: str, paths: Sequence[str]) -> None:
+    """A resumed run goes on with the inventories it began with, unchanged: the same files in
+    the same order (the merge depends on it) and the same content. InputError (exit 2)
+    otherwise, before anything is journaled."""
+    started = next((e for e in events if e.event == "run_started"), None)
+    if started is None:
+        return  # nothing recorded to compare with
+    before = started_inventories(started.detail)
+    if before and tuple(paths) != before:
+        raise InputError(
+            f"run {run_id} started with -i {' -i '.join(before)}; a resumed run must use the "
+            f"same inventories in the same order (given: -i {' -i '.join(paths)})",
+            key="--inventory",
+            hint="pass the run's inventories again, or start a new run without --resume",
+        )
+    recorded = started.detail.get("inventory_sha256")
+    if before and isinstance(recorded, str) and recorded != inventories_fingerprint(paths):
+        raise InputError(
+            f"the inventory changed since run {run_id} started; a resumed run must act on the "
+            "hosts it began with",
+            file=" + ".join(paths),
+            key="--resume",
+            hint="restore the original inventory files, or start a new run without --resume",
+        )
 
 
 def _files(root: Path) -> list[Path]:

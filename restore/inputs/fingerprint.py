@@ -77,7 +77,9 @@ class Staleness:
         return self.rehearsed_at is None or bool(self.changed or self.added or self.removed)
 
 
-def record_success(state_dir: Path, graph: GraphSpec, inventory_source: Path, run_id: str) -> Path:
+def record_success(
+    state_dir: Path, graph: GraphSpec, inventory_source: Path | Sequence[Path], run_id: str
+) -> Path:
     record = {
         "run_id": run_id,
         "rehearsed_at": datetime.now(UTC).isoformat(timespec="seconds"),

@@ -24,7 +24,6 @@ from restore.errors import InputError
 from restore.inputs.inventory_ansible import load_with_ansible
 from restore.inputs.inventory_cache import (
     combined_cache_key,
-    inventory_cache_key,
     read_cache,
     write_cache,
 )
@@ -53,6 +52,15 @@ def inventory_paths(source: InventorySource) -> list[Path]:
     if isinstance(source, str | Path):
         return [Path(source)]
     return [Path(s) for s in source]
+
+
+def inventory_cache_key(source: InventorySource) -> str | None:
+    """Content key of static inventories (every `-i`, in order) and their vars dirs; None when
+    one is missing or dynamic."""
+    paths = inventory_paths(source)
+    if not paths or not all(p.exists() for p in paths):
+        return None
+    return combined_cache_key(paths)
 
 
 def describe_sources(paths: Sequence[Path]) -> str:

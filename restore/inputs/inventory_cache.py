@@ -43,11 +43,6 @@ def source_files(path: Path) -> Iterator[Path] | None:
     return iter(files)
 
 
-def inventory_cache_key(path: Path) -> str | None:
-    """Content key of a static inventory and its vars dirs; None for a dynamic one."""
-    return _cache_key(path)
-
-
 def combined_cache_key(paths: Sequence[Path]) -> str | None:
     """Content key of several sources in order; None if any of them is dynamic."""
     if len(paths) == 1:

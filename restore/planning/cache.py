@@ -1,9 +1,9 @@
 """Reuse a computed plan when nothing it was computed from has changed.
 
-The key covers the graph file's bytes, the inventory's content key (every file it was read
-from; a dynamic inventory is never cached), the options and the tool's version. Playbooks are
-only checked for existence by validation, so a cached plan is used only if every playbook it
-names still exists; otherwise the plan is recomputed and validation reports the problem.
+The key covers the graph file's bytes, the inventories' content key (every file each `-i` was
+read from, in order; a dynamic inventory is never cached), the options and the tool's version.
+Playbooks are only checked for existence by validation, so a cached plan is used only if every
+playbook it names still exists; otherwise the plan is recomputed and validation reports the problem.
 
 The cache is JSON (restore.planning.datacodec: no pickle, so a tampered file cannot run code) in the
 user's private cache folder (restore.state_dir.user_cache_dir, 0700), not in the state dir.
@@ -28,9 +28,9 @@ _FORMAT = 3  # 3: GraphSpec.rehearsal_seeds
 
 
 def _key(
-    graph_file: Path, inventory: Path, only: str | None, max_parallel: Sequence[int]
+    graph_file: Path, inventories: Sequence[Path], only: str | None, max_parallel: Sequence[int]
 ) -> str | None:
-    inventory_key = inventory_cache_key(inventory) if inventory.exists() else None
+    inventory_key = inventory_cache_key(inventories)
     if inventory_key is None:
         return None
     try:
@@ -66,12 +66,12 @@ def _decode_paused(data: bytes) -> RestorePlan:
 def cached_plan(
     cache_dir: Path | None,
     graph_file: Path,
-    inventory: Path,
+    inventories: Sequence[Path],
     only: str | None,
     max_parallel: Sequence[int],
     compute: Callable[[], RestorePlan],
 ) -> RestorePlan:
-    key = _key(graph_file, inventory, only, max_parallel) if cache_dir is not None else None
+    key = _key(graph_file, inventories, only, max_parallel) if cache_dir is not None else None
     if cache_dir is None or key is None:
         return compute()
     target = cache_dir / f"plan-{key}.json"

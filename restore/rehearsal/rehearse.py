@@ -24,7 +24,7 @@ from restore.execution.engine import Engine, Processor, RunOptions, RunResult
 from restore.execution.journal import Journal
 from restore.inputs.fingerprint import record_success
 from restore.inputs.graph import load_graph
-from restore.inputs.inventory import load_inventory
+from restore.inputs.inventory import InventorySource, inventory_paths, load_inventory
 from restore.models import GraphSpec, Inventory
 from restore.planning.binding import bind
 from restore.planning.model import RestorePlan
@@ -39,21 +39,24 @@ VAULT_ENV = "ANSIBLE_VAULT_PASSWORD_FILE"
 
 
 def _seed(
-    book: Path, inventory: Path, state_dir: Path, attack_at: datetime | None, say: Say
+    book: Path, inventory: InventorySource, state_dir: Path, attack_at: datetime | None, say: Say
 ) -> None:
     """Prepare the rehearsal's world (e.g. a backup repository) before the attack and the run."""
+    from restore.ansible.request import PlaybookRequest
     from restore.ansible.runner import run_playbook
     from restore.errors import OperationalError
 
     say(f"seeding with {book.name}")
     extra = {"restore_incident_start": attack_at.isoformat()} if attack_at else {}
     result = run_playbook(
-        playbook=book.resolve(),
-        inventory=str(inventory),
-        host="all",
-        work_dir=state_dir / "seeds" / book.stem,
-        extravars=extra,
-        timeout_s=600,
+        PlaybookRequest(
+            playbook=book.resolve(),
+            host="all",
+            work_dir=state_dir / "seeds" / book.stem,
+            inventories=tuple(str(p) for p in inventory_paths(inventory)),
+            extravars=extra,
+            timeout_s=600,
+        )
     )
     # limited to "all": there is no single host's stats to read, so runner status and rc decide
     if result.status != "successful" or result.rc != 0:
@@ -90,7 +93,7 @@ class _Request:
     """What one rehearsal was asked for (rehearse()'s arguments, the graph loaded)."""
 
     graph: GraphSpec
-    inventory_file: Path
+    inventory_file: InventorySource  # every -i, in order
     state_dir: Path
     lab: bool
     scenario: str
@@ -104,7 +107,7 @@ class _Request:
 
 def rehearse(
     graph_file: Path,
-    inventory_file: Path,
+    inventory_file: InventorySource,  # every -i, in order
     state_dir: Path,
     *,
     lab: bool,
@@ -155,7 +158,7 @@ def _rehearse(request: _Request) -> RehearsalResult:
     real_inventory = load_inventory(request.inventory_file)
     # binding validates the graph against the real inventory; no need to plan it twice
     bound = [host for hosts in bind(request.graph, real_inventory).values() for host in hosts]
-    target_inventory = request.inventory_file
+    target_inventory: InventorySource = request.inventory_file
     the_lab = None
     # warms ansible-core up while the lab starts; every playbook step is then a fork
     prefork = PreforkAnsible(log_path=state_dir / "prefork.log")
@@ -184,7 +187,8 @@ def _rehearse(request: _Request) -> RehearsalResult:
         report_md, report_html = _write_reports(state_dir, result.run_id, request.junit)
         timings["report_s"] = time.monotonic() - report_started
         if result.state == "succeeded":
-            record_success(state_dir, request.graph, request.inventory_file, result.run_id)
+            paths = inventory_paths(request.inventory_file)
+            record_success(state_dir, request.graph, paths, result.run_id)
     finally:
         prefork.stop()
         if the_lab is not None and not request.keep_lab:
@@ -195,7 +199,7 @@ def _rehearse(request: _Request) -> RehearsalResult:
     return RehearsalResult(result, report_md, report_html, request.junit, infected, timings)
 
 
-def _seed_world(request: _Request, target_inventory: Path) -> None:
+def _seed_world(request: _Request, target_inventory: InventorySource) -> None:
     """Seeds (a backup repository...) are the world before the attack: they run first, told
     roughly when the attack will be, so that their files are older than it. The graph's own
     `rehearsal.seed` first, then any given on the command line."""
@@ -209,7 +213,7 @@ def _run(
     request: _Request,
     plan: RestorePlan,
     inventory: Inventory,
-    target_inventory: Path,
+    target_inventory: InventorySource,
     prefork: PreforkAnsible,
     infected: dict[str, str],
     attack_at: datetime | None,
@@ -220,7 +224,7 @@ def _run(
         engine = Engine(
             plan,
             inventory,
-            str(target_inventory),
+            target_inventory,
             journal,
             RunOptions(max_parallel=request.max_parallel, assume_yes=True),
             processor=request.processor,

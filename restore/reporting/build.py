@@ -9,6 +9,7 @@ check found, when each service came back — come from journal events.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
@@ -18,8 +19,15 @@ from restore.execution.run_fold import RunView, fold_run
 from restore.execution.run_snapshot import snapshot_of
 from restore.reporting.model import RecoveryReport, ServiceInfo, report_from_view
 
+REPORT_PHASES = 3
+"""How many times `report_for_run` calls `progress`: once per phase done, so that a caller can
+show a count (`2/4`) rather than a spinner."""
 
-def report_for_run(state_dir: Path, run_id: str | None = None) -> RecoveryReport:
+
+def report_for_run(
+    state_dir: Path, run_id: str | None = None, progress: Callable[[str], None] | None = None
+) -> RecoveryReport:
+    said = progress or (lambda _done: None)
     journal = Journal(state_dir, read_only=True)  # a report never creates or changes state
     try:
         run = journal.run(run_id)
@@ -28,14 +36,17 @@ def report_for_run(state_dir: Path, run_id: str | None = None) -> RecoveryReport
                 f"no run {'named ' + run_id if run_id else 'recorded'} in {state_dir}",
                 hint="see `restore status`, or pass --state-dir",
             )
-        view = fold_run(journal.events(run.run_id))
+        events = journal.events(run.run_id)
+        said(f"read {len(events)} event(s)")
+        view = fold_run(events)
         verification = journal.verify()
+        said(f"hash chain {'intact' if verification.ok else 'BROKEN'}")
     finally:
         journal.close()
     services, graph_name, incident_at, notes = _from_snapshot(run.run_id, view, run.graph_path)
     # a rehearsal's clocks start at its simulated attack
     incident_at = view.simulated_incident_at or incident_at
-    return report_from_view(
+    report = report_from_view(
         view,
         services,
         run_id=run.run_id,
@@ -45,6 +56,8 @@ def report_for_run(state_dir: Path, run_id: str | None = None) -> RecoveryReport
         chain_ok=verification.ok,
         notes=notes,
     )
+    said(f"report of {len(report.hosts)} host(s) built")
+    return report
 
 
 def _from_snapshot(

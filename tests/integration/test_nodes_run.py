@@ -18,6 +18,7 @@ import pytest
 import yaml
 
 from restore.ansible.nodes.remote import run_playbook_on_node
+from restore.ansible.request import PlaybookRequest
 from restore.ansible.runner import PlaybookResult
 from restore.inputs.inventory import load_inventory
 from restore.lab import Lab
@@ -182,16 +183,24 @@ def test_a_node_down_fails_its_site_and_blocks_dependents_while_the_other_site_g
     assert sites.executed_by("pacs1") == [] and sites.executed_by("ris1") == []
 
 
-def _job(sites: Sites, name: str, **options: Any) -> PlaybookResult:
+def _job(
+    sites: Sites, name: str, reattach_deadline_s: float | None = None, **options: Any
+) -> PlaybookResult:
     hosts = sites.hosts()
+    request = PlaybookRequest(
+        playbook=sites.base / "playbooks" / "marker.yml",
+        host="lab1",
+        work_dir=sites.base / name,
+        **options,
+    )
+    more = {} if reattach_deadline_s is None else {"reattach_deadline_s": reattach_deadline_s}
     return run_playbook_on_node(
+        request,
         node=hosts.host("node1"),
         target=hosts.host("lab1"),
-        playbook=sites.base / "playbooks" / "marker.yml",
-        work_dir=sites.base / name,
         idle_limit_s=4,
         connect_timeout_s=3,
-        **options,
+        **more,
     )
 
 
@@ -270,11 +279,14 @@ def test_a_wrong_target_host_key_is_refused_on_the_node(sites: Sites) -> None:
     forged_inventory.write_text(yaml.safe_dump(data))
     target = load_inventory(forged_inventory, with_secrets=True).host("lab1")
     result = run_playbook_on_node(
+        PlaybookRequest(
+            playbook=sites.base / "playbooks" / "marker.yml",
+            host="lab1",
+            work_dir=sites.base / "forged",
+            timeout_s=120,
+        ),
         node=hosts.host("node1"),
         target=target,
-        playbook=sites.base / "playbooks" / "marker.yml",
-        work_dir=sites.base / "forged",
-        timeout_s=120,
     )
     assert not result.ok
     assert result.stats.get("dark") == 1 or "unreachable" in result.message
@@ -358,11 +370,14 @@ def test_jobs_starting_at_once_on_one_node_all_run(sites: Sites) -> None:
     def job(target: str) -> None:
         sites.forget(target)
         results[target] = run_playbook_on_node(
+            PlaybookRequest(
+                playbook=sites.base / "playbooks" / "marker.yml",
+                host=target,
+                work_dir=sites.base / f"together-{target}",
+                timeout_s=120,
+            ),
             node=hosts.host("node1"),
             target=hosts.host(target),
-            playbook=sites.base / "playbooks" / "marker.yml",
-            work_dir=sites.base / f"together-{target}",
-            timeout_s=120,
         )
 
     threads = [threading.Thread(target=job, args=(t,)) for t in ("lab1", "pacs1", "ris1", "dc1")]

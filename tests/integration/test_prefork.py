@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from restore.ansible.prefork.service import PreforkAnsible
+from restore.ansible.request import PlaybookRequest
 from restore.ansible.runner import run_playbook
 
 PLAYBOOK = """
@@ -60,12 +61,14 @@ def _jobs(log: Path) -> list[tuple[int, str]]:
 def _marker_run(site: Path, name: str, env: dict[str, str]) -> tuple[bool, Path]:
     marker = site / f"{name}.txt"
     result = run_playbook(
-        playbook=site / "marker.yml",
-        inventory=str(site / "inventory.ini"),
-        host="target",
-        work_dir=site / name,
-        extravars={"marker": str(marker)},
-        timeout_s=120,
+        PlaybookRequest(
+            playbook=site / "marker.yml",
+            inventories=(str(site / "inventory.ini"),),
+            host="target",
+            work_dir=site / name,
+            extravars={"marker": str(marker)},
+            timeout_s=120,
+        ),
         launch_env=env,
     )
     return result.ok, marker
@@ -90,12 +93,14 @@ def test_a_timeout_kills_the_forked_job(site: Path) -> None:
     with PreforkAnsible(log_path=log) as prefork:
         started = time.monotonic()
         result = run_playbook(
-            playbook=site / "slow.yml",
-            inventory=str(site / "inventory.ini"),
-            host="target",
-            work_dir=site / "slow",
-            extravars={"pidfile": str(site / "slow.pid")},
-            timeout_s=5,
+            PlaybookRequest(
+                playbook=site / "slow.yml",
+                inventories=(str(site / "inventory.ini"),),
+                host="target",
+                work_dir=site / "slow",
+                extravars={"pidfile": str(site / "slow.pid")},
+                timeout_s=5,
+            ),
             launch_env=prefork.environment(),
         )
         assert result.status == "timeout" and not result.ok
@@ -114,12 +119,14 @@ def test_a_timeout_without_the_server_kills_the_task_command_too(site: Path) -> 
     """The cold way (RESTORE_ANSIBLE_PREFORK=0, or a server that is gone): ansible-runner
     kills the job's process group, which ansible-core 2.19's detached workers have left."""
     result = run_playbook(
-        playbook=site / "slow.yml",
-        inventory=str(site / "inventory.ini"),
-        host="target",
-        work_dir=site / "slow-cold",
-        extravars={"pidfile": str(site / "slow-cold.pid")},
-        timeout_s=5,
+        PlaybookRequest(
+            playbook=site / "slow.yml",
+            inventories=(str(site / "inventory.ini"),),
+            host="target",
+            work_dir=site / "slow-cold",
+            extravars={"pidfile": str(site / "slow-cold.pid")},
+            timeout_s=5,
+        ),
     )
     assert result.status == "timeout" and not result.ok
     command = int((site / "slow-cold.pid").read_text())
@@ -129,6 +136,7 @@ def test_a_timeout_without_the_server_kills_the_task_command_too(site: Path) -> 
 ENGINE = """
 import sys, threading
 from pathlib import Path
+from restore.ansible.request import PlaybookRequest
 from restore.ansible.runner import run_playbook
 from restore.ansible.prefork.service import PreforkAnsible
 
@@ -137,12 +145,14 @@ prefork = PreforkAnsible(log_path=site / "prefork.log")
 prefork.start()
 print(prefork.server_pid, flush=True)
 run_playbook(
-    playbook=site / "slow.yml",
-    inventory=str(site / "inventory.ini"),
-    host="target",
-    work_dir=site / "engine",
-    extravars={"pidfile": str(site / "slow.pid")},
-    timeout_s=300,
+    PlaybookRequest(
+        playbook=site / "slow.yml",
+        inventories=(str(site / "inventory.ini"),),
+        host="target",
+        work_dir=site / "engine",
+        extravars={"pidfile": str(site / "slow.pid")},
+        timeout_s=300,
+    ),
     launch_env=prefork.environment(),
 )
 """

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from restore.ansible.request import PlaybookRequest
 from restore.ansible.runner import run_playbook
 
 PLAYBOOK = """
@@ -44,13 +45,15 @@ def test_success_is_decided_from_stats_and_secrets_are_scrubbed(
     playbook, inventory = play
     seen: list[str] = []
     result = run_playbook(
-        playbook=playbook,
-        inventory=inventory,
-        host="h1",
-        work_dir=tmp_path / "w",
-        secret_extravars={"db_password": "Db-Secret-99"},
-        secrets=["Inv-Secret-42"],
-        progress=seen.append,
+        PlaybookRequest(
+            playbook=playbook,
+            inventories=(inventory,),
+            host="h1",
+            work_dir=tmp_path / "w",
+            secret_extravars={"db_password": "Db-Secret-99"},
+            secrets=("Inv-Secret-42",),
+            progress=seen.append,
+        ),
     )
     assert result.ok, result
     assert result.stats["failures"] == 0
@@ -66,11 +69,13 @@ def test_success_is_decided_from_stats_and_secrets_are_scrubbed(
 def test_failed_task_is_data(tmp_path: Path, play: tuple[Path, str]) -> None:
     playbook, inventory = play
     result = run_playbook(
-        playbook=playbook,
-        inventory=inventory,
-        host="h1",
-        work_dir=tmp_path / "w",
-        extravars={"fail_me": True, "db_password": "x"},
+        PlaybookRequest(
+            playbook=playbook,
+            inventories=(inventory,),
+            host="h1",
+            work_dir=tmp_path / "w",
+            extravars={"fail_me": True, "db_password": "x"},
+        ),
     )
     assert not result.ok
     assert result.status == "failed"
@@ -80,11 +85,13 @@ def test_failed_task_is_data(tmp_path: Path, play: tuple[Path, str]) -> None:
 def test_limit_matching_nothing_is_not_success(tmp_path: Path, play: tuple[Path, str]) -> None:
     playbook, inventory = play
     result = run_playbook(
-        playbook=playbook,
-        inventory=inventory,
-        host="absent",
-        work_dir=tmp_path / "w",
-        extravars={"db_password": "x"},
+        PlaybookRequest(
+            playbook=playbook,
+            inventories=(inventory,),
+            host="absent",
+            work_dir=tmp_path / "w",
+            extravars={"db_password": "x"},
+        ),
     )
     assert not result.ok
 
@@ -92,12 +99,14 @@ def test_limit_matching_nothing_is_not_success(tmp_path: Path, play: tuple[Path,
 def test_timeout_stops_the_playbook(tmp_path: Path, play: tuple[Path, str]) -> None:
     playbook, inventory = play
     result = run_playbook(
-        playbook=playbook,
-        inventory=inventory,
-        host="h1",
-        work_dir=tmp_path / "w",
-        extravars={"sleep_s": 60, "db_password": "x"},
-        timeout_s=2,
+        PlaybookRequest(
+            playbook=playbook,
+            inventories=(inventory,),
+            host="h1",
+            work_dir=tmp_path / "w",
+            extravars={"sleep_s": 60, "db_password": "x"},
+            timeout_s=2,
+        ),
     )
     assert not result.ok
     assert result.status == "timeout"

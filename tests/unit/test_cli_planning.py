@@ -166,3 +166,31 @@ def test_repeated_plan_uses_cache_until_an_input_changes(
     (tmp_path / "rebuild.yml").unlink()
     code, _, err = invoke("plan", graph, "-i", inv, state=state)
     assert code == 2 and "rebuild.yml" in err
+
+
+def test_a_plan_of_several_inventories_is_cached_on_all_of_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    cache = tmp_path / "xdg" / "restore"
+    graph = write_graph(tmp_path, [service("a", 1, ["@clinic"], steps=["check"])])
+    hosts = tmp_path / "hosts.ini"
+    hosts.write_text("h1 ansible_host=127.0.0.1\nh2 ansible_host=127.0.0.2\n")
+    groups = tmp_path / "groups.ini"
+    groups.write_text("[clinic]\nh1\n")
+    both = ("-i", hosts, "-i", groups)
+
+    def plan(*inventories: str | Path) -> tuple[list[str], set[str]]:
+        code, out, err = invoke("plan", graph, *inventories, "--format", "json", state=tmp_path)
+        assert code == 0, err
+        return json.loads(out)["hosts_order"], {p.name for p in cache.glob("plan-*.json")}
+
+    order, (first,) = plan(*both)
+    assert order == ["h1"]
+    written = (cache / first).stat().st_mtime_ns
+    assert plan(*both) == (["h1"], {first})
+    assert (cache / first).stat().st_mtime_ns == written  # read back, not computed again
+    assert plan("-i", groups, "-i", hosts)[1] != {first}  # the order is part of the key
+    groups.write_text("[clinic]\nh1\nh2\n")  # the second file changes the plan: so the key
+    order, names = plan(*both)
+    assert order == ["h1", "h2"] and first not in names

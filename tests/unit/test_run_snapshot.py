@@ -6,6 +6,8 @@ Runs go through the real engine on hosts reached by the local transport (tests.u
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -106,3 +108,23 @@ def test_the_report_stands_on_the_journal_when_the_graph_moved_or_changed(
         assert "changed since the run started" in changed.notes[0]
     finally:
         graph.write_text(original)
+
+
+def test_the_report_command_counts_its_phases(finished: tuple[Path, RunResult, Journal]) -> None:
+    """Off a terminal, plain lines with a count (first and last at least), not a spinner."""
+    tmp_path, result, journal = finished
+    events = journal.events(result.run_id)
+    state, out = str(tmp_path / "state"), str(tmp_path / "counted.md")
+    command = [sys.executable, "-m", "restore", "report", "--run", result.run_id]
+    done = subprocess.run(
+        [*command, "--state-dir", state, "-o", out],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = [line for line in done.stderr.splitlines() if "building the report" in line]
+    assert f"building the report: 1/4 (read {len(events)} event(s))" in lines[0]
+    assert "building the report: 4/4 (rendered as md)" in lines[-1]
+    assert (tmp_path / "counted.md").read_text().startswith("#")

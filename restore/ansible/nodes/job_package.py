@@ -2,12 +2,14 @@
 
 The directory carries everything the node needs and nothing else: a copy of the playbook's
 directory (roles, group_vars), a one-host inventory with every variable the target resolved
-to here (vaulted ones already decrypted here), the target's known_hosts and key, and the
-vault password only when a file of the project is vault-encrypted (whole, or a ``!vault``
-value in it): the node never holds the key to vaulted data it was not sent. Host-key checking stays
-on: ansible-runner would turn it off otherwise. A fresh staging directory per job, deleted
-right after transmit: transmit packs the whole directory, so a reused one silently ships the
-previous job's extra vars.
+to here and its groups (vaulted values already decrypted here), the target's known_hosts and
+key, and the vault password only when a file of the project is vault-encrypted (whole, or a
+``!vault`` value in it): the node never holds the key to vaulted data it was not sent. That
+inventory is the merge of every `-i` of the run, done once, here: the inventory files
+themselves would ship every other host's secrets, and paths that exist only here. Host-key
+checking stays on: ansible-runner would turn it off otherwise. A fresh staging directory per
+job, deleted right after transmit: transmit packs the whole directory, so a reused one
+silently ships the previous job's extra vars.
 """
 
 from __future__ import annotations
@@ -146,4 +148,10 @@ def _job_inventory(target: HostSpec) -> dict[str, Any]:
     )
     if target.user:
         host_vars["ansible_user"] = target.user
-    return {"all": {"hosts": {target.name: host_vars}}}
+    # Its groups too, so that a play aimed at a group (`hosts: dbservers`) finds it on the node
+    # as here, whichever of the run's inventories (-i A -i B) put it there.
+    children = {g: {"hosts": {target.name: None}} for g in target.groups if g != "ungrouped"}
+    everyone: dict[str, Any] = {"hosts": {target.name: host_vars}}
+    if children:
+        everyone["children"] = children
+    return {"all": everyone}

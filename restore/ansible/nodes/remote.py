@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -26,25 +26,18 @@ from restore.ansible.nodes.link import (
     JobStream,
     NodeLink,
 )
-from restore.ansible.runner import PlaybookResult, ProgressFn, host_stats, scrub_artifacts
+from restore.ansible.request import PlaybookRequest, ProgressFn
+from restore.ansible.runner import PlaybookResult, host_stats, scrub_artifacts
 from restore.models import HostSpec
 from restore.secrets import redact, redact_text
 from restore.transports.base import TransportError
 
 
 def run_playbook_on_node(
+    request: PlaybookRequest,
     *,
     node: HostSpec,
     target: HostSpec,
-    playbook: Path,
-    work_dir: Path,
-    extravars: Mapping[str, Any] | None = None,
-    secret_extravars: Mapping[str, Any] | None = None,
-    secrets: Iterable[str] = (),
-    check: bool = False,
-    timeout_s: float | None = None,
-    cancel: threading.Event | None = None,
-    progress: ProgressFn | None = None,
     vault_password_file: Path | None = None,
     reattach_deadline_s: float = REATTACH_DEADLINE_S,
     idle_limit_s: float = IDLE_LIMIT_S,
@@ -55,12 +48,16 @@ def run_playbook_on_node(
     """Like `restore.ansible.runner.run_playbook`, but executed by `node`. Never raises: a failed
     play, an unreachable node or a lost job is a result (status error, unknown...).
 
+    `target` is the request's host as the inventories resolved it here: the job carries its
+    variables, never the inventory files (restore.ansible.nodes.job_package).
+
     `attach_to` names a job submitted earlier (by an orchestrator that then stopped): it is
     followed from its start, never submitted again. `on_submitted` hears a new job's id as
     soon as the node holds it."""
     started = time.monotonic()
+    work_dir = request.work_dir
     work_dir.mkdir(parents=True, exist_ok=True)
-    known_secrets = [*secrets, *(str(v) for v in (secret_extravars or {}).values() if v)]
+    known_secrets = request.known_secrets()
     ident = attach_to or uuid.uuid4().hex
     transmitted = work_dir / f"transmit-{ident}"
 
@@ -85,9 +82,9 @@ def run_playbook_on_node(
                     transmitted,
                     ident=ident,
                     target=target,
-                    playbook=playbook,
-                    extravars={**(extravars or {}), **(secret_extravars or {})},
-                    check=check,
+                    playbook=request.playbook,
+                    extravars=request.play_vars(),
+                    check=request.check,
                     vault_password_file=vault_password_file,
                 )
             except Exception as exc:  # a job that cannot be built fails its step, not the run
@@ -106,9 +103,9 @@ def run_playbook_on_node(
             target=target.name,
             work_dir=work_dir,
             started=started,
-            timeout_s=timeout_s,
-            cancel=cancel,
-            progress=progress,
+            timeout_s=request.timeout_s,
+            cancel=request.cancel,
+            progress=request.progress,
             reattach_deadline_s=reattach_deadline_s,
             idle_limit_s=idle_limit_s,
             result=result,

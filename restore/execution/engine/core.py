@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import contextlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from restore import logs
@@ -32,6 +32,7 @@ from restore.execution.engine.results import (
     RunResult,
 )
 from restore.execution.journal import Journal
+from restore.execution.run_snapshot import resolved_inventories
 from restore.execution.run_state import HostReplay, replay_facts
 from restore.execution.runners import RUNNERS
 from restore.execution.steps.base import HostFacts, StepContext, StepOutcome
@@ -50,7 +51,7 @@ class Engine:
         self,
         plan: RestorePlan,
         inventory: Inventory,
-        inventory_path: str,
+        inventory_paths: str | Path | Sequence[str | Path],  # every -i, in order
         journal: Journal,
         options: RunOptions,
         processor: Processor | None = None,
@@ -59,7 +60,7 @@ class Engine:
     ) -> None:
         self.plan = plan
         self.inventory = inventory
-        self.inventory_path = str(Path(inventory_path).resolve())
+        self.inventory_paths = resolved_inventories(inventory_paths)
         self.journal = journal
         self.options = options
         self.processor: Processor = processor or NullProcessor()
@@ -70,7 +71,7 @@ class Engine:
         self._dispatcher = Dispatcher(
             plan,
             inventory,
-            self.inventory_path,
+            self.inventory_paths,
             options,
             self._recorder,
             # Tests replace a step type here to provoke verdicts they cannot plant for real.
@@ -87,7 +88,7 @@ class Engine:
         return self._recorder.run_id
 
     def run(self) -> RunResult:
-        resumed, replayed = open_run(self.plan, self.options, self.inventory_path, self._recorder)
+        resumed, replayed = open_run(self.plan, self.options, self.inventory_paths, self._recorder)
         run_log = logs.attach_run_log(self.journal.state_dir / "runs" / self.run_id / "restore.log")
         try:
             return self._run_opened(resumed, replayed)

@@ -46,7 +46,7 @@ class Dispatcher:
         self,
         plan: RestorePlan,
         inventory: Inventory,
-        inventory_path: str,
+        inventory_paths: tuple[str, ...],
         options: RunOptions,
         recorder: Recorder,
         runners: Mapping[StepType, Runner],
@@ -54,7 +54,7 @@ class Dispatcher:
     ) -> None:
         self.plan = plan
         self.inventory = inventory
-        self.inventory_path = inventory_path
+        self.inventory_paths = inventory_paths
         self.options = options
         self.recorder = recorder
         self.runners = runners
@@ -153,7 +153,7 @@ class Dispatcher:
             step=step,
             step_key=key,
             graph=self.plan.graph,
-            inventory_path=self.inventory_path,
+            inventory_paths=self.inventory_paths,
             state_dir=journal.state_dir,
             run_dir=journal.state_dir / "runs" / run_id,
             journal=journal,

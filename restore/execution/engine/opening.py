@@ -1,6 +1,6 @@
 """Opening a run: a new one, with everything later commands need journaled in its first
 event, or the latest (or a named) one resumed from its journal, refused when it cannot
-honestly continue (a dry run resumed for real, a graph changed since)."""
+honestly continue (a dry run resumed for real, a graph or an inventory changed since)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,12 @@ from pathlib import Path
 from restore.errors import InputError
 from restore.execution.engine.recorder import Recorder
 from restore.execution.engine.results import RunOptions
-from restore.execution.run_snapshot import graph_document, inventory_fingerprint, plan_hosts
+from restore.execution.run_snapshot import (
+    check_resumed_inventories,
+    graph_document,
+    inventory_record,
+    plan_hosts,
+)
 from restore.execution.run_state import HostReplay, replay
 from restore.models import RunState
 from restore.planning.model import RestorePlan
@@ -21,19 +26,23 @@ def graph_hash(path: Path) -> str:
 
 
 def open_run(
-    plan: RestorePlan, options: RunOptions, inventory_path: str, recorder: Recorder
+    plan: RestorePlan, options: RunOptions, inventory_paths: tuple[str, ...], recorder: Recorder
 ) -> tuple[bool, dict[str, HostReplay]]:
     """Sets `recorder.run_id`; returns whether the run was resumed, and the journal's view of
     each host when it was."""
     digest = graph_hash(plan.graph.path)
     if options.resume:
-        return True, _resume(plan, options, digest, recorder)
-    _start(plan, options, inventory_path, digest, recorder)
+        return True, _resume(plan, options, digest, inventory_paths, recorder)
+    _start(plan, options, inventory_paths, digest, recorder)
     return False, {}
 
 
 def _resume(
-    plan: RestorePlan, options: RunOptions, digest: str, recorder: Recorder
+    plan: RestorePlan,
+    options: RunOptions,
+    digest: str,
+    inventory_paths: tuple[str, ...],
+    recorder: Recorder,
 ) -> dict[str, HostReplay]:
     journal = recorder.journal
     record = journal.run(options.run_id)
@@ -57,6 +66,7 @@ def _resume(
             key="--resume",
             hint="restore the original graph, or start a new run without --resume",
         )
+    check_resumed_inventories(journal.events(record.run_id), record.run_id, inventory_paths)
     recorder.run_id = record.run_id
     journal.set_run_state(recorder.run_id, RunState.RUNNING)
     # This process holds the state dir's run lock, so a run still marked running
@@ -67,13 +77,17 @@ def _resume(
 
 
 def _start(
-    plan: RestorePlan, options: RunOptions, inventory_path: str, digest: str, recorder: Recorder
+    plan: RestorePlan,
+    options: RunOptions,
+    inventory_paths: tuple[str, ...],
+    digest: str,
+    recorder: Recorder,
 ) -> None:
     graph_path = str(plan.graph.path.resolve())
     recorder.run_id = recorder.journal.create_run(
         graph_path=graph_path,
         graph_hash=digest,
-        inventory=inventory_path,
+        inventory=" + ".join(inventory_paths),
         options={
             "dry_run": options.dry_run,
             "max_parallel": options.max_parallel,
@@ -91,8 +105,7 @@ def _start(
             "graph_sha256": digest,
             "graph_document": graph_document(plan.graph),
             "incident_at": incident_at.isoformat() if incident_at else None,
-            "inventory": inventory_path,
-            "inventory_sha256": inventory_fingerprint(inventory_path),
+            **inventory_record(inventory_paths),
             "dry_run": options.dry_run,
             "max_parallel": options.max_parallel,
             "order": list(plan.order),

@@ -62,7 +62,7 @@ class StepContext:
     step: StepSpec
     step_key: str
     graph: GraphSpec
-    inventory_path: str
+    inventory_paths: tuple[str, ...]  # every -i of the run, resolved, in order
     state_dir: Path
     run_dir: Path
     journal: Journal
