@@ -24,7 +24,7 @@ import yaml
 from restore.execution.run_snapshot import inventories_fingerprint
 from restore.lab import Lab
 from restore.models import Platform
-from tests.integration.test_run_safety import _events, _head
+from tests.integration.local_runs import head_hash, journal_events
 
 pytestmark = pytest.mark.lab
 
@@ -94,7 +94,7 @@ def _restore(*args: str | Path) -> subprocess.CompletedProcess[str]:
 
 
 def _run_started(state: Path) -> dict[str, object]:
-    return next(e.detail for e in _events(state) if e.event == "run_started")
+    return next(e.detail for e in journal_events(state) if e.event == "run_started")
 
 
 def test_a_run_merges_both_inventories_and_resumes_only_with_them(
@@ -120,7 +120,7 @@ def test_a_run_merges_both_inventories_and_resumes_only_with_them(
     assert [argv[i + 1] for i, a in enumerate(argv) if a == "-i"] == paths
     assert re.search(r"prefork: job \d+ warm", (state / "prefork.log").read_text())
 
-    head = _head(state)
+    head = head_hash(state)
     extra = tmp_path / "extra.ini"
     extra.write_text("[elsewhere]\n")
     reordered = ("-i", site.clinic, "-i", site.addresses)
@@ -140,7 +140,7 @@ def test_a_run_merges_both_inventories_and_resumes_only_with_them(
         site.clinic.write_text(SECOND)
     assert edited.returncode == 2, edited.stderr
     assert "inventory changed since run" in edited.stderr
-    assert _head(state) == head  # every refusal wrote nothing
+    assert head_hash(state) == head  # every refusal wrote nothing
 
     resumed = _restore("run", site.graph, *both, "--resume", "--state-dir", state)
     assert resumed.returncode == 0, resumed.stderr
