@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
-from restore.backups import restic, tree
+from restore.backups import native, restic, tree
 
 DEFAULT_FILE_CAP = 64 << 20  # bytes read of any one file; beyond it the file is truncated
 TEXT_CAP = 1 << 20  # bytes kept in memory of a file the analysis parses
@@ -93,6 +93,45 @@ def read_snapshot(
         cache.stats.read_seconds += time.monotonic() - started
 
 
+def read_snapshot_native(
+    repo: native.LocalRepository,
+    nodes: Iterable[tuple[tree.Node, tuple[str, ...]]],
+    cache: ContentCache,
+    *,
+    every_file: bool = False,
+    file_cap: int = DEFAULT_FILE_CAP,
+) -> None:
+    """As read_snapshot, from a repository opened once (no restic process at all)."""
+    started = time.monotonic()
+    try:
+        for node, blobs in nodes:
+            if not wants_content(node, every_file):
+                continue
+            key = node.content_key()
+            if key in cache.by_key:
+                cache.stats.cache_hits += 1
+                continue
+            read = repo.read_file(blobs, file_cap)
+            cache.by_key[key] = _content(node, read)
+            cache.stats.files_read += 1
+            cache.stats.bytes_read += len(read.data)
+    finally:
+        cache.stats.read_seconds += time.monotonic() - started
+
+
+def _missing(nodes: list[tree.Node], cache: ContentCache, every_file: bool) -> dict[str, tree.Node]:
+    """Wanted files whose content the cache does not hold yet, by path."""
+    missing: dict[str, tree.Node] = {}
+    for node in nodes:
+        if not wants_content(node, every_file):
+            continue
+        if node.content_key() in cache.by_key:
+            cache.stats.cache_hits += 1
+        else:
+            missing[node.path] = node
+    return missing
+
+
 def _read_missing(
     repo: restic.Repository,
     snapshot_id: str,
@@ -102,14 +141,7 @@ def _read_missing(
     file_cap: int,
     file_timeout: float,
 ) -> None:
-    missing: dict[str, tree.Node] = {}
-    for node in nodes_list:
-        if not wants_content(node, every_file):
-            continue
-        if node.content_key() in cache.by_key:
-            cache.stats.cache_hits += 1
-        else:
-            missing[node.path] = node
+    missing = _missing(nodes_list, cache, every_file)
     if not missing:
         return
 
