@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from restore.backups import native, restic, tree
+from restore.backups.yara_rules import Match, YaraRules
 
 DEFAULT_FILE_CAP = 64 << 20  # bytes read of any one file; beyond it the file is truncated
 TEXT_CAP = 1 << 20  # bytes kept in memory of a file the analysis parses
@@ -33,6 +34,8 @@ class Content:
     truncated: bool
     text: bytes | None = None  # the first TEXT_CAP bytes, for files the analysis parses
     error: str | None = None
+    yara: tuple[Match, ...] = ()  # the --rules this content matches
+    yara_error: str | None = None
 
 
 @dataclass
@@ -48,6 +51,7 @@ class ReadStats:
 class ContentCache:
     by_key: dict[tuple[str, int, str, str, int, int, int], Content] = field(default_factory=dict)
     stats: ReadStats = field(default_factory=ReadStats)
+    yara: YaraRules | None = None  # matched once per distinct content, as it is read
 
     def get(self, node: tree.Node) -> Content | None:
         return self.by_key.get(node.content_key())
@@ -65,13 +69,16 @@ def wants_content(node: tree.Node, every_file: bool) -> bool:
     )
 
 
-def _content(node: tree.Node, read: restic.Read) -> Content:
+def _content(node: tree.Node, read: restic.Read, rules: YaraRules | None) -> Content:
     keep = tree.needs_text(node.path)
+    matches, match_error = rules.match(read.data) if rules is not None else ((), None)
     return Content(
         sha256=hashlib.sha256(read.data).hexdigest(),
         truncated=read.truncated,
         text=read.data[:TEXT_CAP] if keep else None,
         error=read.error,
+        yara=matches,
+        yara_error=match_error,
     )
 
 
@@ -112,7 +119,7 @@ def read_snapshot_native(
                 cache.stats.cache_hits += 1
                 continue
             read = repo.read_file(blobs, file_cap)
-            cache.by_key[key] = _content(node, read)
+            cache.by_key[key] = _content(node, read, cache.yara)
             cache.stats.files_read += 1
             cache.stats.bytes_read += len(read.data)
     finally:
@@ -149,7 +156,7 @@ def _read_missing(
         node = missing.pop(path, None)
         if node is None:
             return
-        cache.by_key[node.content_key()] = _content(node, read)
+        cache.by_key[node.content_key()] = _content(node, read, cache.yara)
         cache.stats.files_read += 1
         cache.stats.bytes_read += len(read.data)
 

@@ -105,7 +105,8 @@ def scan_host(
     progress: Callable[[str], None] = lambda _: None,
 ) -> HostScan:
     result = HostScan(source)
-    judge = _Judge(options.rules, content.ContentCache(stats=result.stats), result)
+    cache = content.ContentCache(stats=result.stats, yara=options.rules.yara)
+    judge = _Judge(options.rules, cache, result)
     try:
         if options.reader != "restic" and native.is_local(source.repository.location):
             _scan_native(source, options, judge, progress)
@@ -127,7 +128,7 @@ def _scan_native(
         snapshots = repo.snapshots(source.tag)
         if options.newest is not None:
             snapshots = snapshots[-options.newest :]
-        every_file = bool(options.rules.bad_hashes)
+        every_file = options.rules.every_file
         for snap, root in snapshots:
             progress(f"{source.host}: snapshot {snap.short_id} ({snap.time})")
             try:
@@ -148,7 +149,7 @@ def _scan_restic(
     snapshots = restic.snapshots(repo, source.tag)
     if options.newest is not None:
         snapshots = snapshots[-options.newest :]
-    every_file = bool(options.rules.bad_hashes)
+    every_file = options.rules.every_file
 
     listings = restic.list_snapshots_nodes(repo, [s.id for s in snapshots])
 

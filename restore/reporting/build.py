@@ -9,6 +9,7 @@ check found, when each service came back — come from journal events.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from restore.errors import InputError
 from restore.execution.journal import Journal
 from restore.execution.run_snapshot import snapshot_of
 from restore.reporting.model import RecoveryReport, ServiceInfo, build_report
+from restore.reporting.restore_points import restore_points
 
 
 def report_for_run(state_dir: Path, run_id: str | None = None) -> RecoveryReport:
@@ -37,7 +39,7 @@ def report_for_run(state_dir: Path, run_id: str | None = None) -> RecoveryReport
         simulated = (event.get("detail") or {}).get("simulated_incident_at")
         if event["event"] == "rehearsal" and simulated:
             incident_at = datetime.fromisoformat(simulated)
-    return build_report(
+    report = build_report(
         events,
         services,
         run_id=run.run_id,
@@ -47,6 +49,7 @@ def report_for_run(state_dir: Path, run_id: str | None = None) -> RecoveryReport
         chain_ok=verification.ok,
         notes=notes,
     )
+    return replace(report, restore_points=restore_points(events))
 
 
 def _from_snapshot(

@@ -14,6 +14,7 @@ from restore.ansible.failures import step_failure_text
 from restore.inputs.durations import format_duration
 from restore.models import FAILED_STEP_EVENTS, RETURNED_HOST_STATES
 from restore.reporting import markdown_text as md
+from restore.reporting import restore_points
 from restore.reporting.html_page import render
 from restore.reporting.model import HostRecord, RecoveryReport
 from restore.reporting.svg_gantt import Bar, gantt_svg
@@ -81,6 +82,7 @@ def to_json(report: RecoveryReport) -> dict[str, Any]:
         "decisions": list(report.decisions),
         "failures": list(report.failures),
         "notes": list(report.notes),
+        "restore_points": list(report.restore_points),
         "main_courante": list(report.main_courante),
     }
 
@@ -160,6 +162,7 @@ def to_markdown(report: RecoveryReport) -> str:
         ]
         for f in report.failures:
             out.append(row(t(f["ts"]), t(f["host"]), t(f["step"]), t(f["status"]), t(f["why"])))
+    out += restore_points.markdown(report.restore_points)
     out += ["", "## Integrity verdicts", ""]
     for v in report.verdicts:
         out.append(f"- {t(v['ts'])} **{t(v['host'])}**: {t(v['verdict'])}")
@@ -240,6 +243,8 @@ def to_html(report: RecoveryReport) -> str:
             dur=_dur,
             rto=_rto,
             findings=_shown_findings,
+            chosen_text=restore_points.chosen_text,
+            rejected_lines=restore_points.rejected_lines,
         )
     )
 
