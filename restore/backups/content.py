@@ -11,7 +11,9 @@ import os
 import stat
 import tempfile
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from restore.backups import native, restic, tree
@@ -26,6 +28,10 @@ TAR_THRESHOLD = 24
 # One `restic restore` of many small files writes at most this much scratch data at once.
 BATCH_BYTES = 1 << 30
 BATCH_CHARS = 512 << 10
+# The native reader's read-ahead (see read_snapshot_native).
+READ_AHEAD_THREADS = 2
+READ_AHEAD_FILES = 16
+READ_AHEAD_BYTES = 128 << 20
 
 
 @dataclass(frozen=True)
@@ -108,20 +114,48 @@ def read_snapshot_native(
     every_file: bool = False,
     file_cap: int = DEFAULT_FILE_CAP,
 ) -> None:
-    """As read_snapshot, from a repository opened once (no restic process at all)."""
+    """As read_snapshot, from a repository opened once (no restic process at all).
+
+    Files are read ahead by worker threads (pread, MAC, AES, zstd, blob hash: the native
+    calls release the GIL) while this thread hashes and matches the previous ones; at most
+    READ_AHEAD_FILES files or READ_AHEAD_BYTES are held at once.
+    """
     started = time.monotonic()
+    todo: dict[tuple[str, int, str, str, int, int, int], tuple[tree.Node, tuple[str, ...]]] = {}
+    for node, blobs in nodes:
+        if not wants_content(node, every_file):
+            continue
+        key = node.content_key()
+        if key in cache.by_key or key in todo:
+            cache.stats.cache_hits += 1
+        else:
+            todo[key] = (node, blobs)
+    window: deque[tuple[tree.Node, Future[restic.Read], int]] = deque()
+    held = 0
+
+    def store_oldest() -> None:
+        nonlocal held
+        node, pending, size = window.popleft()
+        read = pending.result()
+        held -= size
+        cache.by_key[node.content_key()] = _content(node, read, cache.yara)
+        cache.stats.files_read += 1
+        cache.stats.bytes_read += len(read.data)
+
     try:
-        for node, blobs in nodes:
-            if not wants_content(node, every_file):
-                continue
-            key = node.content_key()
-            if key in cache.by_key:
-                cache.stats.cache_hits += 1
-                continue
-            read = repo.read_file(blobs, file_cap)
-            cache.by_key[key] = _content(node, read, cache.yara)
-            cache.stats.files_read += 1
-            cache.stats.bytes_read += len(read.data)
+        with ThreadPoolExecutor(READ_AHEAD_THREADS, thread_name_prefix="restic-read") as pool:
+            try:
+                for node, blobs in todo.values():
+                    size = min(node.size, file_cap)
+                    window.append((node, pool.submit(repo.read_file, blobs, file_cap), size))
+                    held += size
+                    while window and (len(window) > READ_AHEAD_FILES or held > READ_AHEAD_BYTES):
+                        store_oldest()
+                while window:
+                    store_oldest()
+            finally:
+                for _, pending, _ in window:
+                    pending.cancel()
     finally:
         cache.stats.read_seconds += time.monotonic() - started
 

@@ -25,6 +25,7 @@ import hmac
 import json
 import os
 import re
+import threading
 from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -44,7 +45,7 @@ _MAX_SMALL_FILE = 256 << 20  # a key, index or snapshot file larger than this is
 _MAX_BLOB = 64 << 20  # restic's chunks are at most 8 MiB, its tree blobs rarely MiBs
 _MAX_DEPTH = 256
 _MAX_NODES = 20_000_000
-_OPEN_PACKS = 32
+_OPEN_PACKS = 32  # > the reader threads (content.READ_AHEAD_THREADS)
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,7 @@ class _BlobPlace:
     pack: str
     offset: int
     length: int
-    compressed: bool
+    uncompressed: int  # restic's uncompressed_length; 0: the blob is stored uncompressed
 
 
 _GO_ESCAPE = re.compile(r"\\(x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|[0-7]{3}|.)", re.S)
@@ -126,13 +127,12 @@ def _open(key: _MasterKey, sealed: bytes, what: str) -> bytes:
 
 def _unzstd(data: bytes, limit: int, what: str) -> bytes:
     try:
-        reader = zstandard.ZstdDecompressor().stream_reader(data)
-        out = reader.read(limit + 1)
+        declared = zstandard.frame_content_size(data)
+        if declared > limit:  # -1: not declared; the output buffer is then ``limit``
+            raise ResticError(f"restic repository: {what} decompresses to more than {limit} bytes")
+        return zstandard.ZstdDecompressor().decompress(data, max_output_size=limit)
     except zstandard.ZstdError as exc:
         raise ResticError(f"restic repository: {what} is not valid zstd: {exc}") from None
-    if len(out) > limit:
-        raise ResticError(f"restic repository: {what} decompresses to more than {limit} bytes")
-    return out
 
 
 def _unpacked_json(data: bytes, what: str) -> Any:
@@ -211,12 +211,13 @@ class LocalRepository:
             raise ResticError("restic repository: a config of an unknown repository version")
         self._index = self._load_index()
         self._packs: OrderedDict[str, IO[bytes]] = OrderedDict()
-        self.bytes_read = 0
+        self._packs_lock = threading.Lock()  # blobs are read ahead by worker threads
 
     def close(self) -> None:
-        for handle in self._packs.values():
-            handle.close()
-        self._packs.clear()
+        with self._packs_lock:
+            for handle in self._packs.values():
+                handle.close()
+            self._packs.clear()
 
     def __enter__(self) -> LocalRepository:
         return self
@@ -243,29 +244,37 @@ class LocalRepository:
                             pack_id,
                             int(blob["offset"]),
                             int(blob["length"]),
-                            bool(blob.get("uncompressed_length")),
+                            int(blob.get("uncompressed_length") or 0),
                         )
                         index[str(blob["id"])] = place
                     except (KeyError, TypeError, ValueError):
                         raise ResticError(f"restic repository: {what}: a bad blob entry") from None
         return index
 
-    def _pack(self, pack_id: str) -> IO[bytes]:
-        handle = self._packs.get(pack_id)
-        if handle is not None:
-            self._packs.move_to_end(pack_id)
-            return handle
-        if len(pack_id) != 64 or not all(c in "0123456789abcdef" for c in pack_id):
-            raise ResticError(f"restic repository: a pack id that is not hex: {pack_id[:16]!r}")
-        path = os.path.join(self.location, "data", pack_id[:2], pack_id)
-        try:
-            handle = open(path, "rb", buffering=0)  # noqa: SIM115 (kept open: an LRU of packs)
-        except OSError as exc:
-            raise ResticError(f"restic repository: pack {pack_id[:8]}: {exc.strerror}") from None
-        self._packs[pack_id] = handle
-        if len(self._packs) > _OPEN_PACKS:
-            self._packs.popitem(last=False)[1].close()
-        return handle
+    def _pack_fd(self, pack_id: str) -> int:
+        """A descriptor of the pack, kept open (LRU), read with os.pread by any thread.
+
+        A descriptor is closed only when _OPEN_PACKS other packs were opened since it was
+        last handed out; each reader thread opens one pack between getting a descriptor and
+        reading it, so with fewer readers than _OPEN_PACKS none is closed (and its number
+        reused) under a reader."""
+        with self._packs_lock:
+            handle = self._packs.get(pack_id)
+            if handle is not None:
+                self._packs.move_to_end(pack_id)
+                return handle.fileno()
+            if len(pack_id) != 64 or not all(c in "0123456789abcdef" for c in pack_id):
+                raise ResticError(f"restic repository: a pack id that is not hex: {pack_id[:16]!r}")
+            path = os.path.join(self.location, "data", pack_id[:2], pack_id)
+            try:
+                handle = open(path, "rb", buffering=0)  # noqa: SIM115 (an LRU of open packs)
+            except OSError as exc:
+                why = exc.strerror
+                raise ResticError(f"restic repository: pack {pack_id[:8]}: {why}") from None
+            self._packs[pack_id] = handle
+            if len(self._packs) > _OPEN_PACKS:
+                self._packs.popitem(last=False)[1].close()
+            return handle.fileno()
 
     def blob(self, blob_id: str) -> bytes:
         """A blob's plaintext, its SHA-256 checked against its id."""
@@ -274,14 +283,16 @@ class LocalRepository:
             raise ResticError(f"restic repository: blob {blob_id[:8]} is not in the index")
         if not 0 < place.length <= _MAX_BLOB + _IV + _MAC or place.offset < 0:
             raise ResticError(f"restic repository: blob {blob_id[:8]} has an odd size")
-        handle = self._pack(place.pack)
-        sealed = os.pread(handle.fileno(), place.length, place.offset)
-        self.bytes_read += len(sealed)
+        try:
+            sealed = os.pread(self._pack_fd(place.pack), place.length, place.offset)
+        except OSError as exc:
+            raise ResticError(f"restic repository: pack {place.pack[:8]}: {exc.strerror}") from None
         if len(sealed) != place.length:
             raise ResticError(f"restic repository: pack {place.pack[:8]} is truncated")
         plain = _open(self._key, sealed, f"blob {blob_id[:8]}")
-        if place.compressed:
-            plain = _unzstd(plain, _MAX_BLOB, f"blob {blob_id[:8]}")
+        if place.uncompressed:
+            limit = min(place.uncompressed, _MAX_BLOB)
+            plain = _unzstd(plain, limit, f"blob {blob_id[:8]}")
         if hashlib.sha256(plain).hexdigest() != blob_id:
             raise ResticError(f"restic repository: blob {blob_id[:8]} does not match its id")
         return plain

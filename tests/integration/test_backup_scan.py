@@ -511,3 +511,30 @@ def test_restore_run_journals_and_reports_the_chosen_and_rejected_snapshots(
     ).stdout
     assert "## Restore points (backup scan)" in markdown
     assert "rejected" in markdown and "persistence_cron: /etc/cron.d/.sync" in markdown
+
+
+def test_a_tampered_pack_is_a_finding_never_a_crash(tmp_path: Path) -> None:
+    """The native reader checks every blob's MAC before it decrypts it: a pack changed
+    behind restic's back makes the snapshot suspect, with the reason, not a traceback."""
+    repo = seed.build(tmp_path / "t", PASSWORD, seed.History(days=1))
+    for pack in sorted((repo / "data").rglob("*")):
+        if pack.is_file():
+            raw = bytearray(pack.read_bytes())
+            for at in range(64, len(raw) - 64, 4096):  # the header at the end is not read
+                raw[at] ^= 0xFF
+            pack.chmod(0o600)
+            pack.write_bytes(bytes(raw))
+    inventory = tmp_path / "inventory.yml"
+    hosts = {
+        "t01": {"restore_data_backup_host": "backup01", "restore_data_repository": str(repo)},
+        "backup01": {"ansible_connection": "local"},
+    }
+    inventory.write_text(
+        json.dumps({"all": {"vars": {"restore_data_password": PASSWORD}, "hosts": hosts}})
+    )
+    rc, data, err = _scan(inventory, "t01")
+    assert rc == 3, err
+    assert "Traceback" not in err
+    (snapshot,) = data["hosts"][0]["snapshots"]
+    assert snapshot["verdict"] == "suspect"
+    assert any("fails its MAC" in f["detail"] for f in snapshot["findings"])
