@@ -39,14 +39,21 @@ VAULT_ENV = "ANSIBLE_VAULT_PASSWORD_FILE"
 
 
 def _seed(
-    book: Path, inventory: Path, state_dir: Path, attack_at: datetime | None, say: Say
+    book: Path,
+    inventory: Path,
+    state_dir: Path,
+    attack_at: datetime | None,
+    say: Say,
+    scenario: str = "default",
 ) -> None:
     """Prepare the rehearsal's world (e.g. a backup repository) before the attack and the run."""
     from restore.ansible.runner import run_playbook
     from restore.errors import OperationalError
 
     say(f"seeding with {book.name}")
-    extra = {"restore_incident_start": attack_at.isoformat()} if attack_at else {}
+    extra: dict[str, str] = {"restore_rehearsal_scenario": scenario}  # e.g. dwell's backups
+    if attack_at:
+        extra["restore_incident_start"] = attack_at.isoformat()
     result = run_playbook(
         playbook=book.resolve(),
         inventory=str(inventory),
@@ -195,7 +202,8 @@ def _rehearse(
         # the graph's own `rehearsal.seed` first, then any given on the command line
         books = {str(b.resolve()): b for b in (*graph.rehearsal_seeds, *seeds)}
         for book in books.values():
-            _seed(book, target_inventory, state_dir, datetime.now(UTC).replace(microsecond=0), say)
+            now = datetime.now(UTC).replace(microsecond=0)
+            _seed(book, target_inventory, state_dir, now, say, scenario)
         attack_at = _attack_moment() if lab else graph.incident_declared_at
         rehearsal_graph = replace(graph, incident_declared_at=attack_at)
         plan = build_plan(rehearsal_graph, inventory, max_parallel=(max_parallel,))
