@@ -3,11 +3,16 @@
 A local restic repository is generated: a host tree (seed.base_tree) plus DATA_MIB of
 incompressible data in 1 MiB files, backed up 30 times, one day apart, with CHANGE of the
 data files rewritten each day. Every file's content is read (a known-bad hash list is given,
-which makes the scan hash every file), side by side in one run:
+which makes the scan hash every file), side by side in one run, for each reader (native:
+the repository opened once in Python, what a local repository gets; restic: the restic
+binary, what an sftp: repository gets):
   - the scan of all 30 snapshots (each distinct content read once);
   - the scan of the newest snapshot alone;
   - yardstick: `restic dump --archive tar NEWEST /` to /dev/null (restic's own read rate).
 Targets (issue 18): all/newest <= 2; scan read rate / restic dump rate >= 0.8.
+The machine is shared: each native measurement and the yardstick are taken BEST times (the
+fastest run, the usual way to take noise out of a wall-clock figure), and CPU seconds are
+given next to wall time (the rate per CPU second does not depend on the load).
 
 Run: .venv/bin/python bench/backup_scan.py [DATA_MIB]   (default 200; the issue says 1024)
 """
@@ -20,7 +25,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 from restore.backups import restic, seed
@@ -30,6 +38,7 @@ from restore.backups.scan import ScanOptions, scan_host
 from restore.integrity.checks.indicators import load_indicators
 
 SNAPSHOTS, CHANGE, PASSWORD = 30, 0.02, "bench"
+BEST = 3
 
 
 def build(workdir: Path, data_mib: int) -> Path:
@@ -62,13 +71,45 @@ def cpu() -> float:
     return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
 
 
-def timed_scan(source: BackupSource, options: ScanOptions) -> tuple[float, float, int, float]:
+@dataclass(frozen=True)
+class Timing:
+    wall: float
+    cpu: float
+    bytes_read: int
+    read_seconds: float
+    processes: int
+
+
+def timed_scan(source: BackupSource, options: ScanOptions) -> Timing:
     started, cpu_started = time.monotonic(), cpu()
     result = scan_host(source, options)
     elapsed, cpu_s = time.monotonic() - started, cpu() - cpu_started
     if result.error or len(result.snapshots) != (options.newest or SNAPSHOTS):
         sys.exit(f"scan failed: {result.error}")
-    return elapsed, cpu_s, result.stats.bytes_read, result.stats.read_seconds
+    stats = result.stats
+    return Timing(elapsed, cpu_s, stats.bytes_read, stats.read_seconds, stats.restic_processes)
+
+
+def best(runs: int, measure: Callable[[], Timing]) -> Timing:
+    return min((measure() for _ in range(runs)), key=lambda t: t.wall)
+
+
+def line(reader: str, newest: Timing, every: Timing, dump: Timing) -> str:
+    # the tar holds the same file contents
+    dump_rate, dump_cpu_rate = newest.bytes_read / dump.wall / 1e6, newest.bytes_read / dump.cpu
+    scan_rate = newest.bytes_read / newest.read_seconds / 1e6  # content reading, as the target
+    whole_rate = newest.bytes_read / newest.wall / 1e6  # with listing and judging
+    cpu_rate = newest.bytes_read / newest.cpu  # the whole newest scan, per CPU second
+    return (
+        f"  {reader}: all {every.wall:.1f}s ({every.bytes_read / 2**20:.0f} MiB read, "
+        f"{every.processes} restic processes) vs newest alone {newest.wall:.1f}s "
+        f"({newest.bytes_read / 2**20:.0f} MiB) = {every.wall / newest.wall:.2f}x "
+        f"(target <= 2); read {scan_rate:.0f} MB/s vs restic dump {dump_rate:.0f} MB/s = "
+        f"{scan_rate / dump_rate:.2f} (target >= 0.8; whole newest scan {whole_rate:.0f} MB/s "
+        f"= {whole_rate / dump_rate:.2f}); CPU s: all {every.cpu:.1f} vs newest "
+        f"{newest.cpu:.1f} = {every.cpu / newest.cpu:.2f}x; bytes per CPU second vs restic "
+        f"dump = {cpu_rate / dump_cpu_rate:.2f}"
+    )
 
 
 def main() -> None:
@@ -80,33 +121,33 @@ def main() -> None:
         repo = restic.Repository(str(repo_path), PASSWORD)
         source = BackupSource("bench", repo, str(repo_path), "")
         rules = Rules(indicators=load_indicators(), bad_hashes=frozenset({"0" * 64}))
-        newest = timed_scan(source, ScanOptions(rules=rules, newest=1))
-        newest_s, newest_cpu, newest_bytes, newest_read_s = newest
-        all_s, all_cpu, all_bytes, _ = timed_scan(source, ScanOptions(rules=rules))
         newest_id = restic.snapshots(repo)[-1].id
-        started, cpu_started = time.monotonic(), cpu()
-        subprocess.run(
-            repo.argv("dump", "--archive", "tar", newest_id, "/"),
-            env=repo.env(),
-            stdout=subprocess.DEVNULL,
-            check=True,
-        )
-        dump_s, dump_cpu = time.monotonic() - started, cpu() - cpu_started
+
+        def dump() -> Timing:
+            started, cpu_started = time.monotonic(), cpu()
+            subprocess.run(
+                repo.argv("dump", "--archive", "tar", newest_id, "/"),
+                env=repo.env(),
+                stdout=subprocess.DEVNULL,
+                check=True,
+            )
+            return Timing(time.monotonic() - started, cpu() - cpu_started, 0, 0.0, 1)
+
+        yardstick = best(BEST, dump)
+        lines = []
+        for reader, runs in (("native", BEST), ("restic", 1)):  # restic: slow, shown once
+            newest_options = ScanOptions(rules=rules, newest=1, reader=reader)
+            newest = best(runs, partial(timed_scan, source, newest_options))
+            all_options = ScanOptions(rules=rules, reader=reader)
+            every = best(runs, partial(timed_scan, source, all_options))
+            lines.append(line(reader, newest, every, yardstick))
         load = os.getloadavg()[0]
-        dump_rate = newest_bytes / dump_s / 1e6  # the tar holds the same file contents
-        scan_rate = newest_bytes / newest_read_s / 1e6  # content reading only, as the target says
-        whole_rate = newest_bytes / newest_s / 1e6  # with listing and judging
     print(
-        f"backup scan, {data_mib} MiB x {SNAPSHOTS} snapshots, {CHANGE:.0%}/day "
-        f"(repo built in {built:.0f}s): all {all_s:.1f}s ({all_bytes / 2**20:.0f} MiB read) "
-        f"vs newest alone {newest_s:.1f}s ({newest_bytes / 2**20:.0f} MiB) = "
-        f"{all_s / newest_s:.2f}x (target <= 2); read {scan_rate:.0f} MB/s vs restic dump "
-        f"{dump_rate:.0f} MB/s = {scan_rate / dump_rate:.2f} (target >= 0.8; whole newest scan "
-        f"{whole_rate:.0f} MB/s = {whole_rate / dump_rate:.2f}); CPU seconds: "
-        f"all {all_cpu:.1f} vs newest {newest_cpu:.1f} = {all_cpu / newest_cpu:.2f}x, "
-        f"restic dump {dump_cpu:.1f} = {dump_cpu / newest_cpu:.2f}; load {load:.1f} on "
-        f"{os.cpu_count()} CPUs"
+        f"backup scan, {data_mib} MiB x {SNAPSHOTS} snapshots, {CHANGE:.0%}/day (repo built in "
+        f"{built:.0f}s; restic dump of the newest {yardstick.wall:.1f}s, best of {BEST}; native "
+        f"figures best of {BEST}; load {load:.1f} on {os.cpu_count()} CPUs):"
     )
+    print("\n".join(lines))
 
 
 if __name__ == "__main__":

@@ -71,6 +71,9 @@ class PlaybookResult:
     message: str = ""
     # one entry per failed task, from its runner_on_failed/unreachable event (task_failure)
     failures: tuple[dict[str, Any], ...] = ()
+    # what the play recorded with ansible.builtin.set_stats (e.g. restore_data's snapshot
+    # choice), journaled with the step
+    custom_stats: dict[str, Any] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -93,6 +96,7 @@ class PlaybookResult:
             "artifacts": self.artifacts,
             "message": self.message,
             "failures": [dict(f) for f in self.failures],
+            **({"custom_stats": self.custom_stats} if self.custom_stats else {}),
         }
 
 
@@ -111,6 +115,7 @@ def run_playbook(
     failed_tasks: list[str] = []
     failures: list[dict[str, Any]] = []
     errors: list[dict[str, Any]] = []  # outside any task: the explanation when none failed
+    recorded: dict[str, Any] = {}
     started = time.monotonic()
 
     def on_event(event: Mapping[str, Any]) -> bool:
@@ -123,6 +128,7 @@ def run_playbook(
             failed_tasks.append(prefix + str(failure["task"]))
         elif (error := play_error(event)) is not None:
             errors.append(redact(error, known_secrets))
+        recorded.update(custom_stats(event))
         if request.progress is not None and kind in {"playbook_on_task_start", "runner_on_failed"}:
             request.progress(str(data.get("task", kind)))
         return True  # keep the event in job_events (scrubbed below)
@@ -182,7 +188,16 @@ def run_playbook(
             known_secrets,
         ),
         failures=tuple(failures),
+        custom_stats=redact(recorded, known_secrets),
     )
+
+
+def custom_stats(event: Mapping[str, Any]) -> dict[str, Any]:
+    """What the play gave ansible.builtin.set_stats (aggregated), from its stats event."""
+    if event.get("event") != "playbook_on_stats":
+        return {}
+    data = (event.get("event_data") or {}).get("artifact_data")
+    return dict(data) if isinstance(data, Mapping) else {}
 
 
 def job_environment(launch_env: Mapping[str, str]) -> dict[str, str]:
@@ -278,6 +293,7 @@ __all__ = [
     "PlaybookRequest",
     "PlaybookResult",
     "ProgressFn",
+    "custom_stats",
     "host_stats",
     "run_playbook",
     "scrub_artifacts",

@@ -17,6 +17,7 @@ from restore.backups.file_parsers import (
     passwd_from_bytes,
     preload_from_bytes,
 )
+from restore.backups.yara_rules import YaraRules
 from restore.integrity.checks.catalog import FactError
 from restore.integrity.checks.indicators import Indicators
 
@@ -47,6 +48,12 @@ class Baseline:
 class Rules:
     indicators: Indicators
     bad_hashes: frozenset[str] = frozenset()
+    yara: YaraRules | None = None  # --rules DIR
+
+    @property
+    def every_file(self) -> bool:
+        """Whether every file's content must be read (hashes and rules look at any file)."""
+        return bool(self.bad_hashes) or self.yara is not None
 
 
 def _contents(nodes: Iterable[tree.Node], cache: ContentCache) -> dict[str, Content]:
@@ -155,6 +162,10 @@ def _node_findings(
         yield Finding(
             "known_bad_hash", f"sha256 {content.sha256} is on the known-bad list", path, COMPROMISED
         )
+    for match in content.yara:
+        yield Finding("yara", f"matches YARA rule {match.rule}", path, match.severity)
+    if content.yara_error:
+        yield Finding("yara", content.yara_error, path, NOTE)
     if content.error:
         severity = SUSPECT if tree.needs_text(path) or kind else NOTE
         yield Finding("unreadable", f"could not be read: {content.error}", path, severity)

@@ -11,10 +11,13 @@ import os
 import stat
 import tempfile
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from restore.backups import restic, tree
+from restore.backups import native, restic, tree
+from restore.backups.yara_rules import Match, YaraRules
 
 DEFAULT_FILE_CAP = 64 << 20  # bytes read of any one file; beyond it the file is truncated
 TEXT_CAP = 1 << 20  # bytes kept in memory of a file the analysis parses
@@ -25,6 +28,10 @@ TAR_THRESHOLD = 24
 # One `restic restore` of many small files writes at most this much scratch data at once.
 BATCH_BYTES = 1 << 30
 BATCH_CHARS = 512 << 10
+# The native reader's read-ahead (see read_snapshot_native).
+READ_AHEAD_THREADS = 2
+READ_AHEAD_FILES = 16
+READ_AHEAD_BYTES = 128 << 20
 
 
 @dataclass(frozen=True)
@@ -33,6 +40,8 @@ class Content:
     truncated: bool
     text: bytes | None = None  # the first TEXT_CAP bytes, for files the analysis parses
     error: str | None = None
+    yara: tuple[Match, ...] = ()  # the --rules this content matches
+    yara_error: str | None = None
 
 
 @dataclass
@@ -48,6 +57,7 @@ class ReadStats:
 class ContentCache:
     by_key: dict[tuple[str, int, str, str, int, int, int], Content] = field(default_factory=dict)
     stats: ReadStats = field(default_factory=ReadStats)
+    yara: YaraRules | None = None  # matched once per distinct content, as it is read
 
     def get(self, node: tree.Node) -> Content | None:
         return self.by_key.get(node.content_key())
@@ -65,13 +75,16 @@ def wants_content(node: tree.Node, every_file: bool) -> bool:
     )
 
 
-def _content(node: tree.Node, read: restic.Read) -> Content:
+def _content(node: tree.Node, read: restic.Read, rules: YaraRules | None) -> Content:
     keep = tree.needs_text(node.path)
+    matches, match_error = rules.match(read.data) if rules is not None else ((), None)
     return Content(
         sha256=hashlib.sha256(read.data).hexdigest(),
         truncated=read.truncated,
         text=read.data[:TEXT_CAP] if keep else None,
         error=read.error,
+        yara=matches,
+        yara_error=match_error,
     )
 
 
@@ -93,6 +106,73 @@ def read_snapshot(
         cache.stats.read_seconds += time.monotonic() - started
 
 
+def read_snapshot_native(
+    repo: native.LocalRepository,
+    nodes: Iterable[tuple[tree.Node, tuple[str, ...]]],
+    cache: ContentCache,
+    *,
+    every_file: bool = False,
+    file_cap: int = DEFAULT_FILE_CAP,
+) -> None:
+    """As read_snapshot, from a repository opened once (no restic process at all).
+
+    Files are read ahead by worker threads (pread, MAC, AES, zstd, blob hash: the native
+    calls release the GIL) while this thread hashes and matches the previous ones; at most
+    READ_AHEAD_FILES files or READ_AHEAD_BYTES are held at once.
+    """
+    started = time.monotonic()
+    todo: dict[tuple[str, int, str, str, int, int, int], tuple[tree.Node, tuple[str, ...]]] = {}
+    for node, blobs in nodes:
+        if not wants_content(node, every_file):
+            continue
+        key = node.content_key()
+        if key in cache.by_key or key in todo:
+            cache.stats.cache_hits += 1
+        else:
+            todo[key] = (node, blobs)
+    window: deque[tuple[tree.Node, Future[restic.Read], int]] = deque()
+    held = 0
+
+    def store_oldest() -> None:
+        nonlocal held
+        node, pending, size = window.popleft()
+        read = pending.result()
+        held -= size
+        cache.by_key[node.content_key()] = _content(node, read, cache.yara)
+        cache.stats.files_read += 1
+        cache.stats.bytes_read += len(read.data)
+
+    try:
+        with ThreadPoolExecutor(READ_AHEAD_THREADS, thread_name_prefix="restic-read") as pool:
+            try:
+                for node, blobs in todo.values():
+                    size = min(node.size, file_cap)
+                    window.append((node, pool.submit(repo.read_file, blobs, file_cap), size))
+                    held += size
+                    while window and (len(window) > READ_AHEAD_FILES or held > READ_AHEAD_BYTES):
+                        store_oldest()
+                while window:
+                    store_oldest()
+            finally:
+                for _, pending, _ in window:
+                    pending.cancel()
+    finally:
+        cache.stats.read_seconds += time.monotonic() - started
+
+
+def _missing(nodes: list[tree.Node], cache: ContentCache, every_file: bool) -> dict[str, tree.Node]:
+    """Wanted files whose content the cache does not hold yet, by path."""
+    missing: dict[str, tree.Node] = {}
+    for node in nodes:
+        if not wants_content(node, every_file):
+            continue
+        if node.content_key() in cache.by_key:
+            cache.stats.cache_hits += 1
+        else:
+            missing[node.path] = node
+    return missing
+
+
 def _read_missing(
     repo: restic.Repository,
     snapshot_id: str,
@@ -102,14 +182,7 @@ def _read_missing(
     file_cap: int,
     file_timeout: float,
 ) -> None:
-    missing: dict[str, tree.Node] = {}
-    for node in nodes_list:
-        if not wants_content(node, every_file):
-            continue
-        if node.content_key() in cache.by_key:
-            cache.stats.cache_hits += 1
-        else:
-            missing[node.path] = node
+    missing = _missing(nodes_list, cache, every_file)
     if not missing:
         return
 
@@ -117,7 +190,7 @@ def _read_missing(
         node = missing.pop(path, None)
         if node is None:
             return
-        cache.by_key[node.content_key()] = _content(node, read)
+        cache.by_key[node.content_key()] = _content(node, read, cache.yara)
         cache.stats.files_read += 1
         cache.stats.bytes_read += len(read.data)
 

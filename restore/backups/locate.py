@@ -9,6 +9,7 @@ SSH settings (key, user, port, known_hosts), so nothing runs on the backup host.
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 from dataclasses import dataclass, field
@@ -24,6 +25,9 @@ TAG_VAR = "restore_data_tag"
 DEFAULT_BACKUP_HOST = "backup01"
 DEFAULT_REPOSITORY = "/srv/backup/restic"
 DEFAULT_PASSWORD_VAR = "vault_restic_password"
+# The restic password handed over in the environment, instead of the inventory's: how the
+# restore_data role passes the password its play resolved (vars files, vault) to the scan.
+PASSWORD_ENV = "RESTORE_RESTIC_PASSWORD"
 _SINGLE_VAR = re.compile(r"^\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}$")
 
 
@@ -65,14 +69,17 @@ def _resolve(host: HostSpec, value: str | None) -> str | None:
 
 
 def source_for(host: HostSpec, inventory: Inventory, repo_override: str | None) -> BackupSource:
-    password = _resolve(host, host.secret(PASSWORD_VAR) or "{{ " + DEFAULT_PASSWORD_VAR + " }}")
+    password = os.environ.get(PASSWORD_ENV) or _resolve(
+        host, host.secret(PASSWORD_VAR) or "{{ " + DEFAULT_PASSWORD_VAR + " }}"
+    )
     if not password or "{{" in password:
         raise InputError(
             f"host {host.name}: no restic password",
             file=inventory.source,
             key=PASSWORD_VAR,
             hint=f"set {PASSWORD_VAR} or {DEFAULT_PASSWORD_VAR} (ansible-vault), "
-            "and give the vault password as for ansible-playbook",
+            "and give the vault password as for ansible-playbook; "
+            f"or give the password in {PASSWORD_ENV}",
         )
     tag = str(_resolve(host, str(host.var(TAG_VAR) or "")) or "")
     if repo_override:

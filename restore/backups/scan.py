@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from restore.backups import analysis, content, restic, selection, tree
+from restore.backups import analysis, content, native, restic, selection, tree
 from restore.backups.locate import BackupSource
 
 
@@ -71,6 +71,32 @@ class ScanOptions:
     file_timeout: float = content.DEFAULT_FILE_TIMEOUT_S
     # only the newest N snapshots (None: all); the oldest scanned is then the baseline
     newest: int | None = None
+    # "auto": a repository on a local path is read natively (the key derived once),
+    # anything else through the restic binary; "restic" forces the binary (the bench)
+    reader: str = "auto"  # or "native", "restic"
+
+
+@dataclass
+class _Judge:
+    """Judges snapshots in order, oldest first: the first one judged is the baseline."""
+
+    rules: analysis.Rules
+    cache: content.ContentCache
+    result: HostScan
+    baseline: analysis.Baseline | None = None
+    memo: analysis.NodeMemo = field(default_factory=dict)
+
+    def judge(self, snap: restic.Snapshot, nodes: list[tree.Node]) -> None:
+        if self.baseline is None:
+            self.baseline = analysis.baseline_of(nodes, self.cache)
+        findings = analysis.analyse(nodes, self.cache, self.baseline, self.rules, self.memo)
+        self.result.snapshots.append(
+            SnapshotResult(snap, selection.verdict(findings), tuple(findings))
+        )
+
+    def failed(self, snap: restic.Snapshot, error: restic.ResticError) -> None:
+        finding = analysis.Finding("read_error", str(error), "", analysis.SUSPECT)
+        self.result.snapshots.append(SnapshotResult(snap, analysis.SUSPECT, (finding,)))
 
 
 def scan_host(
@@ -79,18 +105,51 @@ def scan_host(
     progress: Callable[[str], None] = lambda _: None,
 ) -> HostScan:
     result = HostScan(source)
-    cache = content.ContentCache(stats=result.stats)
-    repo = source.repository
+    cache = content.ContentCache(stats=result.stats, yara=options.rules.yara)
+    judge = _Judge(options.rules, cache, result)
     try:
-        snapshots = restic.snapshots(repo, source.tag)
+        if options.reader != "restic" and native.is_local(source.repository.location):
+            _scan_native(source, options, judge, progress)
+        else:
+            _scan_restic(source, options, judge, progress)
     except restic.ResticError as exc:
         result.error = str(exc)
         return result
+    chosen = selection.last_clean([r.verdict for r in result.snapshots])
+    result.last_clean = result.snapshots[chosen].snapshot if chosen is not None else None
+    return result
+
+
+def _scan_native(
+    source: BackupSource, options: ScanOptions, judge: _Judge, progress: Callable[[str], None]
+) -> None:
+    """The repository opened once: no restic process, each distinct content read once."""
+    with native.LocalRepository(source.repository.location, source.repository.password) as repo:
+        snapshots = repo.snapshots(source.tag)
+        if options.newest is not None:
+            snapshots = snapshots[-options.newest :]
+        every_file = options.rules.every_file
+        for snap, root in snapshots:
+            progress(f"{source.host}: snapshot {snap.short_id} ({snap.time})")
+            try:
+                listed = list(repo.nodes(root))
+                content.read_snapshot_native(
+                    repo, listed, judge.cache, every_file=every_file, file_cap=options.file_cap
+                )
+            except restic.ResticError as exc:
+                judge.failed(snap, exc)
+                continue
+            judge.judge(snap, [node for node, _ in listed])
+
+
+def _scan_restic(
+    source: BackupSource, options: ScanOptions, judge: _Judge, progress: Callable[[str], None]
+) -> None:
+    repo = source.repository
+    snapshots = restic.snapshots(repo, source.tag)
     if options.newest is not None:
         snapshots = snapshots[-options.newest :]
-    baseline: analysis.Baseline | None = None
-    memo: analysis.NodeMemo = {}
-    every_file = bool(options.rules.bad_hashes)
+    every_file = options.rules.every_file
 
     listings = restic.list_snapshots_nodes(repo, [s.id for s in snapshots])
 
@@ -119,22 +178,13 @@ def scan_host(
                     repo,
                     snap.id,
                     nodes,
-                    cache,
+                    judge.cache,
                     every_file=every_file,
                     file_cap=options.file_cap,
                     file_timeout=options.file_timeout,
                 )
             except restic.ResticError as exc:
-                failed = analysis.Finding("read_error", str(exc), "", analysis.SUSPECT)
-                result.snapshots.append(SnapshotResult(snap, analysis.SUSPECT, (failed,)))
+                judge.failed(snap, exc)
                 continue
-            if baseline is None:
-                baseline = analysis.baseline_of(nodes, cache)
-            findings = analysis.analyse(nodes, cache, baseline, options.rules, memo)
-            result.snapshots.append(
-                SnapshotResult(snap, selection.verdict(findings), tuple(findings))
-            )
+            judge.judge(snap, nodes)
     listings.close()  # ends the restic process if the scan stopped early
-    chosen = selection.last_clean([r.verdict for r in result.snapshots])
-    result.last_clean = result.snapshots[chosen].snapshot if chosen is not None else None
-    return result

@@ -71,6 +71,11 @@ def scan(
     bad_hashes: Path | None = typer.Option(
         None, "--bad-hashes", help="Known-bad sha256 list; every file's content is then read."
     ),
+    rules_dir: Path | None = typer.Option(
+        None,
+        "--rules",
+        help="Directory of YARA rules (*.yar, *.yara); every file's content is then matched.",
+    ),
     file_cap: int = typer.Option(
         64, "--file-cap-mib", min=1, help="Bytes read of any one file (MiB); beyond, truncated."
     ),
@@ -81,10 +86,15 @@ def scan(
     from restore.backups.analysis import Rules
     from restore.backups.locate import scanned_hosts, source_for
     from restore.backups.scan import ScanOptions, scan_host
+    from restore.backups.yara_rules import load as load_yara
     from restore.inputs.inventory import load_inventory
     from restore.integrity.checks.indicators import load_indicators
 
-    rules = Rules(indicators=load_indicators(indicators), bad_hashes=read_bad_hashes(bad_hashes))
+    rules = Rules(
+        indicators=load_indicators(indicators),
+        bad_hashes=read_bad_hashes(bad_hashes),
+        yara=load_yara(rules_dir) if rules_dir is not None else None,
+    )
     inv = load_inventory(inventory, with_secrets=True)
     sources = [source_for(h, inv, repo) for h in scanned_hosts(inv, list(hosts or []))]
     options = ScanOptions(rules=rules, file_cap=file_cap << 20)

@@ -33,7 +33,8 @@ def register(app: typer.Typer) -> None:
             "default",
             "--scenario",
             help="default (the first rebuildable host of each service is infected), clean, "
-            "or all-rebuilt.",
+            "all-rebuilt, or dwell (as default, and the last backup before the incident already "
+            "holds the attack: the backup scan must pick an older one).",
         ),
         junit: Path | None = typer.Option(
             None, "--junit", help="Write a JUnit file: one test case per host and step."

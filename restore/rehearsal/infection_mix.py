@@ -9,6 +9,10 @@ design teaches nothing. Scenarios:
   ransomware scenario of its platform (ransom notes, persistence, backdoor account, ...).
 - `clean`: nothing is infected (the fast path: evidence, check, reconnect).
 - `all-rebuilt`: every host whose steps reimage it is hit.
+- `dwell`: as `default`, and the attacker was in the backups before the incident was
+  declared: the graph's seed playbooks are told the scenario (`restore_rehearsal_scenario`)
+  and the lab's seed (playbooks/lab_seed_backup.yml) plants the ransomware's staging in the
+  last backup before the incident, so the backup scan must pick an older snapshot.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from __future__ import annotations
 from restore.models import StepType
 from restore.planning.model import RestorePlan
 
-SCENARIOS = ("default", "clean", "all-rebuilt")
+SCENARIOS = ("default", "clean", "all-rebuilt", "dwell")
 
 
 def infections(plan: RestorePlan, scenario: str) -> dict[str, str]:
@@ -32,7 +36,7 @@ def infections(plan: RestorePlan, scenario: str) -> dict[str, str]:
         if StepType.REIMAGE not in types:
             continue
         # the infection must come before the reimage to be found and then wiped
-        if scenario == "default" and host.service in seen_services:
+        if scenario in ("default", "dwell") and host.service in seen_services:
             continue
         seen_services.add(host.service)
         chosen[host.name] = "ransomware"

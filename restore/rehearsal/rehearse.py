@@ -39,7 +39,12 @@ VAULT_ENV = "ANSIBLE_VAULT_PASSWORD_FILE"
 
 
 def _seed(
-    book: Path, inventory: InventorySource, state_dir: Path, attack_at: datetime | None, say: Say
+    book: Path,
+    inventory: InventorySource,
+    state_dir: Path,
+    attack_at: datetime | None,
+    say: Say,
+    scenario: str = "default",
 ) -> None:
     """Prepare the rehearsal's world (e.g. a backup repository) before the attack and the run."""
     from restore.ansible.request import PlaybookRequest
@@ -47,7 +52,9 @@ def _seed(
     from restore.errors import OperationalError
 
     say(f"seeding with {book.name}")
-    extra = {"restore_incident_start": attack_at.isoformat()} if attack_at else {}
+    extra: dict[str, str] = {"restore_rehearsal_scenario": scenario}  # e.g. dwell's backups
+    if attack_at:
+        extra["restore_incident_start"] = attack_at.isoformat()
     result = run_playbook(
         PlaybookRequest(
             playbook=book.resolve(),
@@ -206,7 +213,7 @@ def _seed_world(request: _Request, target_inventory: InventorySource) -> None:
     books = {str(b.resolve()): b for b in (*request.graph.rehearsal_seeds, *request.seeds)}
     for book in books.values():
         moment = datetime.now(UTC).replace(microsecond=0)
-        _seed(book, target_inventory, request.state_dir, moment, request.say)
+        _seed(book, target_inventory, request.state_dir, moment, request.say, request.scenario)
 
 
 def _run(

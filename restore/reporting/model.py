@@ -89,6 +89,8 @@ class RecoveryReport:
     failures: tuple[dict[str, Any], ...] = ()
     # what the reader must know about the report's sources (e.g. the graph file changed)
     notes: tuple[str, ...] = ()
+    # the snapshot each scanned data restore chose and rejected (reporting.restore_points)
+    restore_points: tuple[dict[str, Any], ...] = ()
 
     @property
     def outcome(self) -> str:

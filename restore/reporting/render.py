@@ -14,6 +14,7 @@ from restore.ansible.failures import step_failure_text
 from restore.inputs.durations import format_duration
 from restore.models import RETURNED_HOST_STATES
 from restore.reporting import markdown_text as md
+from restore.reporting import restore_points
 from restore.reporting.html_page import render
 from restore.reporting.model import HostRecord, RecoveryReport
 from restore.reporting.svg_gantt import Bar, gantt_svg
@@ -80,6 +81,7 @@ def to_json(report: RecoveryReport) -> dict[str, Any]:
         "decisions": list(report.decisions),
         "failures": list(report.failures),
         "notes": list(report.notes),
+        "restore_points": list(report.restore_points),
         "main_courante": list(report.main_courante),
     }
 
@@ -108,6 +110,7 @@ def to_markdown(report: RecoveryReport) -> str:
         _md_services(report),
         _md_hosts(report),
         _md_failures(report),
+        restore_points.markdown(report.restore_points),
         _md_verdicts(report),
         _md_evidence(report),
         _md_decisions(report),
@@ -262,6 +265,8 @@ def to_html(report: RecoveryReport) -> str:
             dur=_dur,
             rto=_rto,
             findings=_shown_findings,
+            chosen_text=restore_points.chosen_text,
+            rejected_lines=restore_points.rejected_lines,
         )
     )
 

@@ -223,6 +223,73 @@ def test_known_bad_hash_marks_the_snapshot_compromised(tmp_path: Path, inventory
     assert {f["check"] for f in host["snapshots"][0]["findings"]} == {"known_bad_hash"}
 
 
+def test_yara_rules_name_the_rule_and_the_path(tmp_path: Path, inventory: Path) -> None:
+    rules = tmp_path / "rules"
+    (rules / "c2").mkdir(parents=True)
+    (rules / "c2" / "beacon.yar").write_text(
+        'rule attacker_c2 {\n  strings: $ip = "203.0.113.7"\n  condition: $ip\n}\n'
+    )
+    (rules / "README.txt").write_text("not a rule file: ignored\n")
+    rc, data, err = _scan(inventory, "dwell01", "--rules", str(rules))
+    assert rc == 0, err
+    host = data["hosts"][0]
+    # the rule turns the quiet foothold of day 6 from suspect into compromised
+    assert _days(host)[:6] == ["clean"] * 5 + ["compromised"]
+    assert host["last_clean"]["id"] == host["snapshots"][4]["id"]
+    hits = [f for f in host["snapshots"][5]["findings"] if f["check"] == "yara"]
+    assert [(f["path"], f["detail"]) for f in hits] == [
+        ("/etc/cron.d/.sync", "matches YARA rule c2/beacon.yar:attacker_c2")
+    ]
+
+
+def test_a_yara_rule_that_does_not_compile_exits_2_naming_file_and_line(
+    tmp_path: Path, inventory: Path
+) -> None:
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "good.yar").write_text('rule ok { strings: $a = "x" condition: $a }\n')
+    (rules / "broken.yara").write_text('rule b {\n  strings: $a = "x"\n  condition: $a and\n}\n')
+    rc, data, err = _scan(inventory, "clean01", "--rules", str(rules))
+    assert rc == 2
+    assert data == {}
+    assert f"{rules / 'broken.yara'}:4" in err and "Traceback" not in err
+    assert "fix the rule" in err
+    rc, _, err = _scan(inventory, "clean01", "--rules", str(tmp_path / "none"))
+    assert rc == 2 and "not a directory" in err
+
+
+def test_native_reader_and_restic_binary_judge_alike(inventory: Path) -> None:
+    """The native reader (local repositories) and the restic binary (sftp: and the rest)
+    give the same snapshots, verdicts and findings, hostile names included (where the
+    native reader reads more: see below)."""
+    from restore.backups.analysis import Rules
+    from restore.backups.locate import source_for
+    from restore.backups.scan import ScanOptions, scan_host
+    from restore.integrity.checks.indicators import load_indicators
+
+    inv = load_inventory([inventory], with_secrets=True)
+    rules = Rules(indicators=load_indicators(), bad_hashes=frozenset({"0" * 64}))
+    for name in ("dwell01", "hostile01"):
+        source = source_for(inv.host(name), inv, None)
+        by_reader = {}
+        for reader in ("native", "restic"):
+            result = scan_host(source, ScanOptions(rules=rules, file_cap=1 << 20, reader=reader))
+            assert result.error is None
+            data = result.to_json()
+            processes = data.pop("read")["restic_processes"]
+            assert (processes == 0) == (reader == "native")
+            by_reader[reader] = data
+        native, binary = by_reader["native"], by_reader["restic"]
+        # restic dump cannot find a name that is not UTF-8 (its JSON listing changed it);
+        # the native reader reads the node it walked to: it misses nothing restic read
+        for snapshot in binary["snapshots"]:
+            snapshot["findings"] = [f for f in snapshot["findings"] if f["check"] != "unreadable"]
+        assert not [
+            f for s in native["snapshots"] for f in s["findings"] if f["check"] == "unreadable"
+        ]
+        assert native == binary
+
+
 def test_backup_host_over_ssh_is_read_by_sftp_with_the_inventory_settings(
     tmp_path: Path, inventory: Path, lab: Lab
 ) -> None:
@@ -371,3 +438,103 @@ def test_restore_data_pin_of_a_suspect_snapshot_needs_a_name_and_reason(
     assert rc == 0, out
     assert (tmp_path / "b/target/etc/cron.d/.sync").exists()  # what was pinned, as pinned
     assert "Dr. Martin" in out
+
+
+def test_restore_run_journals_and_reports_the_chosen_and_rejected_snapshots(
+    tmp_path: Path, inventory: Path
+) -> None:
+    """`restore run` of restore_data with the scan: the step's journal row holds the choice
+    (set_stats), and the report shows the snapshot restored and those rejected, and why;
+    a host with nothing clean is blocked, and the report says so."""
+    spec = json.loads(inventory.read_text())
+    for name in spec["all"]["hosts"]:
+        spec["all"]["hosts"][name]["ansible_connection"] = "local"
+        spec["all"]["hosts"][name]["ansible_python_interpreter"] = sys.executable
+    local = tmp_path / "inventory.yml"
+    local.write_text(json.dumps(spec))
+    play = tmp_path / "restore_data.yml"
+    variables = {
+        "restore_data_scan": True,
+        "restore_data_tag": "host-fs",
+        "restore_data_target": str(tmp_path / "target" / "{{ inventory_hostname }}"),
+        "restore_data_staging": str(tmp_path / "staging" / "{{ inventory_hostname }}"),
+        "restore_data_control_tmp": str(tmp_path / "transit"),
+    }
+    role = {"role": str(ROLES / "restore_data"), "vars": variables}
+    play.write_text(json.dumps([{"hosts": "all", "gather_facts": False, "roles": [role]}]))
+    graph = tmp_path / "graph.json"
+    graph.write_text(
+        json.dumps(
+            {
+                "version": 1,
+                "name": "scan",
+                "incident": {"declared_at": "2026-11-18T00:00:00+00:00"},
+                "services": [
+                    {"id": sid, "priority": 1, "hosts": [host], "steps": [{"ansible": str(play)}]}
+                    for sid, host in (("db", "dwell01"), ("old", "oldbad01"))
+                ],
+            }
+        )
+    )
+    state = tmp_path / "state"
+    restore = [sys.executable, "-m", "restore"]
+    run = subprocess.run(
+        [*restore, "run", str(graph), "-i", str(local), "--yes", "--state-dir", str(state)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert run.returncode != 0  # oldbad01 is blocked
+    assert (tmp_path / "target/dwell01/etc/cron.d/e2scrub_all").is_file(), run.stdout + run.stderr
+    assert not (tmp_path / "target/oldbad01").exists()
+    report = subprocess.run(
+        [*restore, "report", "--format", "json", "--state-dir", str(state)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    points = {p["host"]: p for p in json.loads(report.stdout)["restore_points"]}
+    dwell = points["dwell01"]
+    assert dwell["chosen"]["time"].startswith("2026-11-14T02:00:00")  # day 5
+    assert dwell["chosen"]["verdict"] == "clean"
+    assert dwell["scanned"] == 10
+    assert [r["verdict"] for r in dwell["rejected"]] == ["suspect"] * 3 + ["compromised"] * 2
+    assert "persistence_cron: /etc/cron.d/.sync" in dwell["rejected"][0]["findings"]
+    old = points["oldbad01"]
+    assert old["chosen"] is None
+    assert "no clean snapshot of oldbad01" in old["blocked"]
+    markdown = subprocess.run(
+        [*restore, "report", "--state-dir", str(state)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    ).stdout
+    assert "## Restore points (backup scan)" in markdown
+    assert "rejected" in markdown and "persistence_cron: /etc/cron.d/.sync" in markdown
+
+
+def test_a_tampered_pack_is_a_finding_never_a_crash(tmp_path: Path) -> None:
+    """The native reader checks every blob's MAC before it decrypts it: a pack changed
+    behind restic's back makes the snapshot suspect, with the reason, not a traceback."""
+    repo = seed.build(tmp_path / "t", PASSWORD, seed.History(days=1))
+    for pack in sorted((repo / "data").rglob("*")):
+        if pack.is_file():
+            raw = bytearray(pack.read_bytes())
+            for at in range(64, len(raw) - 64, 4096):  # the header at the end is not read
+                raw[at] ^= 0xFF
+            pack.chmod(0o600)
+            pack.write_bytes(bytes(raw))
+    inventory = tmp_path / "inventory.yml"
+    hosts = {
+        "t01": {"restore_data_backup_host": "backup01", "restore_data_repository": str(repo)},
+        "backup01": {"ansible_connection": "local"},
+    }
+    inventory.write_text(
+        json.dumps({"all": {"vars": {"restore_data_password": PASSWORD}, "hosts": hosts}})
+    )
+    rc, data, err = _scan(inventory, "t01")
+    assert rc == 3, err
+    assert "Traceback" not in err
+    (snapshot,) = data["hosts"][0]["snapshots"]
+    assert snapshot["verdict"] == "suspect"
+    assert any("fails its MAC" in f["detail"] for f in snapshot["findings"])

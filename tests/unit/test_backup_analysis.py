@@ -64,3 +64,13 @@ def test_verdicts_and_the_last_clean_before_the_first_alarm() -> None:
     assert selection.last_clean(["clean", "clean", "suspect", "clean"]) == 1
     assert selection.last_clean(["compromised", "clean"]) is None
     assert selection.last_clean([]) is None
+
+
+def test_native_reader_unquotes_names_as_restic_stores_them() -> None:
+    from restore.backups.native import node_name
+
+    assert node_name("plain.txt") == "plain.txt"
+    assert node_name(r"tool\n|\xfe") == "tool\n|\ufffd"
+    assert node_name(r"a\\b\"c\u00e9\t") == 'a\\b"c\u00e9\t'
+    assert node_name("é\\x41") == "éA"
+    assert node_name(r"odd\q") == "oddq"  # an unknown escape is its letter, never a crash

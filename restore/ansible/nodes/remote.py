@@ -27,7 +27,7 @@ from restore.ansible.nodes.link import (
     NodeLink,
 )
 from restore.ansible.request import PlaybookRequest, ProgressFn
-from restore.ansible.runner import PlaybookResult, host_stats, scrub_artifacts
+from restore.ansible.runner import PlaybookResult, custom_stats, host_stats, scrub_artifacts
 from restore.models import HostSpec
 from restore.secrets import redact, redact_text
 from restore.transports.base import TransportError
@@ -65,6 +65,7 @@ def run_playbook_on_node(
         scrub_artifacts(work_dir, known_secrets)
         # a module's message may echo a secret the play was given
         fields["failures"] = tuple(redact(f, known_secrets) for f in fields.get("failures", ()))
+        fields["custom_stats"] = redact(fields.get("custom_stats", {}), known_secrets)
         return PlaybookResult(
             status,
             fields.pop("rc", None),
@@ -132,6 +133,7 @@ def _follow(
     failed_tasks: list[str] = []
     failures: list[dict[str, Any]] = []
     stats: dict[str, int] = {}
+    recorded: dict[str, Any] = {}
     explanation: list[str] = []
 
     def on_event(event: Mapping[str, Any]) -> bool:
@@ -148,6 +150,7 @@ def _follow(
             failed_tasks.append(prefix + str(failure["task"]))
         if kind == "playbook_on_stats":
             stats.update(host_stats(data, target))
+            recorded.update(custom_stats(event))
         if progress is not None and kind in {"playbook_on_task_start", "runner_on_failed"}:
             progress(str(data.get("task", kind)))
         return True
@@ -203,6 +206,7 @@ def _follow(
         failed_tasks=tuple(failed_tasks),
         failures=tuple(failures),
         artifacts=str(artifacts),
+        custom_stats=recorded,
     )
 
 

@@ -6,7 +6,8 @@ Without a pin: the scan's last clean snapshot, if taken before the incident star
 the newest clean snapshot before it that precedes every non-clean one. With a pin: that
 snapshot; a pin the scan did not call clean, or taken after the incident, needs a name and a
 reason. Prints the choice, the scan that justified it and the snapshots rejected, as JSON;
-exits 1 with the reason when it must refuse (the restore of this host is then blocked).
+when it must refuse (the restore of this host is then blocked), prints the same with "id"
+null and "blocked" the reason, and exits 1: the role journals both before it stops.
 """
 
 import datetime
@@ -21,13 +22,19 @@ def when(text):
     return datetime.datetime.fromisoformat(text)
 
 
+def refuse(reason, scan=None, rejected=()):
+    print(json.dumps({"id": None, "time": None, "verdict": None, "blocked": reason,
+                      "pinned_by": "", "reason": "", "scan": scan, "rejected": list(rejected)}))
+    sys.exit(1)
+
+
 def main():
     incident = when(sys.argv[1]) if sys.argv[1] else None
     pinned, pinned_by, reason = (sys.argv[2:5] + ["", "", ""])[:3]
     report = json.load(sys.stdin)
     host = report["hosts"][0]
     if host.get("error"):
-        sys.exit(f"the backup scan of {host['host']} failed: {host['error']}")
+        refuse(f"the backup scan of {host['host']} failed: {host['error']}")
     snapshots = host["snapshots"]
     rejected = [
         {"id": s["id"], "time": s["time"], "verdict": s["verdict"],
@@ -40,14 +47,15 @@ def main():
     if pinned:
         found = [s for s in snapshots if s["id"].startswith(pinned) or s.get("short_id") == pinned]
         if not found:
-            sys.exit(f"no snapshot {pinned} in {host['repository']}")
+            refuse(f"no snapshot {pinned} in {host['repository']}", scan, rejected)
         chosen = found[0]
         after = incident is not None and when(chosen["time"]) >= incident
         if (chosen["verdict"] != "clean" or after) and not (pinned_by and reason):
-            sys.exit(
+            refuse(
                 f"snapshot {pinned} is {chosen['verdict']}"
                 + (" and was taken after the incident started" if after else "")
-                + ": pinning it needs restore_data_pin_by and restore_data_pin_reason"
+                + ": pinning it needs restore_data_pin_by and restore_data_pin_reason",
+                scan, rejected,
             )
         print(json.dumps({"id": chosen["id"], "time": chosen["time"], "verdict": chosen["verdict"],
                           "pinned_by": pinned_by, "reason": reason, "scan": scan,
@@ -60,11 +68,12 @@ def main():
         if incident is None or when(s["time"]) < incident:
             candidates.append(s)
     if not candidates:
-        sys.exit(
+        refuse(
             f"no clean snapshot of {host['host']} before the incident in {host['repository']} "
             f"({len(rejected)} of {len(snapshots)} rejected by the scan): restore blocked; "
             "after review, pin one with restore_data_snapshot, restore_data_pin_by and "
-            "restore_data_pin_reason"
+            "restore_data_pin_reason",
+            scan, rejected,
         )
     chosen = candidates[-1]
     print(json.dumps({"id": chosen["id"], "time": chosen["time"], "verdict": "clean",
