@@ -343,6 +343,8 @@ def inventory_vars(lab: Lab, host: LabHost) -> dict[str, Any]:
         "restore_ldap_ca_file": str(ca_file(lab, golden)),
         "restore_ldap_bind_dn": f"CN={READER},CN=Users,{BASE_DN}",
         "restore_ldap_bind_password": creds["reader_password"],
+        # SYSVOL over SMB takes the read account as user@realm (its password is the same)
+        "restore_sysvol_user": f"{READER}@{REALM.lower()}",
         # the account the directory steps (rotate_krbtgt) act with; in a real inventory a
         # vaulted account of its own
         "restore_ldap_admin_dn": f"CN=Administrator,CN=Users,{BASE_DN}",
