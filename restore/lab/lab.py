@@ -67,6 +67,8 @@ class LabHost:
     ports: list[int] = field(default_factory=list)
     # "domain_controller": a Samba AD DC runs next to sshd (restore/lab/samba_dc.py)
     role: str | None = None
+    # a DC that joins this other lab DC's domain and replicates with it (samba_replica.py)
+    replica_of: str | None = None
 
 
 class Lab:
@@ -148,6 +150,7 @@ class Lab:
         ports: dict[str, list[int]] | None = None,
         roles: dict[str, str] | None = None,
         progress: Callable[[str], None] | None = None,
+        replicas: dict[str, str] | None = None,
     ) -> Path:
         """Create the hosts that are not running yet; return the lab inventory's path.
 
@@ -160,6 +163,8 @@ class Lab:
         (restore.lab.twin_ports: the ports its graph's health probes name).
         `progress` is called with each host's name once it is up (from this thread).
         `roles` (host -> role): "domain_controller" makes the host a Samba AD DC.
+        `replicas` (DC -> another DC of `wanted`): the first joins the second's domain
+        (booted after it) instead of being a domain of its own.
         """
         from restore.lab.prereq import require_lab_tools
 
@@ -203,13 +208,17 @@ class Lab:
                 management=alloc.management_address(number),
                 production=alloc.production_address(number),
                 role=(roles or {}).get(name),
+                replica_of=(replicas or {}).get(name),
             )
         for name, extra in (ports or {}).items():
             if name in self.hosts:
                 self.hosts[name].ports = sorted(set(extra))
         self._save()
         try:
-            self._boot_all([self.hosts[n] for n in names], progress)
+            # a replica joins a running primary: booted in a second round
+            first = [self.hosts[n] for n in names if not self.hosts[n].replica_of]
+            self._boot_all(first, progress)
+            self._boot_all([self.hosts[n] for n in names if self.hosts[n].replica_of], progress)
         finally:
             self._apply_network()
             self._write_known_hosts()
@@ -302,6 +311,16 @@ class Lab:
             daemons, wait_port = boot_commands(self, host, rw / "upper", fresh)
             if host.ports:  # the responder for the graph's probes, next to WS-Man
                 daemons = runtime.LINUX_DAEMONS.splitlines()[0] + "\n" + daemons
+        elif host.role == "domain_controller" and host.replica_of:
+            from restore.lab import samba_dc, samba_replica
+
+            base = lower = samba_dc.dc_rootfs()
+            if fresh:
+                primary = self.host(host.replica_of)
+                samba_replica.seed_replica(self, host, primary, rw / "upper")
+            timeout_s = 180.0  # the join itself takes 15-30 s
+            daemons = runtime.LINUX_DAEMONS + "\n" + samba_replica.DAEMON
+            wait_port = samba_dc.LDAPS_PORT
         elif host.role == "domain_controller":
             from restore.lab import samba_dc
 

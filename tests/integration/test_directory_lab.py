@@ -1,6 +1,7 @@
 """Directory checks and krbtgt rotation against real Samba AD domain controllers of the lab.
 
-Two lab DCs (each a domain of its own, booted from the cached golden layer): `dcinf` is
+Three lab DCs: `dcinf` and `dcfresh` each a domain of its own, booted from the cached golden
+layer, and `dcrep`, which joins dcfresh's domain and replicates with it. `dcinf` is
 infected over LDAPS by the attacker scenarios one after the other, and each must be caught
 by `restore check` (the real CLI) in the same verdict and JSON as the host checks; `dcfresh`
 has its krbtgt rotated twice by a real `restore run` of a `directory: rotate_krbtgt` step
@@ -79,8 +80,9 @@ def dcs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DcLab]:
     lab = Lab(state)
     try:
         inventory = lab.up(
-            [("dcinf", Platform.LINUX), ("dcfresh", Platform.LINUX)],
-            roles={"dcinf": "domain_controller", "dcfresh": "domain_controller"},
+            [("dcinf", Platform.LINUX), ("dcfresh", Platform.LINUX), ("dcrep", Platform.LINUX)],
+            roles=dict.fromkeys(("dcinf", "dcfresh", "dcrep"), "domain_controller"),
+            replicas={"dcrep": "dcfresh"},  # joins dcfresh's domain, replicates with it
         )
         baseline = state / "baseline"
         captured = restore(
@@ -97,7 +99,11 @@ def dcs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DcLab]:
 
 def test_lab_inventory_names_the_directory_accounts(dcs: DcLab) -> None:
     hosts = yaml.safe_load(dcs.inventory.read_text())["all"]["children"]
-    assert set(hosts["lab_domain_controllers"]["hosts"]) == {"dcinf", "dcfresh"}
+    assert set(hosts["lab_domain_controllers"]["hosts"]) == {"dcinf", "dcfresh", "dcrep"}
+    # the replica is of dcfresh's domain, with a CA and a certificate name of its own
+    rep, fresh = hosts["lab_linux"]["hosts"]["dcrep"], hosts["lab_linux"]["hosts"]["dcfresh"]
+    assert rep["restore_ad_domain"] == fresh["restore_ad_domain"]
+    assert rep["restore_ldap_ca_file"] != fresh["restore_ldap_ca_file"]
     dc = hosts["lab_linux"]["hosts"]["dcinf"]
     assert dc["restore_role"] == "domain_controller"
     assert Path(dc["restore_ldap_ca_file"]).read_text().startswith("-----BEGIN CERTIFICATE")
@@ -233,6 +239,9 @@ def test_rotation_dry_run_then_real_then_clean(dcs: DcLab, tmp_path: Path) -> No
     real = restore("run", str(graph), *common, str(state))
     assert real.returncode == 0, real.stderr + real.stdout
     assert dcs.key_version("dcfresh") == before + 2
+    # the replica showed the first reset before the second was made (the step waited for
+    # it, journaled below), and replicates the second too
+    assert wait_key_version(dcs, "dcrep", before + 2) == before + 2
     # a TGT obtained now is signed with the key two versions above
     kinit(dcs, "dcfresh", "/tmp/after.cc")
     proved = kerberos(dcs, "dcfresh", "kvno -c /tmp/after.cc krbtgt/LAB.TEST@LAB.TEST")
@@ -241,6 +250,7 @@ def test_rotation_dry_run_then_real_then_clean(dcs: DcLab, tmp_path: Path) -> No
     events = json.loads(exported.stdout)["events"]
     done = [e for e in events if e["event"] == "succeeded" and e["host"] == "dcfresh"]
     assert done[-1]["detail"]["key_version_after"] == before + 2
+    assert done[-1]["detail"]["replicas"] == ["dcrep"]
     # no secret of the inventory (the admin who rotated) in the journal
     admin_password = (
         load_inventory(dcs.inventory, with_secrets=True)
@@ -276,6 +286,18 @@ def test_wrong_ca_is_refused(dcs: DcLab, tmp_path: Path) -> None:
     # the explicit opt-out reads the directory anyway (and says so on stderr)
     rc, host = dcs.check("dcfresh", "-i", str(override), "--ldap-insecure")
     assert "dir-read" not in findings(host)
+
+
+def wait_key_version(dcs: DcLab, host: str, wanted: int, deadline_s: float = 120.0) -> int:
+    """krbtgt's key version on `host` once it reaches `wanted` (or at the deadline)."""
+    import time
+
+    end = time.monotonic() + deadline_s
+    seen = dcs.key_version(host)
+    while seen < wanted and time.monotonic() < end:
+        time.sleep(1.0)
+        seen = dcs.key_version(host)
+    return seen
 
 
 def reset_once(dcs: DcLab, host: str) -> None:
