@@ -13,6 +13,7 @@ from typing import Any
 
 from restore.directory import krbtgt
 from restore.directory.gpo_analysis import check_gpos, check_sysvol
+from restore.directory.membership_dates import check_member_dates
 from restore.directory.model import (
     UAC_SERVER_TRUST_ACCOUNT,
     UAC_TRUSTED_FOR_DELEGATION,
@@ -211,6 +212,7 @@ def evaluate(
         base = None
     checks: tuple[Callable[[], list[Finding]], ...] = (
         lambda: [check_privileged(snapshot, base)],
+        lambda: [f for f in (check_member_dates(snapshot, since),) if f is not None],
         lambda: check_new_accounts(snapshot, since),
         lambda: [check_spns(snapshot, base)],
         lambda: [check_admin_count(snapshot)],

@@ -12,7 +12,7 @@ import base64
 import hashlib
 import json
 import os
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -24,8 +24,9 @@ from restore.directory.connection import (
     bind_credentials,
     connect,
 )
-from restore.directory.fetch import fetch_snapshot
+from restore.directory.fetch import fetch_snapshot, fetch_value_metadata
 from restore.directory.model import Snapshot
+from restore.directory.privileged import privileged_groups
 from restore.directory.sysvol import GpoFolder, read_gpo_folders
 from restore.integrity.checks.catalog import error, ok
 from restore.models import Finding, HostSpec
@@ -38,9 +39,11 @@ def read_directory(host: HostSpec, insecure: bool = False, timeout_s: float = 60
     try:
         second = connect(target, user, password, timeout_s)
         try:
-            return fetch_snapshot(conn, second)
+            snapshot = fetch_snapshot(conn, second)
         finally:
             second.unbind()
+        groups = {g.dn for found in privileged_groups(snapshot).values() for g in found}
+        return replace(snapshot, value_meta=fetch_value_metadata(conn, sorted(groups)))
     finally:
         conn.unbind()
 

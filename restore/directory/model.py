@@ -80,6 +80,9 @@ class Snapshot:
     entries: tuple[Entry, ...]
     gpos: tuple[Entry, ...] = ()
     truncated: bool = False
+    # privileged group DN (lower case) -> its msDS-ReplValueMetaData documents; None when
+    # not read, {} entries with () when the DC gave none (Samba)
+    value_meta: Mapping[str, tuple[str, ...]] | None = None
     # indexes computed once per snapshot (a 12,000-object directory is scanned many times)
     memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 

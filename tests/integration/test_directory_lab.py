@@ -156,6 +156,9 @@ def test_each_scenario_is_caught(dcs: DcLab, scenario: str, check: str, needle: 
     if scenario == "privileged-account":
         # nested through a new group, resolved; only an attacker does this: compromised
         assert host["verdict"] == "compromised"
+        # Samba gives no per-value stamps: said so, with the groups changed after the incident
+        dated = findings(host, {"warn"})["dir-privileged-added"]
+        assert "no per-value stamps" in dated and "Domain Admins" in dated
     if scenario == "gpo-changed":
         # written over SMB by the attacker, read back over SMB with its path; a GPO that
         # deploys code after the incident is what only an attacker does
