@@ -7,9 +7,7 @@ finding instead of a silent `clean`.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
@@ -66,9 +64,6 @@ def _text(name: str, value: bytes) -> str:
 def _entry(item: dict[str, Any]) -> Entry:
     """From the raw bytes: ldap3's own decoding without a schema guesses (a SID that happens
     to be valid UTF-8 comes back as text) and costs more than the search itself."""
-    entry = item.get("entry")
-    if isinstance(entry, Entry):  # decoded by lean_entries already
-        return entry
     attrs: dict[str, tuple[str, ...]] = {}
     for name, values in (item.get("raw_attributes") or {}).items():
         key = name.lower()
@@ -76,60 +71,7 @@ def _entry(item: dict[str, Any]) -> Entry:
     return Entry(dn=str(item.get("dn", "")), attrs=attrs)
 
 
-SEARCH_RESULT_ENTRY = 4  # LDAP protocolOp of searchResEntry
-
-
-@contextlib.contextmanager
-def lean_entries(conn: Connection) -> Iterator[None]:
-    """While open, `conn` turns each searchResEntry straight from the BER tree into an Entry.
-
-    ldap3 builds, for every entry, two case-insensitive dicts (text values and raw values)
-    that the bulk read throws away: about a third of the read's time on 12,000 objects.
-    Every other message (page controls, results) is decoded by ldap3 as before. The tree's
-    shape is ldap3's fast decoder's (`utils.asn1`): [dn, [attribute: [type, [values]]]],
-    each node's payload at index 3.
-    """
-    strategy = conn.strategy
-    original = strategy.decode_response_fast
-
-    def decode(message: dict[str, Any]) -> dict[str, Any]:
-        if message.get("protocolOp") != SEARCH_RESULT_ENTRY:
-            return dict(original(message))
-        payload = message["payload"]
-        attrs: dict[str, tuple[str, ...]] = {}
-        for attribute in payload[1][3]:
-            key = bytes(attribute[3][0][3]).decode("utf-8", "replace").lower()
-            if ";range=" in key:
-                # a value list sent in ranges (a group of more than MaxValRange members):
-                # ldap3's own decoding, whose auto-range search fetches the rest
-                return dict(original(message))
-            values = attribute[3][1][3] or ()
-            attrs[key] = tuple(_text(key, bytes(v[3])) for v in values)
-        dn = bytes(payload[0][3]).decode("utf-8", "replace")
-        # the empty dicts are for ldap3's own pass over each entry (empty_attributes)
-        return {
-            "type": "searchResEntry",
-            "dn": dn,
-            "entry": Entry(dn=dn, attrs=attrs),
-            "raw_attributes": {},
-            "attributes": {},
-        }
-
-    strategy.decode_response_fast = decode
-    try:
-        yield
-    finally:
-        del strategy.decode_response_fast  # the class's own again
-
-
 def paged(
-    conn: Connection, base: str, search_filter: str, attributes: tuple[str, ...]
-) -> tuple[list[Entry], bool]:
-    with lean_entries(conn):
-        return _paged(conn, base, search_filter, attributes)
-
-
-def _paged(
     conn: Connection, base: str, search_filter: str, attributes: tuple[str, ...]
 ) -> tuple[list[Entry], bool]:
     entries: list[Entry] = []
