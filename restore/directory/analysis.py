@@ -7,11 +7,13 @@ is left undone (new accounts and SPNs, krbtgt not rotated twice) is drift, `susp
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
 from restore.directory import krbtgt
+from restore.directory.gpo_analysis import check_gpos, check_sysvol
+from restore.directory.membership_dates import check_member_dates
 from restore.directory.model import (
     UAC_SERVER_TRUST_ACCOUNT,
     UAC_TRUSTED_FOR_DELEGATION,
@@ -19,6 +21,7 @@ from restore.directory.model import (
     parse_generalized_time,
 )
 from restore.directory.privileged import all_members, privileged_members, protected_accounts
+from restore.directory.sysvol import GpoFolder
 from restore.integrity.checks.catalog import error, fail, ok, sample, warn
 from restore.models import Finding
 
@@ -172,20 +175,6 @@ def check_delegation(snapshot: Snapshot, base: dict[str, Any] | None) -> Finding
     return ok(name, "no new unconstrained or resource-based delegation")
 
 
-def check_gpos(snapshot: Snapshot, since: datetime | None) -> Finding:
-    name = "dir-gpo-changed"
-    if since is None:
-        return warn(name, "no incident time given (--since): not checked")
-    changed = sorted(
-        f"{g.first('displayName') or g.first('name')} {g.first('name')}"
-        for g in snapshot.gpos
-        if parse_generalized_time(g.first("whenChanged", "19700101000000.0Z")) >= since
-    )
-    if changed:
-        return fail(name, f"GPOs changed after the incident: {sample(changed)}", changed)
-    return ok(name, f"no GPO changed after the incident ({len(snapshot.gpos)} GPOs)")
-
-
 def check_krbtgt(
     snapshot: Snapshot, since: datetime | None, base: dict[str, Any] | None
 ) -> Finding:
@@ -201,9 +190,15 @@ def check_krbtgt(
 
 
 def evaluate(
-    snapshot: Snapshot, since: datetime | None, base: dict[str, Any] | None
+    snapshot: Snapshot,
+    since: datetime | None,
+    base: dict[str, Any] | None,
+    sysvol: Mapping[str, GpoFolder] | None = None,
+    sysvol_problem: str | None = None,
 ) -> list[Finding]:
-    """Every directory check. A value the parsers cannot read is an error, never `clean`."""
+    """Every directory check. A value the parsers cannot read is an error, never `clean`.
+    `sysvol` (GPO GUID in upper case -> its folder) is None when SYSVOL was not read: with
+    `sysvol_problem` saying why, that is an error; without, the SYSVOL check is not run."""
     findings: list[Finding] = []
     if snapshot.truncated:
         findings.append(error("dir-read", "the directory sent more objects than the cap"))
@@ -217,11 +212,17 @@ def evaluate(
         base = None
     checks: tuple[Callable[[], list[Finding]], ...] = (
         lambda: [check_privileged(snapshot, base)],
+        lambda: [f for f in (check_member_dates(snapshot, since),) if f is not None],
         lambda: check_new_accounts(snapshot, since),
         lambda: [check_spns(snapshot, base)],
         lambda: [check_admin_count(snapshot)],
         lambda: [check_delegation(snapshot, base)],
-        lambda: [check_gpos(snapshot, since)],
+        lambda: [check_gpos(snapshot, since, sysvol)],
+        lambda: (
+            [check_sysvol(snapshot, since, sysvol, sysvol_problem)]
+            if sysvol is not None or sysvol_problem is not None
+            else []
+        ),
         lambda: [check_krbtgt(snapshot, since, base)],
     )
     for run in checks:

@@ -8,10 +8,11 @@ copied into the state dir's evidence folder (owner-read-only) and hashed.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -23,8 +24,10 @@ from restore.directory.connection import (
     bind_credentials,
     connect,
 )
-from restore.directory.fetch import fetch_snapshot
+from restore.directory.fetch import fetch_snapshot, fetch_value_metadata
 from restore.directory.model import Snapshot
+from restore.directory.privileged import privileged_groups
+from restore.directory.sysvol import GpoFolder, read_gpo_folders
 from restore.integrity.checks.catalog import error, ok
 from restore.models import Finding, HostSpec
 
@@ -36,9 +39,11 @@ def read_directory(host: HostSpec, insecure: bool = False, timeout_s: float = 60
     try:
         second = connect(target, user, password, timeout_s)
         try:
-            return fetch_snapshot(conn, second)
+            snapshot = fetch_snapshot(conn, second)
         finally:
             second.unbind()
+        groups = {g.dn for found in privileged_groups(snapshot).values() for g in found}
+        return replace(snapshot, value_meta=fetch_value_metadata(conn, sorted(groups)))
     finally:
         conn.unbind()
 
@@ -55,10 +60,23 @@ def directory_findings(
         snapshot = read_directory(host, insecure)
     except DirectoryError as exc:
         return [error("dir-read", str(exc))]
-    findings = analysis.evaluate(snapshot, since, baseline)
+    folders, problem = read_sysvol(host, snapshot)
+    findings = analysis.evaluate(snapshot, since, baseline, folders, problem)
     if evidence_root is not None:
-        findings.append(keep_evidence(evidence_root, host.name, snapshot))
+        findings.append(keep_evidence(evidence_root, host.name, snapshot, folders))
     return findings
+
+
+def read_sysvol(
+    host: HostSpec, snapshot: Snapshot
+) -> tuple[dict[str, GpoFolder] | None, str | None]:
+    """The folders of the GPOs LDAP listed, by upper-case GUID; or None and why not."""
+    guids = [g.first("name") for g in snapshot.gpos]
+    try:
+        folders = read_gpo_folders(host, snapshot.base_dn, guids)
+    except DirectoryError as exc:
+        return None, str(exc)
+    return {f.guid.upper(): f for f in folders}, None
 
 
 def capture_facts(host: HostSpec, insecure: bool = False) -> dict[str, Any]:
@@ -66,8 +84,11 @@ def capture_facts(host: HostSpec, insecure: bool = False) -> dict[str, Any]:
     return analysis.baseline_facts(read_directory(host, insecure))
 
 
-def keep_evidence(root: Path, host: str, snapshot: Snapshot) -> Finding:
-    """The entries as read, written once (0400) with their sha256, for investigators."""
+def keep_evidence(
+    root: Path, host: str, snapshot: Snapshot, folders: dict[str, GpoFolder] | None = None
+) -> Finding:
+    """The entries and SYSVOL files as read, written once (0400) with their sha256, for
+    investigators (file contents base64, at most what the bounded read kept)."""
     folder = root / "".join(c if c.isalnum() or c in "-_." else "_" for c in host)
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     stamp = snapshot.read_at.strftime("%Y%m%dT%H%M%S%fZ")
@@ -83,6 +104,27 @@ def keep_evidence(root: Path, host: str, snapshot: Snapshot) -> Finding:
                 for e in snapshot.entries
             ],
             "gpos": [asdict(g) | {"attrs": dict(g.attrs)} for g in snapshot.gpos],
+            "sysvol": [
+                {
+                    "guid": folder.guid,
+                    "problems": list(folder.problems),
+                    "files": [
+                        {
+                            "path": f.path,
+                            "kind": f.kind,
+                            "size": f.size,
+                            "modified": f.modified.isoformat() if f.modified else None,
+                            "sha256": f.sha256,
+                            "truncated": f.truncated,
+                            "target": f.target,
+                            "deployed": list(f.deployed.items),
+                            "base64": base64.b64encode(f.data).decode(),
+                        }
+                        for f in folder.files
+                    ],
+                }
+                for folder in (folders or {}).values()
+            ],
         },
         sort_keys=True,
     ).encode()

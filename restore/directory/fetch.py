@@ -131,3 +131,26 @@ def fetch_snapshot(conn: Connection, second: Connection | None = None) -> Snapsh
         gpos=tuple(gpos),
         truncated=truncated or gpo_truncated,
     )
+
+
+VALUE_META = "msDS-ReplValueMetaData"
+
+
+def fetch_value_metadata(conn: Connection, group_dns: list[str]) -> dict[str, tuple[str, ...]]:
+    """Each group's per-value stamps (one base read per group: the attribute is constructed,
+    the DC computes it only when asked for one object). A group the DC gives none for maps
+    to (); a ranged answer (over 1,000 values) keeps the first range."""
+    found: dict[str, tuple[str, ...]] = {}
+    for dn in group_dns:
+        conn.search(dn, "(objectClass=*)", search_scope=BASE, attributes=[VALUE_META])
+        values: tuple[str, ...] = ()
+        for item in conn.response or []:
+            if item.get("type") != "searchResEntry":
+                continue
+            for name, raw in (item.get("raw_attributes") or {}).items():
+                if name.lower().startswith(VALUE_META.lower()):
+                    values += tuple(
+                        bytes(v)[: MAX_VALUE_CHARS * 4].decode("utf-8", "replace") for v in raw
+                    )
+        found[dn.lower()] = values
+    return found

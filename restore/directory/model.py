@@ -80,6 +80,9 @@ class Snapshot:
     entries: tuple[Entry, ...]
     gpos: tuple[Entry, ...] = ()
     truncated: bool = False
+    # privileged group DN (lower case) -> its msDS-ReplValueMetaData documents; None when
+    # not read, {} entries with () when the DC gave none (Samba)
+    value_meta: Mapping[str, tuple[str, ...]] | None = None
     # indexes computed once per snapshot (a 12,000-object directory is scanned many times)
     memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -116,10 +119,22 @@ def sid_to_str(raw: bytes) -> str:
 def parse_generalized_time(value: str) -> datetime:
     """AD's whenCreated/whenChanged form: 20261130072429.0Z."""
     text = value.strip()
-    if not text.endswith("Z") or len(text) < 14:
+    if (
+        not text.endswith("Z")
+        or len(text) < 14
+        or not (text[:14].isascii() and text[:14].isdigit())
+    ):
         raise ValueError(f"not a generalized time: {value!r}")
-    when = datetime.strptime(text[:14], "%Y%m%d%H%M%S")
-    return when.replace(tzinfo=UTC)
+    # by hand: strptime took 0.7 s of a 12,000-account check (two dates per account)
+    return datetime(
+        int(text[0:4]),
+        int(text[4:6]),
+        int(text[6:8]),
+        int(text[8:10]),
+        int(text[10:12]),
+        int(text[12:14]),
+        tzinfo=UTC,
+    )
 
 
 def parse_filetime(value: str) -> datetime | None:

@@ -109,3 +109,16 @@ def protected_accounts(snapshot: Snapshot) -> set[str]:
 
 def names(entries: Iterable[Entry]) -> list[str]:
     return sorted(e.name for e in entries)
+
+
+def privileged_groups(snapshot: Snapshot) -> dict[str, list[Entry]]:
+    """label -> the group and every group nested in it (whose members are members too)."""
+    by_name = {e.name.lower(): e for e in snapshot.entries if e.is_group}
+    result: dict[str, list[Entry]] = {}
+    for label, (how, key) in PRIVILEGED.items():
+        group = find_group(snapshot, how, key)
+        if group is None:
+            continue
+        nested = resolve_members(snapshot, group)[1]
+        result[label] = [group, *(by_name[n] for n in sorted(nested) if n in by_name)]
+    return result

@@ -127,6 +127,15 @@ def _daemons(lab: Lab, host: LabHost, upper: Path, fresh: bool) -> _Daemons:
         if host.ports:  # the responder for the graph's probes, next to WS-Man
             lines = runtime.LINUX_DAEMONS.splitlines()[0] + "\n" + lines
         return _Daemons(lines, wait_port, lab.rootfs, lab.rootfs, 15.0)
+    if host.role == "domain_controller" and host.replica_of:
+        from restore.lab import samba_dc, samba_replica
+
+        base = samba_dc.dc_rootfs()
+        if fresh:
+            samba_replica.seed_replica(lab, host, lab.host(host.replica_of), upper)
+        lines = runtime.LINUX_DAEMONS + "\n" + samba_replica.DAEMON
+        # the join itself takes 15-30 s
+        return _Daemons(lines, samba_dc.LDAPS_PORT, base, base, 180.0)
     if host.role == "domain_controller":
         from restore.lab import samba_dc
 

@@ -5,8 +5,8 @@ with the lab-only domain administrator (`restore_lab_domain_admin`).
     new-user             a user created after the incident
     spn-user             a service principal name added to an existing user (Kerberoasting)
     gpo-changed          a GPO edited after the incident, carrying an immediate scheduled
-                         task in SYSVOL (the way LockBit spreads); the SYSVOL file is written
-                         into the DC's filesystem through the lab, the GPO bump over LDAP
+                         task in SYSVOL (the way LockBit spreads): the task written over SMB
+                         into the GPO's folder, the GPO's version bumped over LDAP
     krbtgt-not-rotated   nothing to plant: krbtgt keeps the key the attacker may hold
 """
 
@@ -155,8 +155,45 @@ def _gpo_changed(lab: Lab, host: LabHost, conn: Connection, base: str) -> None:
         conn.modify(dn, {"versionNumber": [(MODIFY_REPLACE, [str(version)])]}),
         "bumping the GPO version",
     )
-    folder = f"/var/lib/samba/sysvol/lab.test/Policies/{guid}/Machine/Preferences/ScheduledTasks"
-    lab.run_on(
-        host.name,
-        f"mkdir -p '{folder}' && cat > '{folder}/ScheduledTasks.xml' <<'XML'\n{SCHEDULED_TASK}XML",
+    write_sysvol(
+        lab,
+        host,
+        f"Policies/{guid}/Machine/Preferences/ScheduledTasks/ScheduledTasks.xml",
+        SCHEDULED_TASK.encode(),
     )
+
+
+def write_sysvol(lab: Lab, host: LabHost, path: str, data: bytes) -> None:
+    """Write a file into the DC's SYSVOL over SMB as the lab domain admin (folders made as
+    needed), as an attacker holding the domain does from any machine of it."""
+    import smbclient
+    from smbprotocol.exceptions import SMBException
+
+    from restore.lab import samba_dc
+
+    if not host.rootfs:
+        raise OperationalError(f"lab DC {host.name} has not booted (restore lab up)")
+    creds = samba_dc.golden_secrets(samba_dc.golden_dir(Path(host.rootfs)))
+    cache: dict[str, object] = {}
+    root = rf"\\{host.management}\sysvol\{samba_dc.REALM.lower()}"
+    try:
+        smbclient.register_session(
+            host.management,
+            username=f"Administrator@{samba_dc.REALM.lower()}",
+            password=creds["admin_password"],
+            connection_cache=cache,
+            auth_protocol="ntlm",
+        )
+        parts = path.split("/")
+        folder = root
+        for part in parts[:-1]:
+            folder = rf"{folder}\{part}"
+            smbclient.makedirs(folder, exist_ok=True, connection_cache=cache)
+        with smbclient.open_file(
+            rf"{folder}\{parts[-1]}", mode="wb", connection_cache=cache
+        ) as out:
+            out.write(data)
+    except (SMBException, OSError) as exc:
+        raise OperationalError(f"writing {path} into SYSVOL of {host.name}: {exc}") from None
+    finally:
+        smbclient.reset_connection_cache(connection_cache=cache)

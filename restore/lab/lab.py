@@ -109,6 +109,7 @@ class Lab:
         ports: dict[str, list[int]] | None = None,
         roles: dict[str, str] | None = None,
         progress: Callable[[str], None] | None = None,
+        replicas: dict[str, str] | None = None,
     ) -> Path:
         """Create the hosts that are not running yet; return the lab inventory's path.
 
@@ -121,6 +122,8 @@ class Lab:
         (restore.lab.twin_ports: the ports its graph's health probes name).
         `progress` is called with each host's name once it is up (from this thread).
         `roles` (host -> role): "domain_controller" makes the host a Samba AD DC.
+        `replicas` (DC -> another DC of `wanted`): the first joins the second's domain
+        (booted after it) instead of being a domain of its own.
         """
         from restore.lab.prereq import require_lab_tools
 
@@ -139,9 +142,12 @@ class Lab:
         self._save()  # the number registry reclaims numbers of labs without a state file
         self.rootfs = ensure_rootfs(rebuild=rebuild_rootfs, in_use=rootfs_in_use)
         self._ensure_key()
-        self._add_hosts(wanted, roles or {}, ports or {})
+        self._add_hosts(wanted, roles or {}, ports or {}, replicas or {})
         try:
-            booting.boot_all(self, [self.hosts[n] for n in names], self._save, progress)
+            # a replica joins a running primary: booted in a second round
+            hosts = [self.hosts[n] for n in names]
+            booting.boot_all(self, [h for h in hosts if not h.replica_of], self._save, progress)
+            booting.boot_all(self, [h for h in hosts if h.replica_of], self._save, progress)
         finally:
             self._apply_network()
             lab_inventory.write_known_hosts(self)
@@ -161,6 +167,7 @@ class Lab:
         wanted: list[tuple[str, Platform]],
         roles: dict[str, str],
         ports: dict[str, list[int]],
+        replicas: dict[str, str],
     ) -> None:
         """Record the hosts not in the lab yet, each with a number of its own (its addresses),
         and every named host's probe ports; saved before any boot."""
@@ -174,6 +181,7 @@ class Lab:
                 management=alloc.management_address(number),
                 production=alloc.production_address(number),
                 role=roles.get(name),
+                replica_of=replicas.get(name),
             )
         for name, extra in ports.items():
             if name in self.hosts:

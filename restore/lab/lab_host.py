@@ -24,3 +24,5 @@ class LabHost:
     ports: list[int] = field(default_factory=list)
     # "domain_controller": a Samba AD DC runs next to sshd (restore/lab/samba_dc.py)
     role: str | None = None
+    # a DC that joins this other lab DC's domain and replicates with it (samba_replica.py)
+    replica_of: str | None = None

@@ -342,14 +342,23 @@ def inventory_vars(lab: Lab, host: LabHost) -> dict[str, Any]:
         return {"restore_role": ROLE}  # not booted yet: nothing to connect to
     golden = golden_dir(Path(host.rootfs))
     creds = golden_secrets(golden)
+    # each lab DC is a domain of its own (a clone of the golden one), except a replica, which
+    # joined its primary's domain (samba_replica.py) and has a CA and a name of its own
+    domain_of, server_name, ca = host.name, SERVER_NAME, ca_file(lab, golden)
+    if host.replica_of:
+        from restore.lab import samba_replica
+
+        domain_of, server_name = host.replica_of, f"{host.name}.{REALM.lower()}"
+        ca = samba_replica.ca_file(lab, host) or ca
     return {
         "restore_role": ROLE,
-        # each lab DC is a domain of its own (a clone of the golden one): no replicas
-        "restore_ad_domain": f"{REALM.lower()} (lab DC {host.name})",
-        "restore_ldap_server_name": SERVER_NAME,
-        "restore_ldap_ca_file": str(ca_file(lab, golden)),
+        "restore_ad_domain": f"{REALM.lower()} (lab DC {domain_of})",
+        "restore_ldap_server_name": server_name,
+        "restore_ldap_ca_file": str(ca),
         "restore_ldap_bind_dn": f"CN={READER},CN=Users,{BASE_DN}",
         "restore_ldap_bind_password": creds["reader_password"],
+        # SYSVOL over SMB takes the read account as user@realm (its password is the same)
+        "restore_sysvol_user": f"{READER}@{REALM.lower()}",
         # the account the directory steps (rotate_krbtgt) act with; in a real inventory a
         # vaulted account of its own
         "restore_ldap_admin_dn": f"CN=Administrator,CN=Users,{BASE_DN}",

@@ -1,11 +1,13 @@
 """Directory checks and krbtgt rotation against real Samba AD domain controllers of the lab.
 
-Two lab DCs (each a domain of its own, booted from the cached golden layer): `dcinf` is
+Three lab DCs: `dcinf` and `dcfresh` each a domain of its own, booted from the cached golden
+layer, and `dcrep`, which joins dcfresh's domain and replicates with it. `dcinf` is
 infected over LDAPS by the attacker scenarios one after the other, and each must be caught
 by `restore check` (the real CLI) in the same verdict and JSON as the host checks; `dcfresh`
 has its krbtgt rotated twice by a real `restore run` of a `directory: rotate_krbtgt` step
-(after a dry run that must change nothing) and is then clean. A CA that did not issue the
-DC's certificate is refused.
+(after a dry run that must change nothing), a fresh Kerberos ticket (MIT kinit/kvno inside
+the DC host) proves the new key version, and the DC is then clean. A CA that did not issue
+the DC's certificate is refused. SYSVOL is written over SMB by the attacker and read back.
 """
 
 from __future__ import annotations
@@ -78,8 +80,9 @@ def dcs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DcLab]:
     lab = Lab(state)
     try:
         inventory = lab.up(
-            [("dcinf", Platform.LINUX), ("dcfresh", Platform.LINUX)],
-            roles={"dcinf": "domain_controller", "dcfresh": "domain_controller"},
+            [("dcinf", Platform.LINUX), ("dcfresh", Platform.LINUX), ("dcrep", Platform.LINUX)],
+            roles=dict.fromkeys(("dcinf", "dcfresh", "dcrep"), "domain_controller"),
+            replicas={"dcrep": "dcfresh"},  # joins dcfresh's domain, replicates with it
         )
         baseline = state / "baseline"
         captured = restore(
@@ -96,7 +99,11 @@ def dcs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DcLab]:
 
 def test_lab_inventory_names_the_directory_accounts(dcs: DcLab) -> None:
     hosts = yaml.safe_load(dcs.inventory.read_text())["all"]["children"]
-    assert set(hosts["lab_domain_controllers"]["hosts"]) == {"dcinf", "dcfresh"}
+    assert set(hosts["lab_domain_controllers"]["hosts"]) == {"dcinf", "dcfresh", "dcrep"}
+    # the replica is of dcfresh's domain, with a CA and a certificate name of its own
+    rep, fresh = hosts["lab_linux"]["hosts"]["dcrep"], hosts["lab_linux"]["hosts"]["dcfresh"]
+    assert rep["restore_ad_domain"] == fresh["restore_ad_domain"]
+    assert rep["restore_ldap_ca_file"] != fresh["restore_ldap_ca_file"]
     dc = hosts["lab_linux"]["hosts"]["dcinf"]
     assert dc["restore_role"] == "domain_controller"
     assert Path(dc["restore_ldap_ca_file"]).read_text().startswith("-----BEGIN CERTIFICATE")
@@ -129,7 +136,11 @@ def test_krbtgt_not_rotated_is_a_finding(dcs: DcLab) -> None:
     [
         ("new-user", "dir-accounts-created", "helpdesk.temp"),
         ("spn-user", "dir-spns", "alice.martin: MSSQLSvc/db01.lab.test:1433"),
-        ("gpo-changed", "dir-gpo-changed", "Workstation hardening"),
+        (
+            "gpo-changed",
+            "dir-gpo-changed",
+            "immediate task 'update' runs \\\\lab.test\\netlogon\\locker.exe as NT AUTHORITY\\System",
+        ),
         ("privileged-account", "dir-privileged-groups", "Domain Admins: svc-sync"),
     ],
 )
@@ -145,9 +156,60 @@ def test_each_scenario_is_caught(dcs: DcLab, scenario: str, check: str, needle: 
     if scenario == "privileged-account":
         # nested through a new group, resolved; only an attacker does this: compromised
         assert host["verdict"] == "compromised"
+        # Samba gives no per-value stamps: said so, with the groups changed after the incident
+        dated = findings(host, {"warn"})["dir-privileged-added"]
+        assert "no per-value stamps" in dated and "Domain Admins" in dated
     if scenario == "gpo-changed":
-        # the scheduled task landed in SYSVOL, which the host checks watch on a DC
+        # written over SMB by the attacker, read back over SMB with its path; a GPO that
+        # deploys code after the incident is what only an attacker does
+        assert host["verdict"] == "compromised"
+        assert "Machine/Preferences/ScheduledTasks/ScheduledTasks.xml" in failed[check]
+        assert "ScheduledTasks.xml" in failed["dir-sysvol"]
+        # and the file itself is on the DC's disk, which the host checks watch too
         assert "ScheduledTasks" in failed["changed_since_incident"]
+
+
+def test_hostile_sysvol_content_is_bounded_and_reported(dcs: DcLab) -> None:
+    """A file over the read cap, an XML bomb, a name no Windows tool would write and a link
+    out of the share: read as data, bounded, and the DC is not `clean`."""
+    from restore.directory.sysvol import MAX_FILE_BYTES
+    from restore.lab.dc_scenarios import write_sysvol
+
+    host = dcs.lab.host("dcinf")
+    gpo = f"Policies/{{{seeded_gpo_guid(dcs)}}}"
+    write_sysvol(dcs.lab, host, f"{gpo}/Machine/big.bin", b"\0" * (2 * MAX_FILE_BYTES + 7))
+    bomb = (
+        b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaaaaaa"><!ENTITY b "&a;&a;&a;&a;">]>'
+        b"<ScheduledTasks>&b;</ScheduledTasks>"
+    )
+    write_sysvol(dcs.lab, host, f"{gpo}/User/Preferences/ScheduledTasks/ScheduledTasks.xml", bomb)
+    folder = f"/var/lib/samba/sysvol/lab.test/{gpo}/Machine"
+    dcs.lab.run_on(
+        "dcinf", f"ln -s /etc/shadow '{folder}/shadow'; printf x > '{folder}/odd'$'\\n''|<x>'"
+    )
+    rc, checked = dcs.check("dcinf")
+    assert rc == 3 and checked["verdict"] == "compromised"
+    sysvol = next(f for f in checked["findings"] if f["check"] == "dir-sysvol")
+    assert sysvol["status"] == "fail"
+    text = "\n".join(sysvol["evidence"])
+    assert f"Machine/big.bin: {2 * MAX_FILE_BYTES + 7} bytes, read up to the cap only" in text
+    assert "declares a DTD or entities (refused, not expanded)" in text
+    # Samba hides the link out of the share (wide links = no) and mangles the odd name:
+    # neither is followed nor trusted, and nothing of /etc/shadow was read
+    assert "root:" not in text
+    kept = max((dcs.state / "evidence" / "dcinf").glob("directory-*.json"))
+    files = [f for g in json.loads(kept.read_text())["sysvol"] for f in g["files"]]
+    big = next(f for f in files if f["path"] == "Machine/big.bin")
+    assert big["truncated"] and len(big["base64"]) <= 4 * MAX_FILE_BYTES // 3 + 4
+
+
+def seeded_gpo_guid(dcs: DcLab) -> str:
+    spec = load_inventory(dcs.inventory, with_secrets=True).host("dcinf")
+    snapshot = read_directory(spec)
+    names = [
+        g.first("name") for g in snapshot.gpos if g.first("displayName") == "Workstation hardening"
+    ]
+    return names[0].strip("{}")
 
 
 def test_rotation_dry_run_then_real_then_clean(dcs: DcLab, tmp_path: Path) -> None:
@@ -169,6 +231,9 @@ def test_rotation_dry_run_then_real_then_clean(dcs: DcLab, tmp_path: Path) -> No
         )
     )
     before = dcs.key_version("dcfresh")
+    # a real Kerberos client (MIT kinit/kvno in the DC host) holds a TGT from before
+    kinit(dcs, "dcfresh", "/tmp/before.cc")
+    assert "kvno = " in kerberos(dcs, "dcfresh", "kvno -c /tmp/before.cc ldap/dc01.lab.test")
     state = tmp_path / "state"
     common = ("-i", str(dcs.inventory), "--yes", "--state-dir")
     dry = restore("run", str(graph), *common, str(tmp_path / "dry"), "--dry-run")
@@ -177,10 +242,18 @@ def test_rotation_dry_run_then_real_then_clean(dcs: DcLab, tmp_path: Path) -> No
     real = restore("run", str(graph), *common, str(state))
     assert real.returncode == 0, real.stderr + real.stdout
     assert dcs.key_version("dcfresh") == before + 2
+    # the replica showed the first reset before the second was made (the step waited for
+    # it, journaled below), and replicates the second too
+    assert wait_key_version(dcs, "dcrep", before + 2) == before + 2
+    # a TGT obtained now is signed with the key two versions above
+    kinit(dcs, "dcfresh", "/tmp/after.cc")
+    proved = kerberos(dcs, "dcfresh", "kvno -c /tmp/after.cc krbtgt/LAB.TEST@LAB.TEST")
+    assert f"kvno = {before + 2}" in proved, proved
     exported = restore("journal", "export", "--state-dir", str(state), "--format", "json")
     events = json.loads(exported.stdout)["events"]
     done = [e for e in events if e["event"] == "succeeded" and e["host"] == "dcfresh"]
     assert done[-1]["detail"]["key_version_after"] == before + 2
+    assert done[-1]["detail"]["replicas"] == ["dcrep"]
     # no secret of the inventory (the admin who rotated) in the journal
     admin_password = (
         load_inventory(dcs.inventory, with_secrets=True)
@@ -191,6 +264,15 @@ def test_rotation_dry_run_then_real_then_clean(dcs: DcLab, tmp_path: Path) -> No
     rc, host = dcs.check("dcfresh")
     assert (rc, host["verdict"]) == (0, "clean"), findings(host)
     assert "1 -> 3" in findings(host, {"pass"})["dir-krbtgt"]
+    # The TGT from before the rotation: Windows' KDC accepts the current and the previous
+    # key (two resets put it out of reach); Samba's also accepts the one before that
+    # (docs/directory.md). It is refused once its key is three versions old: the resets
+    # really retire krbtgt's keys, as a ticket shows.
+    old_tgt = "kvno -c /tmp/before.cc host/dc01.lab.test 2>&1; echo rc=$?"
+    assert "rc=0" in kerberos(dcs, "dcfresh", old_tgt)  # Samba: two versions old, accepted
+    reset_once(dcs, "dcfresh")
+    refused = kerberos(dcs, "dcfresh", old_tgt.replace("host/", "cifs/"))
+    assert "rc=0" not in refused and "Key version is not available" in refused, refused
 
 
 def test_wrong_ca_is_refused(dcs: DcLab, tmp_path: Path) -> None:
@@ -207,6 +289,51 @@ def test_wrong_ca_is_refused(dcs: DcLab, tmp_path: Path) -> None:
     # the explicit opt-out reads the directory anyway (and says so on stderr)
     rc, host = dcs.check("dcfresh", "-i", str(override), "--ldap-insecure")
     assert "dir-read" not in findings(host)
+
+
+def wait_key_version(dcs: DcLab, host: str, wanted: int, deadline_s: float = 120.0) -> int:
+    """krbtgt's key version on `host` once it reaches `wanted` (or at the deadline)."""
+    import time
+
+    end = time.monotonic() + deadline_s
+    seen = dcs.key_version(host)
+    while seen < wanted and time.monotonic() < end:
+        time.sleep(1.0)
+        seen = dcs.key_version(host)
+    return seen
+
+
+def reset_once(dcs: DcLab, host: str) -> None:
+    from restore.directory.connection import LdapTarget, bind_credentials, connect
+    from restore.directory.krbtgt import read_state, reset_password
+
+    spec = load_inventory(dcs.inventory, with_secrets=True).host(host)
+    conn = connect(LdapTarget.for_host(spec), *bind_credentials(spec, "restore_ldap_admin"))
+    try:
+        reset_password(conn, read_state(conn, "DC=lab,DC=test").dn)
+    finally:
+        conn.unbind()
+
+
+def kerberos(dcs: DcLab, host: str, script: str) -> str:
+    return dcs.lab.run_on(host, f"export KRB5CCNAME=FILE:/tmp/default.cc\n{script}")
+
+
+def kinit(dcs: DcLab, host: str, cache: str) -> None:
+    """A TGT for the lab domain admin into `cache` (the password on stdin, inside the host)."""
+    import shlex
+
+    password = (
+        load_inventory(dcs.inventory, with_secrets=True)
+        .host(host)
+        .secret("restore_lab_domain_admin_password")
+    )
+    assert password
+    kerberos(
+        dcs,
+        host,
+        f"printf '%s\\n' {shlex.quote(password)} | kinit -c {cache} Administrator@LAB.TEST",
+    )
 
 
 def can_bind(dcs: DcLab, account: str) -> bool:

@@ -106,8 +106,14 @@ def test_times() -> None:
     assert parse_generalized_time("20261130072429.0Z") == datetime(
         2026, 11, 30, 7, 24, 29, tzinfo=UTC
     )
-    with pytest.raises(ValueError):
-        parse_generalized_time("2026-11-30")
+    # not ASCII digits (Arabic-Indic digits pass str.isdigit and int()), a bad month
+    for bad in (
+        "2026-11-30",
+        "\u0662\u0660\u0662\u0666\u0661\u0661\u0663\u0660\u0660\u0667\u0662\u0664\u0662\u0669Z",
+        "20261330072429.0Z",
+    ):
+        with pytest.raises(ValueError):
+            parse_generalized_time(bad)
     when = datetime(2026, 11, 30, 7, 24, 29, 123456, tzinfo=UTC)
     assert parse_filetime(filetime(when)) - when < timedelta(milliseconds=1)  # type: ignore[operator]
     assert parse_filetime("0") is None  # "must change at next logon", never set

@@ -1,0 +1,105 @@
+"""GPOs: changed after the incident (LDAP), and what their SYSVOL files deploy (SMB). Pure.
+
+A GPO changed after the incident that now carries a task or a script is how LockBit
+reached every computer of a domain: only an attacker (or an admin during the incident, who
+then signs a waiver) does that, so it is strong (`compromised`). A GPO changed without such
+content, or a SYSVOL file written after the incident, is drift (`suspect`). What SYSVOL held
+that could not be accounted for (a link, a special file, a file over the read cap, a file no
+parser reads, a folder the read account cannot list) is never `clean`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+
+from restore.directory.gpo_files import raw
+from restore.directory.model import Entry, Snapshot, parse_generalized_time
+from restore.directory.sysvol import GpoFolder
+from restore.integrity.checks.catalog import error, fail, ok, sample, warn
+from restore.models import Finding
+
+
+def gpo_label(gpo: Entry) -> str:
+    return f"{raw(gpo.first('displayName') or '?', 120)} {raw(gpo.first('name'), 60)}"
+
+
+def changed_gpos(snapshot: Snapshot, since: datetime) -> list[Entry]:
+    return [
+        g
+        for g in snapshot.gpos
+        if parse_generalized_time(g.first("whenChanged", "19700101000000.0Z")) >= since
+    ]
+
+
+def check_gpos(
+    snapshot: Snapshot, since: datetime | None, folders: Mapping[str, GpoFolder] | None
+) -> Finding:
+    name = "dir-gpo-changed"
+    if since is None:
+        return warn(name, "no incident time given (--since): not checked")
+    changed = changed_gpos(snapshot, since)
+    if not changed:
+        return ok(name, f"no GPO changed after the incident ({len(snapshot.gpos)} GPOs)")
+    evidence: list[str] = []
+    executes = False
+    for gpo in sorted(changed, key=gpo_label):
+        folder = (folders or {}).get(gpo.first("name").upper())
+        evidence.append(gpo_label(gpo))
+        if folder is not None:
+            evidence += [f"  {item}" for item in folder.deployed]
+            executes = executes or folder.executes
+    labels = sorted(gpo_label(g) for g in changed)
+    if executes:
+        deployed = [e.strip() for e in evidence if e.startswith("  ")]
+        return fail(
+            name,
+            f"GPOs changed after the incident deploy code to their computers: "
+            f"{sample(deployed, 2)}",
+            evidence,
+            strong=True,
+        )
+    suffix = "" if folders is not None else " (SYSVOL not read)"
+    return fail(name, f"GPOs changed after the incident{suffix}: {sample(labels)}", evidence)
+
+
+def check_sysvol(
+    snapshot: Snapshot,
+    since: datetime | None,
+    folders: Mapping[str, GpoFolder] | None,
+    problem: str | None,
+) -> Finding:
+    """Every GPO folder read: files written after the incident, and what was not read."""
+    name = "dir-sysvol"
+    if problem is not None:
+        return error(name, f"SYSVOL not read: {problem}")
+    if folders is None:
+        return warn(name, "SYSVOL not read")
+    labels = {g.first("name").upper(): gpo_label(g) for g in snapshot.gpos}
+    written: list[str] = []
+    unaccounted: list[str] = []
+    count = 0
+    for guid, folder in sorted(folders.items()):
+        where = labels.get(guid, raw(guid, 60))
+        unaccounted += [f"{where}: {p}" for p in folder.problems]
+        for f in folder.files:
+            count += 1
+            path = f"{where}: {raw(f.path, 200)}"
+            if f.kind == "link":
+                unaccounted.append(f"{path} is a link to {raw(f.target, 200)} (not followed)")
+            elif f.kind != "file":
+                unaccounted.append(f"{path} is not a regular file (not opened)")
+            elif f.truncated:
+                unaccounted.append(f"{path}: {f.size} bytes, read up to the cap only")
+            unaccounted += [f"{path}: {p}" for p in f.deployed.problems]
+            if since is not None and f.modified is not None and f.modified >= since:
+                written.append(f"{path} ({f.size} bytes, sha256:{f.sha256[:16]})")
+    if unaccounted:
+        return fail(
+            name,
+            f"SYSVOL holds what could not be accounted for: {sample(unaccounted, 2)}",
+            unaccounted + written,
+        )
+    if written:
+        return fail(name, f"SYSVOL files written after the incident: {sample(written)}", written)
+    return ok(name, f"SYSVOL: {count} files in {len(folders)} GPO folders, none after the incident")

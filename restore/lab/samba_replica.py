@@ -1,0 +1,111 @@
+"""A second lab DC that joins another lab DC's domain and replicates with it.
+
+Every lab DC booted from the golden layer is a domain of its own. A replica instead boots
+from the bare DC rootfs and runs `samba-tool domain join` against its primary (another DC of
+the same lab, booted first), so that the two replicate as the DCs of one domain do: what
+`directory: rotate_krbtgt` waits for between its two resets.
+
+Why the pull interval is 2 s: Samba's change notification did not replicate within 20 s
+here (samba-lab.md), and its periodic pull defaults to 300 s; a DC of a real site replicates
+in seconds. The replica names its primary in /etc/hosts under the primary's directory name
+(dc01.lab.test) and under the DSA's GUID name (`<guid>._msdcs.lab.test`, how a DC finds its
+replication partner), since the primary's DNS records still carry the golden build's address.
+Samba does not replicate SYSVOL: the replica's is its own. The replica makes its own TLS CA at
+first start: the inventory gives each DC its own CA file.
+"""
+
+from __future__ import annotations
+
+import shlex
+import uuid
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from restore.errors import OperationalError
+from restore.lab import samba_dc, twin_files
+
+if TYPE_CHECKING:
+    from restore.lab.lab import Lab, LabHost
+
+PULL_INTERVAL_S = 2
+
+JOIN_SCRIPT = """#!/bin/bash
+set -eux
+rm -f /etc/samba/smb.conf
+samba-tool domain join {domain} DC --server={primary_fqdn} -U Administrator \\
+  --password={password} --dns-backend=SAMBA_INTERNAL \\
+  --option="interfaces={addr}/8" --option="bind interfaces only=yes"
+sed -i '/dns forwarder/d' /etc/samba/smb.conf
+sed -i 's/^\\[global\\]$/[global]\\n\\tdreplsrv:periodic_interval = {interval}/' /etc/samba/smb.conf
+exec /usr/sbin/samba -F --debug-stdout -M single
+"""
+
+
+def primary_dsa_guid(lab: Lab, primary: LabHost) -> str:
+    """The objectGUID of the primary's NTDS Settings: its replication name's first label."""
+    from restore.lab.dc_scenarios import _admin_connection
+
+    conn, base = _admin_connection(lab, primary)
+    try:
+        site = "CN=Default-First-Site-Name,CN=Sites,CN=Configuration," + base
+        conn.search(
+            f"CN=NTDS Settings,CN={samba_dc.DC_NAME.upper()},CN=Servers,{site}",
+            "(objectClass=*)",
+            search_scope="BASE",
+            attributes=["objectGUID"],
+        )
+        for item in conn.response or []:
+            raw = item.get("raw_attributes", {}).get("objectGUID")
+            if raw:
+                return str(uuid.UUID(bytes_le=bytes(raw[0])))
+    finally:
+        conn.unbind()
+    raise OperationalError(f"no NTDS Settings found on lab DC {primary.name}")
+
+
+def seed_replica(lab: Lab, host: LabHost, primary: LabHost, upper: Path) -> None:
+    """Per-replica files in its fresh upper dir, before it boots and joins."""
+    golden = samba_dc.golden_dir(Path(samba_dc.dc_rootfs()))
+    creds = samba_dc.golden_secrets(golden)
+    realm = samba_dc.REALM.lower()
+    guid = primary_dsa_guid(lab, primary)
+    # explicit modes, as for every twin file (restore.lab.twin_files): the CLI's umask is 077
+    etc = twin_files.make_dirs(upper / "etc")
+    twin_files.write_file(
+        etc / "hosts",
+        f"{host.management} {host.name}.{realm} {host.name}\n"
+        f"{primary.management} {samba_dc.SERVER_NAME} {samba_dc.DC_NAME} {guid}._msdcs.{realm}\n",
+    )
+    twin_files.write_file(etc / "resolv.conf", f"nameserver {primary.management}\n")
+    twin_files.write_file(
+        etc / "krb5.conf",
+        f"[libdefaults]\n  default_realm = {samba_dc.REALM}\n  dns_lookup_kdc = false\n"
+        f"  dns_lookup_realm = false\n[realms]\n  {samba_dc.REALM} = {{\n"
+        f"    kdc = {primary.management}\n  }}\n",
+    )
+    root = twin_files.make_dirs(upper / "root", 0o700)
+    twin_files.write_file(  # it holds the domain administrator's password
+        root / "join.sh",
+        JOIN_SCRIPT.format(
+            domain=realm,
+            primary_fqdn=samba_dc.SERVER_NAME,
+            password=shlex.quote(creds["admin_password"]),
+            addr=shlex.quote(host.management),
+            interval=PULL_INTERVAL_S,
+        ),
+        0o600,
+    )
+
+
+DAEMON = 'chroot "$R" /bin/bash /root/join.sh >"$R/var/log/samba-dc.log" 2>&1 &'
+
+
+def ca_file(lab: Lab, host: LabHost) -> Path | None:
+    """The replica's own CA (made at its first start), copied into the lab dir."""
+    source = lab.dir / "hosts" / host.name / "rw" / "upper" / samba_dc.TLS_DIR / "ca.pem"
+    if not source.exists():
+        return None
+    target = lab.dir / f"dc-ca-{host.name}.pem"
+    if not target.exists() or target.read_bytes() != source.read_bytes():
+        target.write_bytes(source.read_bytes())
+    return target
