@@ -23,7 +23,8 @@ import yaml
 from restore.execution.journal import Event
 from restore.lab import Lab
 from restore.models import Platform
-from tests.integration.test_run_safety import _events, _head, _wait_for, _waiting_at_gate
+from tests.integration.local_runs import head_hash, journal_events, wait_for_journal
+from tests.integration.test_run_safety import _waiting_at_gate
 
 pytestmark = pytest.mark.lab
 
@@ -97,15 +98,17 @@ def test_lab_run_is_exclusive_stops_on_sigterm_and_resumes_to_reconnected(
     try:
         # (1) while the first run waits at the gate, a second run is refused and writes nothing
         # (the other host is done first, so that nothing else writes to the journal meanwhile)
-        events = _wait_for(state, first, lambda ev: _waiting_at_gate(GATED)(ev) and _done(ev))
+        events = wait_for_journal(
+            state, first, lambda ev: _waiting_at_gate(GATED)(ev) and _done(ev)
+        )
         run_id = events[0].run_id
-        head = _head(state)
+        head = head_hash(state)
         second = _call(*base, state=state)
         assert second.returncode == 2, second.stderr
         assert f"run {run_id} is in progress (pid {first.pid} on " in second.stderr
         assert " since " in second.stderr and "Traceback" not in second.stderr
-        assert _head(state) == head
-        assert {e.run_id for e in _events(state)} == {run_id}
+        assert head_hash(state) == head
+        assert {e.run_id for e in journal_events(state)} == {run_id}
 
         # (2) SIGTERM: the run stops cleanly, exit 130, and status says interrupted
         first.send_signal(signal.SIGTERM)
@@ -119,16 +122,16 @@ def test_lab_run_is_exclusive_stops_on_sigterm_and_resumes_to_reconnected(
     stopped = json.loads(status.stdout)
     assert (stopped["state"], stopped["live"]) == ("interrupted", False)
     assert {h["host"]: h["state"] for h in stopped["hosts"]}[GATED] == "interrupted"
-    cut = [e for e in _events(state) if e.event == "interrupted" and e.host == GATED]
+    cut = [e for e in journal_events(state) if e.event == "interrupted" and e.host == GATED]
     assert [e.detail["signal"] for e in cut] == ["SIGTERM"]
     # the gate was never passed: the gated host is still cut off on the lab's network
     assert {h["host"]: h["quarantined"] for h in Lab(lab_state).status()}[GATED] is True
 
     # (3) --resume finishes the same run once the gate is approved from another process
-    after = len(_events(state))
+    after = len(journal_events(state))
     resumed = _start(*base, "--resume", "--format", "json", state=state)
     try:
-        _wait_for(state, resumed, lambda ev: _waiting_at_gate(GATED)(ev[after:]))
+        wait_for_journal(state, resumed, lambda ev: _waiting_at_gate(GATED)(ev[after:]))
         approved = _call("approve", GATED, "--by", "alice", state=state)
         assert approved.returncode == 0, approved.stderr
         out, err = resumed.communicate(timeout=120)
@@ -141,7 +144,7 @@ def test_lab_run_is_exclusive_stops_on_sigterm_and_resumes_to_reconnected(
         GATED: "reconnected",
         PLAIN: "reconnected",
     }
-    events = _events(state)
+    events = journal_events(state)
     assert {e.run_id for e in events} == {run_id}
     assert [e.detail["previous_state"] for e in events if e.event == "run_resumed"] == [
         "interrupted"
