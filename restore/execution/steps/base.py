@@ -35,7 +35,7 @@ class HostFacts:
     evidence_waived: bool = False
     reimaged: bool = False
     # a dry run's evidence step said what it would collect: enough for the dry run's reimage
-    # gate, never for a real one (the reimage step also checks ctx.dry_run)
+    # gate, never for a real one (restore.execution.gates)
     evidence_planned: bool = False
 
 
