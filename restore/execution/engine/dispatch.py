@@ -163,7 +163,6 @@ class Dispatcher:
             journal=journal,
             facts=replace(run.facts),
             secrets=self.secrets,
-            dry_run=self.options.dry_run,
             assume_yes=self.options.assume_yes,
             winrm_insecure=self.options.winrm_insecure,
             timeout_s=timeout,

@@ -68,7 +68,8 @@ class StepContext:
     journal: Journal
     facts: HostFacts
     secrets: tuple[str, ...] = ()
-    dry_run: bool = False
+    # no `dry_run`: in a dry run the engine calls the kind's describer instead of its runner
+    # (restore.execution.engine.dispatch), so a runner has no dry-run branch to take
     assume_yes: bool = False
     winrm_insecure: bool = False
     timeout_s: float = 600.0
