@@ -1,7 +1,7 @@
 """`directory: rotate_krbtgt | disable_accounts`: the directory steps of a DC's runbook.
 
 Journaled like any step: the detail holds the key versions and dates, never a password.
-A dry run connects to nothing and changes nothing: it says what the real run would do.
+A dry run connects to nothing and changes nothing: `would` says what the real run would do.
 The other domain controllers of the inventory (`restore_role: domain_controller`) of the
 same domain (`restore_ad_domain`, when an inventory holds several domains) are the replicas
 the rotation waits for between its two resets.
@@ -16,7 +16,8 @@ from restore.execution.steps.base import StepContext, StepOutcome, dry, failed, 
 from restore.models import HostSpec
 
 
-def run(ctx: StepContext) -> StepOutcome:
+def _refusal(ctx: StepContext) -> StepOutcome | None:
+    """Why the step cannot run on this host at all, dry run or not."""
     action = str(ctx.step.argument)
     if action not in ACTIONS:
         return refused(f"unknown directory action {action!r}; one of {', '.join(ACTIONS)}")
@@ -24,16 +25,39 @@ def run(ctx: StepContext) -> StepOutcome:
         return refused(
             f"{ctx.host.name} is not a domain controller (restore_role: domain_controller)"
         )
-    if action == "disable_accounts":
+    return None
+
+
+def would(ctx: StepContext) -> StepOutcome:
+    """The dry run's: connects to nothing; the accounts to disable depend on the directory at
+    run time, so only the approval gate is named."""
+    refusal = _refusal(ctx)
+    if refusal is not None:
+        return refusal
+    if str(ctx.step.argument) == "disable_accounts":
+        return dry(
+            f"would list the accounts the directory checks name on {ctx.host.name} (new "
+            "privileged members, accounts created after the incident), wait for an approval "
+            "listing them, then disable them",
+            gate="approval: accounts to disable",
+        )
+    replicas = _replicas(ctx)
+    names = ", ".join(r.name for r in replicas) or "none"
+    return dry(
+        f"would reset krbtgt's password twice on {ctx.host.name} over LDAPS, waiting "
+        f"between the resets for the other domain controllers ({names})",
+        replicas=[r.name for r in replicas],
+    )
+
+
+def run(ctx: StepContext) -> StepOutcome:
+    refusal = _refusal(ctx)
+    if refusal is not None:
+        return refusal
+    if str(ctx.step.argument) == "disable_accounts":
         return _disable_accounts(ctx)
     replicas = _replicas(ctx)
     names = ", ".join(r.name for r in replicas) or "none"
-    if ctx.dry_run:
-        return dry(
-            f"would reset krbtgt's password twice on {ctx.host.name} over LDAPS, waiting "
-            f"between the resets for the other domain controllers ({names})",
-            replicas=[r.name for r in replicas],
-        )
     from restore.directory.connection import DirectoryError
     from restore.directory.rotation import rotate_krbtgt
 
@@ -75,13 +99,6 @@ def _replicas(ctx: StepContext) -> list[HostSpec]:
 def _disable_accounts(ctx: StepContext) -> StepOutcome:
     """Read the directory, list the accounts the checks name, wait for an approval that
     lists them (as `approve:` does), then disable them with the admin account."""
-    if ctx.dry_run:  # connects to nothing: the list depends on the directory at run time
-        return dry(
-            f"would list the accounts the directory checks name on {ctx.host.name} (new "
-            "privileged members, accounts created after the incident), wait for an approval "
-            "listing them, then disable them",
-            gate="approval: accounts to disable",
-        )
     from dataclasses import replace
 
     from restore.directory.checks import read_directory

@@ -4,18 +4,20 @@ engine and the paper runbook all read.
 A `StepKind` says everything the layers need to know about a step type: how its argument is
 parsed and checked (graph loader), its default deadline (engine) and duration estimate
 (planner), the host state it puts the host in while it runs (engine), the check a person
-does by hand (printed runbook), and the runner that executes it. The runner is named, not
-imported ("module:function"): this module sits at the bottom of the layers (restore.inputs)
-so that planning and reporting can read it without importing execution, and execution
-resolves every name once, when it loads (restore.execution.steps), failing loudly for a kind
-without a runner.
+does by hand (printed runbook), the runner that executes it, and the describer that says,
+in a dry run, what the runner would do (the engine calls the describer instead of the runner,
+whatever runners it was given: a dry run touches no host by construction, not by each
+runner's care). Runner and describer are named, not imported ("module:function"): this
+module sits at the bottom of the layers (restore.inputs) so that planning and reporting can
+read it without importing execution, and execution resolves every name once, when it loads
+(restore.execution.runners), failing loudly for a kind without a runner or a describer.
 
 Readers look a kind up when they need it (`kind_of`), never copy the registry into a table of
 their own: a kind changed here is what every layer sees (tests/unit/test_step_kinds.py).
 
 Adding a step type: name it in `StepType` (restore.models, the typed value a StepSpec holds),
-declare its kind below, and write its runner. Rules that must hold whatever runner a step
-has (reimage only after evidence, reconnect only when clean) go into
+declare its kind below, and write its runner and its dry-run describer. Rules that must hold
+whatever runner a step has (reimage only after evidence, reconnect only when clean) go into
 restore.execution.gates, never into a kind or a runner.
 """
 
@@ -40,6 +42,9 @@ class StepKind:
     phase: HostState  # the host's state while the step runs
     manual_check: str  # what a person checks by hand, in the printed runbook
     runner: str  # "module:function" taking a StepContext, returning a StepOutcome
+    # "module:function" like the runner: what the step would do, said without touching any
+    # host (`dry(...)`), or the failure the real run would meet before touching one
+    dry_run: str
     takes_vars: bool = False  # accepts `vars:` (extra variables for its playbook)
 
     @property
@@ -63,6 +68,7 @@ _REGISTRY: dict[StepType, StepKind] = {
             phase=HostState.COLLECTING_EVIDENCE,
             manual_check="Disk image / memory capture taken and hashed; custody form signed",
             runner=f"{_STEPS}.evidence:run",
+            dry_run=f"{_STEPS}.evidence:would",
         ),
         StepKind(
             StepType.CHECK,
@@ -74,6 +80,7 @@ _REGISTRY: dict[StepType, StepKind] = {
                 "No ransom note, no unknown admin/UID 0, no unknown scheduled task or cron"
             ),
             runner=f"{_STEPS}.check:run",
+            dry_run=f"{_STEPS}.check:would",
         ),
         StepKind(
             StepType.REIMAGE,
@@ -83,6 +90,7 @@ _REGISTRY: dict[StepType, StepKind] = {
             phase=HostState.REIMAGING,
             manual_check="Rebuilt from the golden image; new host key recorded from the console",
             runner=f"{_STEPS}.reimage:run",
+            dry_run=f"{_STEPS}.reimage:would",
         ),
         StepKind(
             StepType.ANSIBLE,
@@ -92,6 +100,7 @@ _REGISTRY: dict[StepType, StepKind] = {
             phase=HostState.REBUILDING,
             manual_check="Playbook ran to the end with failed=0",
             runner=f"{_STEPS}.playbook:run",
+            dry_run=f"{_STEPS}.playbook:would",
             takes_vars=True,
         ),
         StepKind(
@@ -102,6 +111,7 @@ _REGISTRY: dict[StepType, StepKind] = {
             phase=HostState.REBUILDING,
             manual_check="Command returned 0",
             runner=f"{_STEPS}.remote:run",
+            dry_run=f"{_STEPS}.remote:would",
         ),
         StepKind(
             StepType.WINRM,
@@ -111,6 +121,7 @@ _REGISTRY: dict[StepType, StepKind] = {
             phase=HostState.REBUILDING,
             manual_check="Script returned 0",
             runner=f"{_STEPS}.remote:run",
+            dry_run=f"{_STEPS}.remote:would",
         ),
         StepKind(
             StepType.HEALTH,
@@ -120,6 +131,7 @@ _REGISTRY: dict[StepType, StepKind] = {
             phase=HostState.VERIFYING,
             manual_check="Service answers on its port / URL",
             runner=f"{_STEPS}.health:run",
+            dry_run=f"{_STEPS}.health:would",
         ),
         StepKind(
             StepType.APPROVE,
@@ -129,6 +141,7 @@ _REGISTRY: dict[StepType, StepKind] = {
             phase=HostState.AWAITING_APPROVAL,
             manual_check="Business owner confirms, name and time written below",
             runner=f"{_STEPS}.approve:run",
+            dry_run=f"{_STEPS}.approve:would",
         ),
         StepKind(
             StepType.RECONNECT,
@@ -138,6 +151,7 @@ _REGISTRY: dict[StepType, StepKind] = {
             phase=HostState.VERIFYING,
             manual_check="Last check clean; production network re-enabled",
             runner=f"{_STEPS}.network:run",
+            dry_run=f"{_STEPS}.network:would",
         ),
         StepKind(
             StepType.QUARANTINE,
@@ -147,6 +161,7 @@ _REGISTRY: dict[StepType, StepKind] = {
             phase=HostState.QUARANTINED,
             manual_check="Production network cut; management network only",
             runner=f"{_STEPS}.network:run",
+            dry_run=f"{_STEPS}.network:would",
         ),
         StepKind(
             StepType.DIRECTORY,
@@ -156,6 +171,7 @@ _REGISTRY: dict[StepType, StepKind] = {
             phase=HostState.REBUILDING,
             manual_check="krbtgt key version moved by two; every DC shows it",
             runner="restore.directory.step:run",
+            dry_run="restore.directory.step:would",
         ),
     )
 }

@@ -9,6 +9,7 @@ own would show the old ones and fail here.
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -19,7 +20,14 @@ import yaml
 
 from restore.execution.engine import Engine, RunOptions
 from restore.execution.journal import Journal
-from restore.execution.runners import RUNNERS, MissingRunner, resolve_runner
+from restore.execution.runners import (
+    DESCRIBERS,
+    RUNNERS,
+    MissingDescriber,
+    MissingRunner,
+    resolve_describer,
+    resolve_runner,
+)
 from restore.execution.steps.base import StepContext, StepOutcome
 from restore.inputs import step_kinds
 from restore.inputs.graph import load_graph
@@ -53,8 +61,17 @@ def test_every_kind_has_a_runner_and_sane_defaults(kind: StepKind) -> None:
     assert kind.phase not in {HostState.PENDING, HostState.RECONNECTED, HostState.RESTORED}
 
 
-def test_the_engine_resolves_a_runner_for_every_kind_and_no_other() -> None:
+@pytest.mark.parametrize("kind", KINDS, ids=lambda k: k.name)
+def test_every_kind_has_a_dry_run_describer_of_its_own(kind: StepKind) -> None:
+    describer = resolve_describer(kind)
+    assert callable(describer)
+    assert DESCRIBERS[kind.type] is describer
+    assert describer is not RUNNERS[kind.type]  # a dry run never reaches the runner
+
+
+def test_the_engine_resolves_a_runner_and_a_describer_for_every_kind_and_no_other() -> None:
     assert set(RUNNERS) == {k.type for k in KINDS}
+    assert set(DESCRIBERS) == {k.type for k in KINDS}
 
 
 @pytest.mark.parametrize(
@@ -70,6 +87,39 @@ def test_a_kind_whose_runner_is_missing_is_refused_by_name(runner: str, why: str
     broken = replace(kind_of(StepType.CHECK), runner=runner)
     with pytest.raises(MissingRunner, match=f"step kind 'check': runner .* {why}"):
         resolve_runner(broken)
+
+
+@pytest.mark.parametrize(
+    ("describer", "why"),
+    [
+        ("", "has no dry-run describer"),
+        ("restore.execution.steps.no_such_step:would", "describer .* cannot be loaded"),
+        ("restore.execution.steps.check:no_such_function", "describer .* cannot be loaded"),
+        ("restore.execution.steps.check", "describer .* is not 'module:function'"),
+        ("restore.execution.steps.base:SUCCEEDED", "describer .* is not callable"),
+    ],
+)
+def test_a_kind_without_a_dry_run_describer_is_refused_by_name(describer: str, why: str) -> None:
+    broken = replace(kind_of(StepType.HEALTH), dry_run=describer)
+    with pytest.raises(MissingDescriber, match=f"step kind 'health'.* {why}"):
+        resolve_describer(broken)
+
+
+def test_a_registry_with_a_kind_without_describer_stops_the_engine_from_loading() -> None:
+    """Loudly, at import, naming the kind: not on the night, when the dry run reaches it."""
+    code = (
+        "from dataclasses import replace\n"
+        "from restore.inputs import step_kinds\n"
+        "from restore.models import StepType\n"
+        "kind = step_kinds._REGISTRY[StepType.APPROVE]\n"
+        "step_kinds._REGISTRY[StepType.APPROVE] = replace(kind, dry_run='')\n"
+        "import restore.execution.engine\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode != 0
+    assert "MissingDescriber: step kind 'approve' has no dry-run describer" in done.stderr
 
 
 def _sentinel(kind: StepKind) -> StepKind:

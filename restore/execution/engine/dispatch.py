@@ -1,6 +1,10 @@
 """One step on one host: its attempts, the gates before it, its runner in a thread under a
 hard deadline, and the journal rows that open and close each attempt.
 
+In a dry run the step's kind's describer takes the runner's place (restore.execution.runners
+.DESCRIBERS, which `Engine(runners=...)` cannot replace): "a dry run touches no host" is the
+engine's rule, like the gates, not something each runner must remember.
+
 A hung SSH or WinRM call costs its step's deadline and nothing more: past it, the step's
 thread is cut loose (its context abandoned, its transport closed) and the host moves on.
 The same cut happens to every running step when the run is stopped by a signal.
@@ -19,7 +23,7 @@ from restore import logs
 from restore.execution import gates
 from restore.execution.engine.recorder import HostRun, Recorder
 from restore.execution.engine.results import RunOptions
-from restore.execution.runners import Runner
+from restore.execution.runners import DESCRIBERS, Runner
 from restore.execution.steps.base import (
     FAILED,
     REFUSED,
@@ -159,7 +163,6 @@ class Dispatcher:
             journal=journal,
             facts=replace(run.facts),
             secrets=self.secrets,
-            dry_run=self.options.dry_run,
             assume_yes=self.options.assume_yes,
             winrm_insecure=self.options.winrm_insecure,
             timeout_s=timeout,
@@ -184,9 +187,11 @@ class Dispatcher:
         # and what it says ("no approval before the deadline") is not what happened.
         box: list[tuple[StepOutcome, bool]] = []
 
+        act = self._function_for(ctx.step.type)
+
         def target() -> None:
             try:
-                outcome = self.runners[ctx.step.type](ctx)
+                outcome = act(ctx)
             except Exception as exc:  # a step's bug is this host's failure, nobody else's
                 outcome = StepOutcome(FAILED, {"error": f"{type(exc).__name__}: {exc}"})
             box.append((outcome, ctx.cancel.is_set()))
@@ -209,6 +214,13 @@ class Dispatcher:
         ctx.abandon()
         thread.join(2.0)  # a cooperative step returns at once once cancelled
         return self._cut(timeout)
+
+    def _function_for(self, step_type: StepType) -> Runner:
+        """What carries the step out: its kind's describer in a dry run (never the runner,
+        whatever runners this engine was given), else its runner."""
+        if self.options.dry_run:
+            return DESCRIBERS[step_type]
+        return self.runners[step_type]
 
     def _cut(self, timeout: float) -> StepOutcome:
         """How a step that did not return in time ended: stopped by a signal, or timed out."""

@@ -32,7 +32,6 @@ def playbook_request(
         extravars=dict(extravars),
         secret_extravars=dict(secret_extravars or {}),
         secrets=ctx.secrets,
-        check=ctx.dry_run,
         timeout_s=ctx.timeout_s,
         cancel=ctx.cancel,
         progress=ctx.progress,

@@ -13,14 +13,22 @@ from restore.execution.steps.base import StepContext, StepOutcome, dry, failed, 
 POLL_S = 0.5
 
 
+def _request(ctx: StepContext) -> str:
+    return str(ctx.step.argument or "operator approval")
+
+
+def would(ctx: StepContext) -> StepOutcome:
+    """The dry run's: no approval is journaled, nobody approved anything; the gate is named."""
+    message = _request(ctx)
+    return dry(
+        f"would wait for `restore approve {ctx.host.name} --by NAME`: {message}",
+        gate=f"approval: {message}",
+        request=message,
+    )
+
+
 def run(ctx: StepContext) -> StepOutcome:
-    message = str(ctx.step.argument or "operator approval")
-    if ctx.dry_run:  # no approval is journaled: nobody approved anything
-        return dry(
-            f"would wait for `restore approve {ctx.host.name} --by NAME`: {message}",
-            gate=f"approval: {message}",
-            request=message,
-        )
+    message = _request(ctx)
     if ctx.assume_yes:
         ctx.journal.append(
             ctx.run_id,

@@ -35,7 +35,7 @@ class HostFacts:
     evidence_waived: bool = False
     reimaged: bool = False
     # a dry run's evidence step said what it would collect: enough for the dry run's reimage
-    # gate, never for a real one (the reimage step also checks ctx.dry_run)
+    # gate, never for a real one (restore.execution.gates)
     evidence_planned: bool = False
 
 
@@ -68,7 +68,8 @@ class StepContext:
     journal: Journal
     facts: HostFacts
     secrets: tuple[str, ...] = ()
-    dry_run: bool = False
+    # no `dry_run`: in a dry run the engine calls the kind's describer instead of its runner
+    # (restore.execution.engine.dispatch), so a runner has no dry-run branch to take
     assume_yes: bool = False
     winrm_insecure: bool = False
     timeout_s: float = 600.0

@@ -25,12 +25,14 @@ def finding_json(finding: Finding) -> dict[str, Any]:
     }
 
 
+def would(ctx: StepContext) -> StepOutcome:
+    return dry(
+        f"would check {ctx.host.name} against the integrity catalog: a verdict other than "
+        "clean sends it to a following reimage step, or keeps it quarantined"
+    )
+
+
 def run(ctx: StepContext) -> StepOutcome:
-    if ctx.dry_run:
-        return dry(
-            f"would check {ctx.host.name} against the integrity catalog: a verdict other than "
-            "clean sends it to a following reimage step, or keeps it quarantined"
-        )
     result = examine(ctx, collect_evidence=False)
     findings = [finding_json(f) for f in result.findings if f.status is not FindingStatus.PASS]
     detail = {

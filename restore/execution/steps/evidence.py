@@ -16,13 +16,13 @@ from restore.integrity.evidence import read_custody
 from restore.models import FindingStatus, Verdict
 
 
-def would_collect(ctx: StepContext) -> str:
+def would(ctx: StepContext) -> StepOutcome:
     """What a real evidence step would do on this host, said without touching it."""
     from restore.integrity.checks.runner import catalog_for
 
     checks = [c.name for c in catalog_for(ctx.host.platform).checks]
     via = "WinRM" if ctx.host.platform.value == "windows" else "SSH"
-    return (
+    return dry(
         f"would examine {ctx.host.name} over {via} with the {len(checks)} checks of the "
         f"{ctx.host.platform.value} catalog ({', '.join(checks)}), then copy and hash every "
         f"file a failed finding names into {ctx.state_dir / 'evidence' / ctx.host.name} "
@@ -31,8 +31,6 @@ def would_collect(ctx: StepContext) -> str:
 
 
 def run(ctx: StepContext) -> StepOutcome:
-    if ctx.dry_run:
-        return dry(would_collect(ctx))
     before = len(read_custody(ctx.state_dir, ctx.host.name))
     result = examine(ctx, collect_evidence=True)
     if result.verdict is Verdict.UNREACHABLE:

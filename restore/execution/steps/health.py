@@ -80,14 +80,21 @@ def command_argv(template: str, address: str, name: str) -> list[str]:
         raise ValueError(f"bad placeholder {exc}; use {{host}} or {{name}}") from None
 
 
+def _spec(ctx: StepContext) -> dict[str, Any]:
+    return ctx.step.argument if isinstance(ctx.step.argument, dict) else {}
+
+
+def would(ctx: StepContext) -> StepOutcome:
+    """The dry run's: what it probes is rebuilt by steps a dry run only describes."""
+    probe = ", ".join(f"{kind} {target}" for kind, target in _spec(ctx).items())
+    return dry(
+        f"would probe {probe} on {ctx.host.name} ({ctx.host.address}) until it answers, "
+        f"for up to {ctx.timeout_s:.0f}s"
+    )
+
+
 def run(ctx: StepContext) -> StepOutcome:
-    spec = ctx.step.argument if isinstance(ctx.step.argument, dict) else {}
-    if ctx.dry_run:  # what it probes is rebuilt by steps a dry run only describes
-        probe = ", ".join(f"{kind} {target}" for kind, target in spec.items())
-        return dry(
-            f"would probe {probe} on {ctx.host.name} ({ctx.host.address}) until it answers, "
-            f"for up to {ctx.timeout_s:.0f}s"
-        )
+    spec = _spec(ctx)
     deadline = time.monotonic() + ctx.timeout_s
     attempts = 0
     while True:

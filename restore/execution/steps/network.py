@@ -17,30 +17,37 @@ from restore.execution.steps.base import StepContext, StepOutcome, dry, failed, 
 from restore.models import StepType
 
 
+def _no_way(ctx: StepContext, action: str) -> StepOutcome:
+    return failed(f"no way to {action} {ctx.host.name}: the graph has no network.{action} playbook")
+
+
+def would(ctx: StepContext) -> StepOutcome:
+    """The dry run's: no verdict exists in a dry run, so reconnect's gate is named, not
+    decided; a host with no way to cut or restore its network fails as the real run would."""
+    reconnect = ctx.step.type is StepType.RECONNECT
+    action = "reconnect" if reconnect else "quarantine"
+    control = network_control_for(ctx.host)
+    book = ctx.graph.network.reconnect if reconnect else ctx.graph.network.quarantine
+    if control is None and book is None:
+        return _no_way(ctx, action)
+    via = f"the {control.name}" if control is not None else f"playbook {book}"
+    return dry(
+        f"would {action} {ctx.host.name} through {via}",
+        gate=CLEAN_GATE if reconnect else None,
+        via=control.name if control is not None else str(book),
+    )
+
+
 def run(ctx: StepContext) -> StepOutcome:
     reconnect = ctx.step.type is StepType.RECONNECT
     action = "reconnect" if reconnect else "quarantine"
     control = network_control_for(ctx.host)
-    if ctx.dry_run:  # no verdict exists in a dry run: the gate is named, not decided
-        book = ctx.graph.network.reconnect if reconnect else ctx.graph.network.quarantine
-        if control is None and book is None:  # what the real run would meet here
-            return failed(
-                f"no way to {action} {ctx.host.name}: the graph has no network.{action} playbook"
-            )
-        via = f"the {control.name}" if control is not None else f"playbook {book}"
-        return dry(
-            f"would {action} {ctx.host.name} through {via}",
-            gate=CLEAN_GATE if reconnect else None,
-            via=control.name if control is not None else str(book),
-        )
     playbook = ctx.graph.network.reconnect if reconnect else ctx.graph.network.quarantine
     if control is not None:
         control.isolate(ctx.host, isolated=not reconnect)
         return succeeded(f"{action}ed through the {control.name}", via=control.name)
     if playbook is None:
-        return failed(
-            f"no way to {action} {ctx.host.name}: the graph has no network.{action} playbook"
-        )
+        return _no_way(ctx, action)
     result = run_job(ctx, playbook, {"target_host": ctx.host.name})
     detail = {"via": str(playbook), "ansible": result.to_json()}
     if result.ok:

@@ -12,20 +12,31 @@ from restore.execution.reimage_providers import pin_host_key, provider_for
 from restore.execution.steps.base import StepContext, StepOutcome, dry, failed, succeeded
 
 
+def _no_provider(ctx: StepContext) -> StepOutcome:
+    return failed(
+        f"no reimage provider for {ctx.host.name}: set restore_reimage_command (or "
+        "restore_lab) for it in the inventory"
+    )
+
+
+def would(ctx: StepContext) -> StepOutcome:
+    """The dry run's: which provider would wipe the host (the failure a real run would meet
+    when none claims it), and the evidence gate a real run checks first."""
+    provider = provider_for(ctx.host)
+    if provider is None:
+        return _no_provider(ctx)
+    return dry(
+        f"would reimage {ctx.host.name} through the {provider.name} provider and pin its "
+        "new host key",
+        gate=EVIDENCE_GATE,
+        provider=provider.name,
+    )
+
+
 def run(ctx: StepContext) -> StepOutcome:
     provider = provider_for(ctx.host)
     if provider is None:
-        return failed(
-            f"no reimage provider for {ctx.host.name}: set restore_reimage_command (or "
-            "restore_lab) for it in the inventory"
-        )
-    if ctx.dry_run:
-        return dry(
-            f"would reimage {ctx.host.name} through the {provider.name} provider and pin its "
-            "new host key",
-            gate=EVIDENCE_GATE,
-            provider=provider.name,
-        )
+        return _no_provider(ctx)
     result = provider.reimage(ctx.host, ctx.timeout_s)
     if not result.ok:
         return failed(result.message, provider=provider.name)

@@ -13,13 +13,26 @@ from restore.transports.base import TransportError
 _TAIL = 2000  # characters of output kept in the journal: enough to explain, not a log
 
 
+def _wrong_platform(ctx: StepContext) -> StepOutcome | None:
+    """The failure of a winrm step on a host that does not speak it, dry run or not."""
+    if ctx.step.type.value == "winrm" and ctx.host.platform is not Platform.WINDOWS:
+        return failed(f"winrm step on {ctx.host.platform.value} host {ctx.host.name}")
+    return None
+
+
+def would(ctx: StepContext) -> StepOutcome:
+    command = str(ctx.step.argument or "")
+    wrong = _wrong_platform(ctx)
+    if wrong is not None:
+        return wrong
+    return dry(f"would run over {ctx.step.type.value}: {command}", command=command)
+
+
 def run(ctx: StepContext) -> StepOutcome:
     command = str(ctx.step.argument or "")
-    kind = ctx.step.type.value
-    if kind == "winrm" and ctx.host.platform is not Platform.WINDOWS:
-        return failed(f"winrm step on {ctx.host.platform.value} host {ctx.host.name}")
-    if ctx.dry_run:
-        return dry(f"would run over {kind}: {command}", command=command)
+    wrong = _wrong_platform(ctx)
+    if wrong is not None:
+        return wrong
     transport = make_transport(ctx.host, winrm_insecure=ctx.winrm_insecure)
     ctx.on_cancel(transport.close)
     try:
