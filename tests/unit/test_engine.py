@@ -411,8 +411,9 @@ def test_yes_auto_approves_and_says_so(tmp_path: Path, yes: bool) -> None:
 
 
 def test_dry_run_walks_the_whole_plan_and_names_the_gates(tmp_path: Path) -> None:
-    """The real evidence and check steps: in a dry run they touch nothing, the evidence step's
-    plan satisfies the dry run's reimage gate, and no approval is journaled."""
+    """The real evidence and check kinds: in a dry run their describers touch nothing (the
+    runners are never called), the evidence step's plan satisfies the dry run's reimage gate,
+    and no approval is journaled."""
     from restore.execution.runners import RUNNERS
 
     marker = tmp_path / "touched"
