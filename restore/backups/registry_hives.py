@@ -77,24 +77,31 @@ class HiveReading:
 
 
 class _ParseStopped(Exception):
-    pass
+    """The hive's parse ran past its deadline or read budget."""
 
 
 class _BoundedStream(io.BytesIO):
-    """The hive's bytes, as regipy reads them, with a deadline and a read budget."""
+    """The hive's bytes, as regipy reads them, with a deadline and a read budget.
+
+    Once stopped, every read fails again: construct rewraps the first exception as a
+    StreamError, which regipy may catch; ``stopped`` keeps the reason.
+    """
 
     def __init__(self, data: bytes, deadline: float, budget: int) -> None:
         super().__init__(data)
         self._deadline = deadline
         self._left = budget
+        self.stopped: str | None = None
 
     def read(self, size: int | None = -1, /) -> bytes:
-        if time.monotonic() > self._deadline:
-            raise _ParseStopped(f"parse stopped after {PARSE_SECONDS:.0f}s")
+        if self.stopped is None and time.monotonic() > self._deadline:
+            self.stopped = f"parse stopped after {PARSE_SECONDS:.0f}s"
+        if self.stopped is None and self._left < 0:
+            self.stopped = f"parse read more than {PARSE_READ_BUDGET} bytes"
+        if self.stopped is not None:
+            raise _ParseStopped(self.stopped)
         data = super().read(size)
         self._left -= len(data)
-        if self._left < 0:
-            raise _ParseStopped(f"parse read more than {PARSE_READ_BUDGET >> 20} MiB")
         return data
 
 
@@ -160,10 +167,12 @@ def read_autostart(data: bytes, kind: str) -> HiveReading:
             found, odd = _key_values(hive, shown, path, names)
             values += found
             problems += odd
-    except _ParseStopped as exc:
-        return HiveReading(tuple(values), (*problems, str(exc)))
-    except Exception as exc:  # noqa: BLE001 - a hostile hive can break the parser anywhere
+    except Exception as exc:  # a hostile hive can break the parser anywhere: data, not a crash
+        if stream.stopped is not None:
+            return HiveReading(tuple(values), (*problems, stream.stopped))
         detail = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
         said = f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
         return HiveReading(tuple(values), (*problems, f"not a hive regipy can read ({said})"))
+    if stream.stopped is not None:  # regipy swallowed the stop somewhere
+        problems.append(stream.stopped)
     return HiveReading(tuple(values), tuple(problems))
