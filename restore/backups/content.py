@@ -90,8 +90,8 @@ def _hive(node: tree.Node, read: restic.Read) -> registry_hives.HiveReading | No
     if kind is None or read.error:
         return None  # an unreadable hive is an `unreadable` finding already
     if read.truncated:
-        cap_mib = registry_hives.HIVE_CAP >> 20
-        return registry_hives.HiveReading(problems=(f"larger than {cap_mib} MiB: not parsed",))
+        cap = registry_hives.HIVE_CAP
+        return registry_hives.HiveReading(problems=(f"larger than the hive cap ({cap} bytes)",))
     return registry_hives.read_autostart(read.data, kind)
 
 
