@@ -175,7 +175,7 @@ def _node_findings(
     if content.yara_error:
         yield Finding("yara", content.yara_error, path, NOTE)
     if content.hive is not None:
-        yield from _hive_findings(path, content.hive, baseline.autostart.get(path, {}))
+        yield from hive_findings(path, content.hive, baseline.autostart.get(path, {}))
         return  # a hive too large to parse says so itself
     if content.error:
         parsed = tree.needs_text(path) or kind or tree.registry_hive_kind(path)
@@ -198,7 +198,7 @@ def _shown(text: str) -> str:
     return repr(cut) + ("..." if len(text) > SHOWN_CHARS else "")
 
 
-def _hive_findings(
+def hive_findings(
     path: str, hive: registry_hives.HiveReading, baseline: dict[tuple[str, str], str]
 ) -> Iterable[Finding]:
     """Autostart values added or changed since the baseline's hive at the same path (a

@@ -45,12 +45,14 @@ def test_hostile_run_values_are_escaped_bounded_findings(tmp_path: Path) -> None
     # every value is a finding (the per-check bound keeps 20 and says how many more)
     assert len(findings) == analysis.MAX_FINDINGS_PER_CHECK + 1
     assert findings[-1].detail == f"and {len(values) - analysis.MAX_FINDINGS_PER_CHECK} more"
-    for finding in findings:
+    hostile = cache.by_key[nodes[1].content_key()].hive
+    assert hostile is not None and hostile.problems == ()
+    every = list(analysis.hive_findings(path, hostile, baseline.autostart[path]))
+    assert len(every) == len(values)
+    for finding in every:
         assert finding.severity == analysis.SUSPECT
         assert not set(finding.detail) & {"\n", "\r", "\x1b", "\x00", "\u202e"}, finding.detail
         assert len(finding.detail) < 700
-    reading = cache.by_key[nodes[1].content_key()].hive
-    assert reading is not None and reading.problems == ()
-    by_name = {v.name: v.data for v in reading.values}
+    by_name = {v.name: v.data for v in hostile.values}
     long_value = by_name[f"v{HOSTILE.index('x' * 20_000)}"]  # held in big-data segments
     assert long_value == "x" * registry_hives.MAX_DATA_CHARS + "[cut]"
