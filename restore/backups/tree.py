@@ -151,6 +151,8 @@ def registry_hive_kind(path: str) -> str | None:
     """``software`` or ``ntuser`` for a registry hive file (names compared without case,
     as Windows does), else None."""
     lower = path.lower()
+    if not lower.endswith(("/software", "/ntuser.dat")):
+        return None  # most paths: spared the patterns (this runs for every node listed)
     for pattern, kind in REGISTRY_HIVES:
         if fnmatch.fnmatchcase(lower, pattern):
             return kind
