@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from restore.backups import tree
+from restore.backups import registry_hives, tree
 from restore.backups.content import Content, ContentCache
 from restore.backups.file_parsers import (
     authorized_keys_from_bytes,
@@ -25,6 +25,7 @@ COMPROMISED = "compromised"
 SUSPECT = "suspect"
 NOTE = "note"  # recorded, but does not change the verdict
 MAX_FINDINGS_PER_CHECK = 20
+SHOWN_CHARS = 200  # of a registry value's name or data in a finding's detail
 
 
 @dataclass(frozen=True)
@@ -37,11 +38,13 @@ class Finding:
 
 @dataclass(frozen=True)
 class Baseline:
-    """What the oldest snapshot held: paths, content hashes of read files, authorized keys."""
+    """What the oldest snapshot held: paths, content hashes of read files, authorized keys,
+    and the autostart values of each registry hive (by hive path, then key and value name)."""
 
     paths: frozenset[str] = frozenset()
     hashes: dict[str, str] = field(default_factory=dict)
     keys: frozenset[str] = frozenset()
+    autostart: dict[str, dict[tuple[str, str], str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -89,6 +92,11 @@ def baseline_of(nodes: list[tree.Node], cache: ContentCache) -> Baseline:
         paths=frozenset(n.path for n in nodes),
         hashes={p: c.sha256 for p, c in contents.items()},
         keys=frozenset(_keys(contents, [])),
+        autostart={
+            path: {v.identity: v.data for v in c.hive.values}
+            for path, c in contents.items()
+            if c.hive is not None
+        },
     )
 
 
@@ -166,8 +174,12 @@ def _node_findings(
         yield Finding("yara", f"matches YARA rule {match.rule}", path, match.severity)
     if content.yara_error:
         yield Finding("yara", content.yara_error, path, NOTE)
+    if content.hive is not None:
+        yield from hive_findings(path, content.hive, baseline.autostart.get(path, {}))
+        return  # a hive too large to parse says so itself
     if content.error:
-        severity = SUSPECT if tree.needs_text(path) or kind else NOTE
+        parsed = tree.needs_text(path) or kind or tree.registry_hive_kind(path)
+        severity = SUSPECT if parsed else NOTE
         yield Finding("unreadable", f"could not be read: {content.error}", path, severity)
     elif content.truncated:
         # a parsed file that does not fit the cap cannot be judged clean
@@ -177,6 +189,32 @@ def _node_findings(
             f"larger than the read cap ({node.size} bytes): judged on its first bytes only",
             path,
             severity,
+        )
+
+
+def _shown(text: str) -> str:
+    """A registry name or data as a finding shows it: escaped (repr), bounded."""
+    cut = text[:SHOWN_CHARS]
+    return repr(cut) + ("..." if len(text) > SHOWN_CHARS else "")
+
+
+def hive_findings(
+    path: str, hive: registry_hives.HiveReading, baseline: dict[tuple[str, str], str]
+) -> Iterable[Finding]:
+    """Autostart values added or changed since the baseline's hive at the same path (a
+    hive the baseline did not hold: each of its values is new), and what could not be read."""
+    for value in hive.values:
+        before = baseline.get(value.identity)
+        if before == value.data:
+            continue
+        what = "added since the baseline" if before is None else "changed since the baseline"
+        detail = f"{what}: {value.key} value {_shown(value.name)} = {_shown(value.data)}"
+        if before is not None:
+            detail += f" (was {_shown(before)})"
+        yield Finding("persistence_run_key", detail, path, SUSPECT)
+    for problem in hive.problems:
+        yield Finding(
+            "unparsed_hive", f"registry hive not fully read: {_shown(problem)}", path, SUSPECT
         )
 
 

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from restore.backups import native, restic, tree
+from restore.backups import native, registry_hives, restic, tree
 from restore.backups.yara_rules import Match, YaraRules
 
 DEFAULT_FILE_CAP = 64 << 20  # bytes read of any one file; beyond it the file is truncated
@@ -42,6 +42,7 @@ class Content:
     error: str | None = None
     yara: tuple[Match, ...] = ()  # the --rules this content matches
     yara_error: str | None = None
+    hive: registry_hives.HiveReading | None = None  # the autostart values of a registry hive
 
 
 @dataclass
@@ -71,8 +72,27 @@ def wants_content(node: tree.Node, every_file: bool) -> bool:
         return True
     path = node.path
     return (
-        tree.needs_text(path) or tree.persistence_kind(path) is not None or tree.in_system_dir(path)
+        tree.needs_text(path)
+        or tree.persistence_kind(path) is not None
+        or tree.in_system_dir(path)
+        or tree.registry_hive_kind(path) is not None
     )
+
+
+def read_cap(node: tree.Node, file_cap: int) -> int:
+    """Bytes read of a file: a registry hive is read whole up to its own bound, since a
+    hive cut short cannot be parsed (SOFTWARE hives are often above the 64 MiB file cap)."""
+    return registry_hives.HIVE_CAP if tree.registry_hive_kind(node.path) else file_cap
+
+
+def _hive(node: tree.Node, read: restic.Read) -> registry_hives.HiveReading | None:
+    kind = tree.registry_hive_kind(node.path)
+    if kind is None or read.error:
+        return None  # an unreadable hive is an `unreadable` finding already
+    if read.truncated:
+        cap = registry_hives.HIVE_CAP
+        return registry_hives.HiveReading(problems=(f"larger than the hive cap ({cap} bytes)",))
+    return registry_hives.read_autostart(read.data, kind)
 
 
 def _content(node: tree.Node, read: restic.Read, rules: YaraRules | None) -> Content:
@@ -85,6 +105,7 @@ def _content(node: tree.Node, read: restic.Read, rules: YaraRules | None) -> Con
         error=read.error,
         yara=matches,
         yara_error=match_error,
+        hive=_hive(node, read),
     )
 
 
@@ -146,8 +167,9 @@ def read_snapshot_native(
         with ThreadPoolExecutor(READ_AHEAD_THREADS, thread_name_prefix="restic-read") as pool:
             try:
                 for node, blobs in todo.values():
-                    size = min(node.size, file_cap)
-                    window.append((node, pool.submit(repo.read_file, blobs, file_cap), size))
+                    cap = read_cap(node, file_cap)
+                    size = min(node.size, cap)
+                    window.append((node, pool.submit(repo.read_file, blobs, cap), size))
                     held += size
                     while window and (len(window) > READ_AHEAD_FILES or held > READ_AHEAD_BYTES):
                         store_oldest()
@@ -194,21 +216,25 @@ def _read_missing(
         cache.stats.files_read += 1
         cache.stats.bytes_read += len(read.data)
 
+    # registry hives have their own cap (read_cap): each read alone below, by restic dump
+    hives = {p for p in missing if tree.registry_hive_kind(p)}
     wanted_bytes = sum(n.size for n in missing.values())
     all_bytes = sum(n.size for n in nodes_list if n.type == "file") or 1
     if len(missing) > TAR_THRESHOLD and wanted_bytes * 2 >= all_bytes:
         # most of the snapshot is new to the cache (the first one scanned): stream it whole
         cache.stats.restic_processes += 1
         timeout = file_timeout + all_bytes / 5e6  # a pessimistic 5 MB/s, plus one file's
-        restic.dump_tree(repo, snapshot_id, missing.__contains__, store, file_cap, timeout)
-    small = [n for n in missing.values() if n.size <= file_cap]
+        wanted = lambda path: path in missing and path not in hives  # noqa: E731
+        restic.dump_tree(repo, snapshot_id, wanted, store, file_cap, timeout)
+    small = [n for n in missing.values() if n.size <= file_cap and n.path not in hives]
     if len(small) > 1:
         for batch in _batches(small):
             cache.stats.restic_processes += 1
             _restore_batch(repo, snapshot_id, batch, store, file_cap, file_timeout)
-    for path in list(missing):  # big files (streamed, capped), and names restore missed
-        cache.stats.restic_processes += 1
-        store(path, restic.dump_file(repo, snapshot_id, path, file_cap, file_timeout))
+    for path, node in list(missing.items()):  # big files (streamed, capped), hives, and
+        cache.stats.restic_processes += 1  # names restore missed
+        cap = read_cap(node, file_cap)
+        store(path, restic.dump_file(repo, snapshot_id, path, cap, file_timeout + cap / 5e6))
 
 
 def _batches(nodes: list[tree.Node]) -> Iterator[list[tree.Node]]:

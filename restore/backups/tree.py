@@ -85,7 +85,7 @@ SYSTEM_DIRS = (
 
 # The host checks' persistence catalog (restore.integrity.checks.persistence) applied to a
 # snapshot's paths, plus the files a login shell runs. Windows-side data: scheduled tasks
-# and start-up folders are files; run keys live in registry hives, not read here.
+# and start-up folders are files; run keys live in registry hives (REGISTRY_HIVES).
 CRON = ("/etc/crontab", "/etc/cron.d/*", "/etc/cron.*/*", "/var/spool/cron/*")
 SYSTEMD = (
     "/etc/systemd/system/*",
@@ -113,6 +113,13 @@ WINDOWS_AUTOSTART = (
     "*/windows/system32/tasks/*",
     "*/microsoft/windows/start menu/programs/startup/*",
 )
+# A backed-up Windows volume's registry hives whose autostart values are read
+# (restore.backups.registry_hives), by kind: the machine's SOFTWARE hive, each user's.
+REGISTRY_HIVES = (
+    ("*/windows/system32/config/software", "software"),
+    ("*/users/*/ntuser.dat", "ntuser"),
+    ("*/documents and settings/*/ntuser.dat", "ntuser"),
+)
 PASSWD = "/etc/passwd"
 PRELOAD = "/etc/ld.so.preload"
 _AUTHORIZED_KEYS = re.compile(r"/\.ssh/authorized_keys2?$")
@@ -137,6 +144,18 @@ def persistence_kind(path: str) -> str | None:
         return "shell_startup"
     if _matches(path, WINDOWS_AUTOSTART):
         return "windows_autostart"
+    return None
+
+
+def registry_hive_kind(path: str) -> str | None:
+    """``software`` or ``ntuser`` for a registry hive file (names compared without case,
+    as Windows does), else None."""
+    lower = path.lower()
+    if not lower.endswith(("/software", "/ntuser.dat")):
+        return None  # most paths: spared the patterns (this runs for every node listed)
+    for pattern, kind in REGISTRY_HIVES:
+        if fnmatch.fnmatchcase(lower, pattern):
+            return kind
     return None
 
 
