@@ -19,7 +19,7 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -112,50 +112,15 @@ def run_playbook(
     work_dir, host, timeout_s = request.work_dir, request.host, request.timeout_s
     work_dir.mkdir(parents=True, exist_ok=True)
     known_secrets = request.known_secrets()
-    failed_tasks: list[str] = []
-    failures: list[dict[str, Any]] = []
-    errors: list[dict[str, Any]] = []  # outside any task: the explanation when none failed
-    recorded: dict[str, Any] = {}
+    events = _PlayEvents(known_secrets, request.progress)
     started = time.monotonic()
-
-    def on_event(event: Mapping[str, Any]) -> bool:
-        data = event.get("event_data") or {}
-        kind = str(event.get("event", ""))
-        failure = task_failure(event)
-        if failure is not None:
-            failures.append(redact(failure, known_secrets))
-            prefix = "unreachable: " if failure["unreachable"] else ""
-            failed_tasks.append(prefix + str(failure["task"]))
-        elif (error := play_error(event)) is not None:
-            errors.append(redact(error, known_secrets))
-        recorded.update(custom_stats(event))
-        if request.progress is not None and kind in {"playbook_on_task_start", "runner_on_failed"}:
-            request.progress(str(data.get("task", kind)))
-        return True  # keep the event in job_events (scrubbed below)
 
     def cancelled() -> bool:
         overdue = timeout_s is not None and time.monotonic() - started > timeout_s
         return overdue or (request.cancel is not None and request.cancel.is_set())
 
-    check = request.check
-    options = [*(["--check", "--diff"] if check else []), *playbook_vault_args()]
-    cmdline = shlex.join(options) if options else None
     try:
-        runner = init_runner(
-            private_data_dir=str(work_dir),
-            playbook=str(Path(request.playbook).resolve()),
-            # every -i in order: ansible-playbook merges them as `-i A -i B` does
-            inventory=list(request.inventories),
-            limit=host,
-            extravars=request.play_vars(),
-            cmdline=cmdline,
-            envvars={**_environment(), **(launch_env or {})},
-            quiet=True,
-            event_handler=on_event,
-            cancel_callback=cancelled,
-            timeout=int(timeout_s) + 1 if timeout_s else None,
-            suppress_env_files=False,
-        )
+        runner = init_runner(**_runner_arguments(request, launch_env, events, cancelled))
         # ansible-runner seeds the job with this whole process's environment and records it
         # in the artifacts: the job gets only what Ansible needs.
         runner.config.env = allowed_environment(runner.config.env)
@@ -171,25 +136,80 @@ def run_playbook(
     stats = host_stats(runner.stats, host)
     artifacts = str(getattr(runner.config, "artifact_dir", work_dir))
     scrub_artifacts(work_dir, known_secrets)
+    failures = events.failures
     if not failures and status != "successful":
-        failures = errors[:1]
+        failures = events.errors[:1]
     return PlaybookResult(
         status=status,
         rc=runner.rc,
         host=host,
         stats=stats,
-        failed_tasks=tuple(failed_tasks),
+        failed_tasks=tuple(events.failed_tasks),
         duration_s=time.monotonic() - started,
         artifacts=artifacts,
         message=redact_text(
-            ("check mode (nothing changed): " if check else "")
+            ("check mode (nothing changed): " if request.check else "")
             + f"{status}, rc={runner.rc}"
             + (f": {failure_text(failures[0])}" if failures else ""),
             known_secrets,
         ),
         failures=tuple(failures),
-        custom_stats=redact(recorded, known_secrets),
+        custom_stats=redact(events.recorded, known_secrets),
     )
+
+
+@dataclass
+class _PlayEvents:
+    """What the play's events said: failed tasks, errors outside any task, custom stats (each
+    masked of the request's secrets), and the task names for the progress line."""
+
+    known_secrets: list[str]
+    progress: ProgressFn | None
+    failed_tasks: list[str] = field(default_factory=list)
+    failures: list[dict[str, Any]] = field(default_factory=list)
+    errors: list[dict[str, Any]] = field(default_factory=list)  # the explanation when none failed
+    recorded: dict[str, Any] = field(default_factory=dict)
+
+    def on_event(self, event: Mapping[str, Any]) -> bool:
+        data = event.get("event_data") or {}
+        kind = str(event.get("event", ""))
+        failure = task_failure(event)
+        if failure is not None:
+            self.failures.append(redact(failure, self.known_secrets))
+            prefix = "unreachable: " if failure["unreachable"] else ""
+            self.failed_tasks.append(prefix + str(failure["task"]))
+        elif (error := play_error(event)) is not None:
+            self.errors.append(redact(error, self.known_secrets))
+        self.recorded.update(custom_stats(event))
+        if self.progress is not None and kind in {"playbook_on_task_start", "runner_on_failed"}:
+            self.progress(str(data.get("task", kind)))
+        return True  # keep the event in job_events (scrubbed below)
+
+
+def _runner_arguments(
+    request: PlaybookRequest,
+    launch_env: Mapping[str, str] | None,
+    events: _PlayEvents,
+    cancelled: Callable[[], bool],
+) -> dict[str, Any]:
+    """ansible-runner's `init_runner` arguments for the request."""
+    options = [*(["--check", "--diff"] if request.check else []), *playbook_vault_args()]
+    timeout_s = request.timeout_s
+    return {
+        "private_data_dir": str(request.work_dir),
+        "playbook": str(Path(request.playbook).resolve()),
+        # every -i in order: ansible-playbook merges them as `-i A -i B` does
+        "inventory": list(request.inventories),
+        "limit": request.host,
+        "extravars": request.play_vars(),
+        "cmdline": shlex.join(options) if options else None,
+        "envvars": {**_environment(), **(launch_env or {})},
+        "quiet": True,
+        "event_handler": events.on_event,
+        "cancel_callback": cancelled,
+        "timeout": int(timeout_s) + 1 if timeout_s else None,
+        "suppress_env_files": False,
+    }
 
 
 def custom_stats(event: Mapping[str, Any]) -> dict[str, Any]:

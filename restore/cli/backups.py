@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
@@ -16,6 +17,9 @@ from rich.text import Text
 from restore.cli import console
 from restore.cli.options import FORMAT_OPTION, INVENTORIES_OPTION, STATE_DIR_OPTION, OutputFormat
 from restore.errors import EXIT_NOT_CLEAN, EXIT_OPERATIONAL, InputError
+
+if TYPE_CHECKING:  # the scan's modules load only when `scan` runs
+    from restore.backups.scan import HostScan
 
 backups_app = typer.Typer(
     name="backups",
@@ -54,31 +58,39 @@ def _shown(value: str) -> Text:
     return Text("".join(c if c.isprintable() else repr(c)[1:-1] for c in value))
 
 
+SCAN_HOSTS_ARGUMENT = typer.Argument(
+    None, help="Hosts whose backups to scan (default: every host with restore_data_* set)."
+)
+REPO_OPTION = typer.Option(
+    None,
+    "--repo",
+    help="restic repository to read instead of the inventory's "
+    "restore_data_repository on restore_data_backup_host (a path or any restic URL).",
+)
+INDICATORS_OPTION = typer.Option(
+    None, "--indicators", help="Extra indicators (same format as the shipped file)."
+)
+BAD_HASHES_OPTION = typer.Option(
+    None, "--bad-hashes", help="Known-bad sha256 list; every file's content is then read."
+)
+RULES_OPTION = typer.Option(
+    None,
+    "--rules",
+    help="Directory of YARA rules (*.yar, *.yara); every file's content is then matched.",
+)
+FILE_CAP_OPTION = typer.Option(
+    64, "--file-cap-mib", min=1, help="Bytes read of any one file (MiB); beyond, truncated."
+)
+
+
 def scan(
     inventory: list[Path] = INVENTORIES_OPTION,
-    hosts: list[str] | None = typer.Argument(
-        None, help="Hosts whose backups to scan (default: every host with restore_data_* set)."
-    ),
-    repo: str | None = typer.Option(
-        None,
-        "--repo",
-        help="restic repository to read instead of the inventory's "
-        "restore_data_repository on restore_data_backup_host (a path or any restic URL).",
-    ),
-    indicators: Path | None = typer.Option(
-        None, "--indicators", help="Extra indicators (same format as the shipped file)."
-    ),
-    bad_hashes: Path | None = typer.Option(
-        None, "--bad-hashes", help="Known-bad sha256 list; every file's content is then read."
-    ),
-    rules_dir: Path | None = typer.Option(
-        None,
-        "--rules",
-        help="Directory of YARA rules (*.yar, *.yara); every file's content is then matched.",
-    ),
-    file_cap: int = typer.Option(
-        64, "--file-cap-mib", min=1, help="Bytes read of any one file (MiB); beyond, truncated."
-    ),
+    hosts: list[str] | None = SCAN_HOSTS_ARGUMENT,
+    repo: str | None = REPO_OPTION,
+    indicators: Path | None = INDICATORS_OPTION,
+    bad_hashes: Path | None = BAD_HASHES_OPTION,
+    rules_dir: Path | None = RULES_OPTION,
+    file_cap: int = FILE_CAP_OPTION,
     output: OutputFormat = FORMAT_OPTION,
     state_dir: Path = STATE_DIR_OPTION,  # every command takes it (DESIGN §4)
 ) -> None:
@@ -103,26 +115,31 @@ def scan(
         console.emit_json({"hosts": [r.to_json() for r in results]})
     else:
         for result in results:
-            table = Table(title=f"{result.source.host}: {result.source.location}", expand=False)
-            for column in ("snapshot", "time", "verdict", "findings"):
-                table.add_column(column)
-            for snap in result.snapshots:
-                shown = [f for f in snap.findings if f.severity != "note"][:3]
-                lines = Text("\n").join(_shown(f"{f.check}: {f.path} ({f.detail})") for f in shown)
-                table.add_row(snap.snapshot.short_id, snap.snapshot.time[:19], snap.verdict, lines)
-            console.out.print(table)
-            if result.error:
-                console.error(f"{result.source.host}: {result.error}")
-            elif result.last_clean:
-                console.out.print(
-                    _shown(f"last clean: {result.last_clean.short_id} ({result.last_clean.time})")
-                )
-            else:
-                console.out.print(_shown(f"{result.source.host}: no clean snapshot"))
+            _print_result(result)
     if any(r.last_clean is None and not r.error for r in results):
         raise typer.Exit(EXIT_NOT_CLEAN)
     if any(r.error for r in results):
         raise typer.Exit(EXIT_OPERATIONAL)
+
+
+def _print_result(result: HostScan) -> None:
+    """One host's snapshots as a table, then its last clean snapshot (or why there is none)."""
+    table = Table(title=f"{result.source.host}: {result.source.location}", expand=False)
+    for column in ("snapshot", "time", "verdict", "findings"):
+        table.add_column(column)
+    for snap in result.snapshots:
+        shown = [f for f in snap.findings if f.severity != "note"][:3]
+        lines = Text("\n").join(_shown(f"{f.check}: {f.path} ({f.detail})") for f in shown)
+        table.add_row(snap.snapshot.short_id, snap.snapshot.time[:19], snap.verdict, lines)
+    console.out.print(table)
+    if result.error:
+        console.error(f"{result.source.host}: {result.error}")
+    elif result.last_clean:
+        console.out.print(
+            _shown(f"last clean: {result.last_clean.short_id} ({result.last_clean.time})")
+        )
+    else:
+        console.out.print(_shown(f"{result.source.host}: no clean snapshot"))
 
 
 def register(app: typer.Typer) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.table import Table
@@ -24,6 +24,9 @@ from restore.cli.options import (
 )
 from restore.errors import EXIT_NOT_CLEAN, EXIT_OPERATIONAL, InputError
 from restore.models import HostCheckResult, HostSpec, Inventory, Verdict
+
+if TYPE_CHECKING:  # the checks load only when a command runs
+    from restore.integrity.checks.capture import CaptureOutcome
 
 HOSTS_ARGUMENT = typer.Argument(None, help="Hosts or @groups to check (default: all).")
 LDAP_INSECURE_OPTION = typer.Option(
@@ -104,31 +107,50 @@ def _run_with_progress(hosts: list[HostSpec], label: str, work: Any, parallel: i
         return work(done)
 
 
+BASELINE_OPTION = typer.Option(None, "--baseline", help="Baseline directory.")
+BASELINE_SHA256_OPTION = typer.Option(
+    None, "--baseline-sha256", help="Expected sha256 of the baseline index (from capture)."
+)
+INDICATORS_OPTION = typer.Option(
+    None, "--indicators", help="Extra indicators (same format as the shipped file)."
+)
+DATA_PATH_OPTION = typer.Option(
+    None, "--data-path", help="Where to look for ransom notes (repeatable)."
+)
+SINCE_OPTION = typer.Option(
+    None, "--since", help="Incident start (ISO date): list files changed after it."
+)
+CHECK_PARALLEL_OPTION = typer.Option(8, "--parallel", min=1, help="Hosts checked at once.")
+HOST_TIMEOUT_OPTION = typer.Option(600, "--host-timeout", min=1, help="Seconds per host.")
+COMMAND_TIMEOUT_OPTION = typer.Option(120, "--command-timeout", min=1)
+NO_EVIDENCE_OPTION = typer.Option(False, "--no-evidence", help="Do not copy evidence.")
+WINRM_INSECURE_CHECK_OPTION = typer.Option(
+    False, "--winrm-insecure", help="Do NOT validate WinRM HTTPS certificates (unsafe)."
+)
+
+
+def _warn_insecure(winrm_insecure: bool, ldap_insecure: bool) -> None:
+    if winrm_insecure:
+        console.warn("--winrm-insecure: WinRM certificates are NOT validated")
+    if ldap_insecure:
+        console.warn("--ldap-insecure: domain controllers' LDAPS certificates are NOT validated")
+
+
 def check(
     inventory: list[Path] = INVENTORIES_OPTION,
     vault_password_file: list[Path] | None = VAULT_PASSWORD_FILE_OPTION,
     ask_vault_pass: bool = ASK_VAULT_PASS_OPTION,
     hosts: list[str] | None = HOSTS_ARGUMENT,
-    baseline: Path | None = typer.Option(None, "--baseline", help="Baseline directory."),
-    baseline_sha256: str | None = typer.Option(
-        None, "--baseline-sha256", help="Expected sha256 of the baseline index (from capture)."
-    ),
-    indicators: Path | None = typer.Option(
-        None, "--indicators", help="Extra indicators (same format as the shipped file)."
-    ),
-    data_path: list[str] | None = typer.Option(
-        None, "--data-path", help="Where to look for ransom notes (repeatable)."
-    ),
-    since: str | None = typer.Option(
-        None, "--since", help="Incident start (ISO date): list files changed after it."
-    ),
-    parallel: int = typer.Option(8, "--parallel", min=1, help="Hosts checked at once."),
-    host_timeout: float = typer.Option(600, "--host-timeout", min=1, help="Seconds per host."),
-    command_timeout: float = typer.Option(120, "--command-timeout", min=1),
-    no_evidence: bool = typer.Option(False, "--no-evidence", help="Do not copy evidence."),
-    winrm_insecure: bool = typer.Option(
-        False, "--winrm-insecure", help="Do NOT validate WinRM HTTPS certificates (unsafe)."
-    ),
+    baseline: Path | None = BASELINE_OPTION,
+    baseline_sha256: str | None = BASELINE_SHA256_OPTION,
+    indicators: Path | None = INDICATORS_OPTION,
+    data_path: list[str] | None = DATA_PATH_OPTION,
+    since: str | None = SINCE_OPTION,
+    parallel: int = CHECK_PARALLEL_OPTION,
+    host_timeout: float = HOST_TIMEOUT_OPTION,
+    command_timeout: float = COMMAND_TIMEOUT_OPTION,
+    no_evidence: bool = NO_EVIDENCE_OPTION,
+    winrm_insecure: bool = WINRM_INSECURE_CHECK_OPTION,
     ldap_insecure: bool = LDAP_INSECURE_OPTION,
     output: OutputFormat = FORMAT_OPTION,
     state_dir: Path = STATE_DIR_OPTION,
@@ -159,10 +181,7 @@ def check(
         command_timeout_s=command_timeout,
         host_timeout_s=host_timeout,
     )
-    if winrm_insecure:
-        console.warn("--winrm-insecure: WinRM certificates are NOT validated")
-    if ldap_insecure:
-        console.warn("--ldap-insecure: domain controllers' LDAPS certificates are NOT validated")
+    _warn_insecure(winrm_insecure, ldap_insecure)
     results = _run_with_progress(
         chosen,
         "checking",
@@ -173,7 +192,11 @@ def check(
         console.emit_json({"hosts": [result_json(r) for r in results]})
     else:
         _print_table(results)
-    verdicts = {r.verdict for r in results}
+    _exit_for_verdicts({r.verdict for r in results})
+
+
+def _exit_for_verdicts(verdicts: set[Verdict]) -> None:
+    """A suspect or compromised host wins over an unreachable one: it is the news that matters."""
     if verdicts & {Verdict.SUSPECT, Verdict.COMPROMISED}:
         raise typer.Exit(EXIT_NOT_CLEAN)
     if Verdict.UNREACHABLE in verdicts:
@@ -212,21 +235,28 @@ def _print_table(results: list[HostCheckResult]) -> None:
                 )
 
 
+OUTPUT_DIR_OPTION = typer.Option(..., "-o", "--output", help="Baseline directory.")
+HASH_PATH_OPTION = typer.Option(
+    None, "--hash-path", help="Extra file tree to hash into the baseline (repeatable)."
+)
+FORCE_OPTION = typer.Option(
+    False, "--force", help="Capture even from a host that shows strong indicators."
+)
+CAPTURE_PARALLEL_OPTION = typer.Option(8, "--parallel", min=1)
+WINRM_INSECURE_CAPTURE_OPTION = typer.Option(False, "--winrm-insecure")
+
+
 @baseline_app.command("capture")
 def capture(
     inventory: list[Path] = INVENTORIES_OPTION,
     vault_password_file: list[Path] | None = VAULT_PASSWORD_FILE_OPTION,
     ask_vault_pass: bool = ASK_VAULT_PASS_OPTION,
     hosts: list[str] | None = HOSTS_ARGUMENT,
-    output_dir: Path = typer.Option(..., "-o", "--output", help="Baseline directory."),
-    hash_path: list[str] | None = typer.Option(
-        None, "--hash-path", help="Extra file tree to hash into the baseline (repeatable)."
-    ),
-    force: bool = typer.Option(
-        False, "--force", help="Capture even from a host that shows strong indicators."
-    ),
-    parallel: int = typer.Option(8, "--parallel", min=1),
-    winrm_insecure: bool = typer.Option(False, "--winrm-insecure"),
+    output_dir: Path = OUTPUT_DIR_OPTION,
+    hash_path: list[str] | None = HASH_PATH_OPTION,
+    force: bool = FORCE_OPTION,
+    parallel: int = CAPTURE_PARALLEL_OPTION,
+    winrm_insecure: bool = WINRM_INSECURE_CAPTURE_OPTION,
     ldap_insecure: bool = LDAP_INSECURE_OPTION,
     output: OutputFormat = FORMAT_OPTION,
     state_dir: Path = STATE_DIR_OPTION,
@@ -257,27 +287,35 @@ def capture(
     manifests = {o.host: o.manifest for o in outcomes if o.manifest is not None}
     digest = write_baselines(output_dir, manifests) if manifests else None
     if output is OutputFormat.JSON:
-        console.emit_json(
-            {
-                "directory": str(output_dir),
-                "index_sha256": digest,
-                "hosts": [
-                    {"host": o.host, "captured": o.manifest is not None, "detail": o.detail}
-                    for o in outcomes
-                ],
-            }
-        )
+        console.emit_json(_capture_json(output_dir, digest, outcomes))
     else:
-        for o in outcomes:
-            mark = "captured" if o.manifest is not None else "NOT captured"
-            console.info(f"{o.host}: {mark} ({o.detail})")
-        if digest:
-            console.info(
-                f"index sha256 {digest}: keep it off this machine; "
-                "pass it to `restore check --baseline-sha256`"
-            )
+        _print_capture(outcomes, digest)
     if any(o.manifest is None for o in outcomes):
         raise typer.Exit(EXIT_OPERATIONAL)
+
+
+def _capture_json(
+    output_dir: Path, digest: str | None, outcomes: list[CaptureOutcome]
+) -> dict[str, Any]:
+    return {
+        "directory": str(output_dir),
+        "index_sha256": digest,
+        "hosts": [
+            {"host": o.host, "captured": o.manifest is not None, "detail": o.detail}
+            for o in outcomes
+        ],
+    }
+
+
+def _print_capture(outcomes: list[CaptureOutcome], digest: str | None) -> None:
+    for o in outcomes:
+        mark = "captured" if o.manifest is not None else "NOT captured"
+        console.info(f"{o.host}: {mark} ({o.detail})")
+    if digest:
+        console.info(
+            f"index sha256 {digest}: keep it off this machine; "
+            "pass it to `restore check --baseline-sha256`"
+        )
 
 
 def register(app: typer.Typer) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import typer
@@ -11,7 +12,7 @@ from restore.cli import console
 from restore.cli.options import FORMAT_OPTION, STATE_DIR_OPTION, OutputFormat
 from restore.cli.progress import steps, working
 from restore.errors import InputError
-from restore.models import Platform
+from restore.models import Inventory, Platform
 
 lab_app = typer.Typer(
     name="lab",
@@ -51,107 +52,138 @@ def golden_image(rebuild: bool) -> None:
             ensure_rootfs(rebuild=rebuild, in_use=rootfs_in_use)
 
 
+LINUX_OPTION = typer.Option(0, "--linux", min=0, help="Number of Linux hosts (linux01...).")
+WINDOWS_OPTION = typer.Option(0, "--windows", min=0, help="Number of Windows hosts (win01...).")
+DC_OPTION = typer.Option(
+    0,
+    "--dc",
+    min=0,
+    help="Number of Samba AD domain controllers (dc01...), each a domain of its own.",
+)
+FROM_INVENTORY_OPTION = typer.Option(
+    None, "--from-inventory", help="Create a lab twin of every host of this inventory."
+)
+GRAPH_OPTION = typer.Option(
+    None,
+    "--graph",
+    help=(
+        "With --from-inventory: each twin also listens on the TCP ports its service's "
+        "health probes name (tcp: N, or an http: URL's port), with a trivial responder."
+    ),
+)
+SITES_OPTION = typer.Option(
+    0,
+    "--sites",
+    min=0,
+    help=(
+        "Split the --linux hosts round-robin over N sites (groups site1...), each with its "
+        "own execution node (site1-node...) installed through `restore node install`."
+    ),
+)
+REBUILD_ROOTFS_OPTION = typer.Option(False, "--rebuild-rootfs", help="Rebuild the golden image.")
+WINRM_LENIENT_OPTION = typer.Option(
+    False,
+    "--winrm-lenient",
+    help=(
+        "Windows hosts also accept Basic and unencrypted WinRM over HTTP (5985), which a "
+        "stock Windows host refuses. Default: NTLM with message encryption over HTTP, "
+        "NTLM or Basic over HTTPS."
+    ),
+)
+
+
+@dataclass
+class _LabRequest:
+    """The hosts `lab up` creates, with their groups, execution nodes, roles and ports."""
+
+    wanted: list[tuple[str, Platform]] = field(default_factory=list)
+    groups: dict[str, list[str]] = field(default_factory=dict)
+    nodes: dict[str, str] = field(default_factory=dict)
+    roles: dict[str, str] = field(default_factory=dict)
+    ports: dict[str, list[int]] = field(default_factory=dict)
+
+
 @lab_app.command("up")
 def up(
-    linux: int = typer.Option(0, "--linux", min=0, help="Number of Linux hosts (linux01...)."),
-    windows: int = typer.Option(0, "--windows", min=0, help="Number of Windows hosts (win01...)."),
-    dc: int = typer.Option(
-        0,
-        "--dc",
-        min=0,
-        help="Number of Samba AD domain controllers (dc01...), each a domain of its own.",
-    ),
-    from_inventory: Path | None = typer.Option(
-        None, "--from-inventory", help="Create a lab twin of every host of this inventory."
-    ),
-    graph: Path | None = typer.Option(
-        None,
-        "--graph",
-        help=(
-            "With --from-inventory: each twin also listens on the TCP ports its service's "
-            "health probes name (tcp: N, or an http: URL's port), with a trivial responder."
-        ),
-    ),
-    sites: int = typer.Option(
-        0,
-        "--sites",
-        min=0,
-        help=(
-            "Split the --linux hosts round-robin over N sites (groups site1...), each with its "
-            "own execution node (site1-node...) installed through `restore node install`."
-        ),
-    ),
-    rebuild_rootfs: bool = typer.Option(
-        False, "--rebuild-rootfs", help="Rebuild the golden image."
-    ),
-    winrm_lenient: bool = typer.Option(
-        False,
-        "--winrm-lenient",
-        help=(
-            "Windows hosts also accept Basic and unencrypted WinRM over HTTP (5985), which a "
-            "stock Windows host refuses. Default: NTLM with message encryption over HTTP, "
-            "NTLM or Basic over HTTPS."
-        ),
-    ),
+    linux: int = LINUX_OPTION,
+    windows: int = WINDOWS_OPTION,
+    dc: int = DC_OPTION,
+    from_inventory: Path | None = FROM_INVENTORY_OPTION,
+    graph: Path | None = GRAPH_OPTION,
+    sites: int = SITES_OPTION,
+    rebuild_rootfs: bool = REBUILD_ROOTFS_OPTION,
+    winrm_lenient: bool = WINRM_LENIENT_OPTION,
     state_dir: Path = STATE_DIR_OPTION,
 ) -> None:
     """Create lab hosts; print the lab inventory's path as the last line."""
-    twin_groups: dict[str, list[str]] = {}
-    nodes: dict[str, str] = {}
-    wanted: list[tuple[str, Platform]] = [
-        (f"linux{i:02d}", Platform.LINUX) for i in range(1, linux + 1)
-    ]
-    for site in range(1, sites + 1):
-        members = [name for name, _ in wanted[site - 1 :: sites]]
-        twin_groups[f"site{site}"] = [f"site{site}-node", *members]
-        nodes.update(dict.fromkeys(members, f"site{site}-node"))
-    wanted += [(f"site{k}-node", Platform.LINUX) for k in range(1, sites + 1)]
-    wanted += [(f"win{i:02d}", Platform.WINDOWS) for i in range(1, windows + 1)]
-    wanted += [(f"dc{i:02d}", Platform.LINUX) for i in range(1, dc + 1)]
-    roles = {f"dc{i:02d}": "domain_controller" for i in range(1, dc + 1)}
+    request = _counted_hosts(linux, windows, dc, sites)
     if from_inventory is not None:
-        from restore.inputs.inventory import load_inventory
-        from restore.planning.placement import execution_nodes
-
-        inventory = load_inventory(from_inventory)
-        wanted += [(h.name, h.platform) for h in inventory.hosts]
-        twin_groups.update({name: list(members) for name, members in inventory.groups})
-        nodes.update(execution_nodes(inventory))
-        roles.update(
-            {h.name: "domain_controller" for h in inventory.hosts if _is_dc(h.var("restore_role"))}
-        )
-    ports: dict[str, list[int]] = {}
+        inventory = _add_inventory_twins(request, from_inventory)
     if graph is not None:
         if from_inventory is None:
             raise InputError(
                 "--graph needs --from-inventory", key="--graph", hint="add --from-inventory INV"
             )
-        from restore.inputs.graph import load_graph
-        from restore.lab.twin_ports import twin_ports
-        from restore.planning.binding import bind
-
-        bound = [h for hosts in bind(load_graph(graph), inventory).values() for h in hosts]
-        ports = twin_ports(bound)
-    if not wanted:
+        request.ports = _probe_ports(graph, inventory)
+    if not request.wanted:
         raise InputError(
             "nothing to create", hint="use --linux N, --windows M, --dc K or --from-inventory INV"
         )
     golden_image(rebuild_rootfs)
-    console.info(f"starting {len(wanted)} lab host(s) under {state_dir}")
-    with steps("lab up", len(wanted)) as advance:
+    console.info(f"starting {len(request.wanted)} lab host(s) under {state_dir}")
+    with steps("lab up", len(request.wanted)) as advance:
         path = _lab(state_dir).up(
-            wanted,
-            groups=twin_groups,
-            execution_nodes=nodes,
+            request.wanted,
+            groups=request.groups,
+            execution_nodes=request.nodes,
             winrm_lenient=winrm_lenient,
-            ports=ports,
-            roles=roles,
+            ports=request.ports,
+            roles=request.roles,
             progress=advance,
         )
-    for node in sorted(set(nodes.values())):
+    for node in sorted(set(request.nodes.values())):
         console.info(f"installing execution node {node}")
         _install_node(path, node)
     typer.echo(str(path))
+
+
+def _counted_hosts(linux: int, windows: int, dc: int, sites: int) -> _LabRequest:
+    """--linux, --sites, --windows and --dc: numbered hosts, the Linux ones split over sites."""
+    request = _LabRequest(wanted=[(f"linux{i:02d}", Platform.LINUX) for i in range(1, linux + 1)])
+    for site in range(1, sites + 1):
+        members = [name for name, _ in request.wanted[site - 1 :: sites]]
+        request.groups[f"site{site}"] = [f"site{site}-node", *members]
+        request.nodes.update(dict.fromkeys(members, f"site{site}-node"))
+    request.wanted += [(f"site{k}-node", Platform.LINUX) for k in range(1, sites + 1)]
+    request.wanted += [(f"win{i:02d}", Platform.WINDOWS) for i in range(1, windows + 1)]
+    request.wanted += [(f"dc{i:02d}", Platform.LINUX) for i in range(1, dc + 1)]
+    request.roles = {f"dc{i:02d}": "domain_controller" for i in range(1, dc + 1)}
+    return request
+
+
+def _add_inventory_twins(request: _LabRequest, from_inventory: Path) -> Inventory:
+    """--from-inventory: a twin of every host, with the inventory's groups, nodes and roles."""
+    from restore.inputs.inventory import load_inventory
+    from restore.planning.placement import execution_nodes
+
+    inventory = load_inventory(from_inventory)
+    request.wanted += [(h.name, h.platform) for h in inventory.hosts]
+    request.groups.update({name: list(members) for name, members in inventory.groups})
+    request.nodes.update(execution_nodes(inventory))
+    request.roles.update(
+        {h.name: "domain_controller" for h in inventory.hosts if _is_dc(h.var("restore_role"))}
+    )
+    return inventory
+
+
+def _probe_ports(graph: Path, inventory: Inventory) -> dict[str, list[int]]:
+    """--graph: the TCP ports each twin's health probes name."""
+    from restore.inputs.graph import load_graph
+    from restore.lab.twin_ports import twin_ports
+    from restore.planning.binding import bind
+
+    bound = [h for hosts in bind(load_graph(graph), inventory).values() for h in hosts]
+    return twin_ports(bound)
 
 
 def _is_dc(role: object) -> bool:

@@ -147,16 +147,7 @@ class EvidenceStore:
         left: float,
     ) -> EvidenceRecord:
         probe_timeout = min(PROBE_TIMEOUT_S, self.timeout_s, left)
-        raw = None  # the name's bytes, when it is not UTF-8 and must be rebuilt on the host
-        probe = _Probe()
-        if host.platform is Platform.LINUX and has_shown_bytes(path):
-            raw = shown_as_bytes(path)
-            probe = self._probe(transport, host, assign_bytes(raw), probe_timeout)
-            if probe == _Probe():  # nothing by that byte name: the name holds "\x" as text
-                raw = None
-        if raw is None:
-            named = assign_text(path) if host.platform is Platform.LINUX else path
-            probe = self._probe(transport, host, named, probe_timeout)
+        raw, probe = self._probe_named(transport, host, path, probe_timeout)
         if probe.special:
             raise TransportError(f"{probe.special}: special files are never opened")
         directory = self.root / _safe(host.name)
@@ -200,6 +191,19 @@ class EvidenceStore:
         with (directory / "custody.jsonl").open("a", encoding="utf-8") as custody:
             custody.write(json.dumps(asdict(record), sort_keys=True) + "\n")
         return record
+
+    def _probe_named(
+        self, transport: Transport, host: HostSpec, path: str, timeout: float
+    ) -> tuple[bytes | None, _Probe]:
+        """Probe the path as shown; also returns the name's bytes when it is not UTF-8 and must
+        be rebuilt on the host (None when the name is taken as text)."""
+        if host.platform is Platform.LINUX and has_shown_bytes(path):
+            raw = shown_as_bytes(path)
+            probe = self._probe(transport, host, assign_bytes(raw), timeout)
+            if probe != _Probe():  # else nothing by that byte name: the name holds "\x" as text
+                return raw, probe
+        named = assign_text(path) if host.platform is Platform.LINUX else path
+        return None, self._probe(transport, host, named, timeout)
 
     def _probe(self, transport: Transport, host: HostSpec, assign: str, timeout: float) -> _Probe:
         """What the path is, before anything opens it: the host's own hash of a whole regular

@@ -29,54 +29,12 @@ DEFAULT_STEPS: dict[Platform, tuple[StepSpec, ...]] = {
 
 def expand_hosts(graph: GraphSpec, inventory: Inventory) -> dict[str, tuple[str, ...]]:
     """service id -> host names in order; a "@group" expands in inventory order."""
-    known_hosts = set(inventory.host_names)
-    group_names = [name for name, _ in inventory.groups]
+    known_hosts = frozenset(inventory.host_names)  # a set: 10,000 hosts are looked up often
     errors: list[InputError] = []
     owner: dict[str, str] = {}
     result: dict[str, tuple[str, ...]] = {}
     for svc in graph.services:
-        names: list[str] = []
-        for ref in svc.host_refs:
-            if ref.startswith("@"):
-                try:
-                    members = inventory.group(ref[1:])
-                except KeyError:
-                    errors.append(
-                        _ref_error(
-                            graph,
-                            svc,
-                            f"unknown inventory group '{ref}'",
-                            ref[1:],
-                            group_names,
-                            inventory.source,
-                        )
-                    )
-                    continue
-                if not members:
-                    errors.append(
-                        _ref_error(
-                            graph,
-                            svc,
-                            f"inventory group '{ref}' has no hosts",
-                            None,
-                            (),
-                            inventory.source,
-                        )
-                    )
-                names.extend(members)
-            elif ref in known_hosts:
-                names.append(ref)
-            else:
-                errors.append(
-                    _ref_error(
-                        graph,
-                        svc,
-                        f"unknown host '{ref}'",
-                        ref,
-                        inventory.host_names,
-                        inventory.source,
-                    )
-                )
+        names = _referenced_hosts(graph, svc, inventory, known_hosts, errors)
         for name in dict.fromkeys(names):
             if name in owner and owner[name] != svc.id:
                 errors.append(
@@ -94,6 +52,61 @@ def expand_hosts(graph: GraphSpec, inventory: Inventory) -> dict[str, tuple[str,
     if errors:
         raise errors[0] if len(errors) == 1 else InputErrors(errors)
     return result
+
+
+def _referenced_hosts(
+    graph: GraphSpec,
+    svc: ServiceSpec,
+    inventory: Inventory,
+    known_hosts: frozenset[str],
+    errors: list[InputError],
+) -> list[str]:
+    """The hosts one service's references name, in order (repeats kept); a bad reference is
+    added to `errors`, so that every one of them is reported at once."""
+    names: list[str] = []
+    for ref in svc.host_refs:
+        if ref.startswith("@"):
+            try:
+                members = inventory.group(ref[1:])
+            except KeyError:
+                group_names = [name for name, _ in inventory.groups]
+                errors.append(
+                    _ref_error(
+                        graph,
+                        svc,
+                        f"unknown inventory group '{ref}'",
+                        ref[1:],
+                        group_names,
+                        inventory.source,
+                    )
+                )
+                continue
+            if not members:
+                errors.append(
+                    _ref_error(
+                        graph,
+                        svc,
+                        f"inventory group '{ref}' has no hosts",
+                        None,
+                        (),
+                        inventory.source,
+                    )
+                )
+            names.extend(members)
+        elif ref in known_hosts:
+            names.append(ref)
+        else:
+            errors.append(
+                _ref_error(
+                    graph,
+                    svc,
+                    f"unknown host '{ref}'",
+                    ref,
+                    inventory.host_names,
+                    inventory.source,
+                )
+            )
+    return names
 
 
 def _ref_error(

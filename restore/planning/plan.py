@@ -10,7 +10,7 @@ fed the services and hosts in that order so that its own ties follow it too.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import networkx as nx
 
@@ -19,12 +19,13 @@ from restore.inputs.graph import did_you_mean, to_digraph
 from restore.models import GraphSpec, Inventory
 from restore.planning.binding import bind
 from restore.planning.model import (
+    BoundHost,
     PlannedHost,
     PlannedService,
     RestorePlan,
     step_estimate,
 )
-from restore.planning.scheduling import SchedJob, SchedService, simulate
+from restore.planning.scheduling import SchedJob, SchedService, Simulation, simulate
 
 __all__ = [
     "PlannedHost",
@@ -142,15 +143,7 @@ def build_plan(
     bound = bind(graph, inventory)
     digraph = to_digraph(graph.services)
     if only is not None:
-        if only not in digraph:
-            raise InputError(
-                f"unknown service '{only}' for --only",
-                file=str(graph.path),
-                key="--only",
-                hint=did_you_mean(only, list(digraph)) or "use a service id from the graph",
-            )
-        keep = nx.ancestors(digraph, only) | {only}
-        digraph = digraph.subgraph(keep).copy()
+        digraph = _needed_by(digraph, only, graph)
     specs = {s.id: s for s in graph.services if s.id in digraph}
     priority = {sid: s.priority for sid, s in specs.items()}
     position = {sid: index for index, sid in enumerate(specs)}
@@ -159,22 +152,7 @@ def build_plan(
     order = restore_order(digraph, priority, effective, position)
     waves = _waves(digraph, order)
 
-    planned_hosts: list[PlannedHost] = []
-    host_durations: dict[str, list[float]] = {}
-    for sid in order:
-        for host in bound[sid]:
-            duration = sum(step_estimate(s) for s in host.steps)
-            host_durations.setdefault(sid, []).append(duration)
-            planned_hosts.append(
-                PlannedHost(
-                    name=host.name,
-                    service=sid,
-                    platform=host.spec.platform.value,
-                    steps=host.steps,
-                    duration_s=duration,
-                    bound=host,
-                )
-            )
+    planned_hosts, host_durations = _planned_hosts(order, bound)
     durations = {
         sid: service_duration(host_durations.get(sid, []), specs[sid].max_parallel) for sid in order
     }
@@ -195,6 +173,60 @@ def build_plan(
         )
         for sid in order
     )
+    simulations = _simulations(planned_services, planned_hosts, max_parallel)
+    return RestorePlan(
+        graph=graph,
+        services=planned_services,
+        hosts=tuple(planned_hosts),
+        critical_path=tuple(critical),
+        estimated_duration_s=simulations[0].makespan_s if simulations else critical_length,
+        simulations=simulations,
+        only=only,
+    )
+
+
+def _needed_by(digraph: nx.DiGraph, only: str, graph: GraphSpec) -> nx.DiGraph:
+    """--only: the service and everything it needs."""
+    if only not in digraph:
+        raise InputError(
+            f"unknown service '{only}' for --only",
+            file=str(graph.path),
+            key="--only",
+            hint=did_you_mean(only, list(digraph)) or "use a service id from the graph",
+        )
+    keep = nx.ancestors(digraph, only) | {only}
+    return digraph.subgraph(keep).copy()
+
+
+def _planned_hosts(
+    order: Sequence[str], bound: Mapping[str, Sequence[BoundHost]]
+) -> tuple[list[PlannedHost], dict[str, list[float]]]:
+    """Every host in service order with its estimated duration; the durations per service."""
+    planned_hosts: list[PlannedHost] = []
+    host_durations: dict[str, list[float]] = {}
+    for sid in order:
+        for host in bound[sid]:
+            duration = sum(step_estimate(s) for s in host.steps)
+            host_durations.setdefault(sid, []).append(duration)
+            planned_hosts.append(
+                PlannedHost(
+                    name=host.name,
+                    service=sid,
+                    platform=host.spec.platform.value,
+                    steps=host.steps,
+                    duration_s=duration,
+                    bound=host,
+                )
+            )
+    return planned_hosts, host_durations
+
+
+def _simulations(
+    planned_services: Sequence[PlannedService],
+    planned_hosts: Sequence[PlannedHost],
+    max_parallel: Sequence[int],
+) -> tuple[Simulation, ...]:
+    """One simulated schedule per --max-parallel value."""
     sched_services = [
         SchedService(
             id=s.id,
@@ -209,13 +241,4 @@ def build_plan(
     jobs = [
         SchedJob(host=h.name, service=h.service, duration_s=h.duration_s) for h in planned_hosts
     ]
-    simulations = tuple(simulate(sched_services, jobs, k) for k in max_parallel)
-    return RestorePlan(
-        graph=graph,
-        services=planned_services,
-        hosts=tuple(planned_hosts),
-        critical_path=tuple(critical),
-        estimated_duration_s=simulations[0].makespan_s if simulations else critical_length,
-        simulations=simulations,
-        only=only,
-    )
+    return tuple(simulate(sched_services, jobs, k) for k in max_parallel)

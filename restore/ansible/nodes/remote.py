@@ -12,6 +12,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -61,41 +62,13 @@ def run_playbook_on_node(
     ident = attach_to or uuid.uuid4().hex
     transmitted = work_dir / f"transmit-{ident}"
 
-    def result(status: str, message: str, **fields: Any) -> PlaybookResult:
-        scrub_artifacts(work_dir, known_secrets)
-        # a module's message may echo a secret the play was given
-        fields["failures"] = tuple(redact(f, known_secrets) for f in fields.get("failures", ()))
-        fields["custom_stats"] = redact(fields.get("custom_stats", {}), known_secrets)
-        return PlaybookResult(
-            status,
-            fields.pop("rc", None),
-            target.name,
-            duration_s=time.monotonic() - started,
-            message=redact_text(f"on node {node.name}: {message}", known_secrets),
-            **fields,
-        )
-
+    result = _result_maker(node, target, work_dir, known_secrets, started)
     link = NodeLink(node, ident, connect_timeout_s)
     try:
         if attach_to is None:
-            try:
-                write_transmit(
-                    transmitted,
-                    ident=ident,
-                    target=target,
-                    playbook=request.playbook,
-                    extravars=request.play_vars(),
-                    check=request.check,
-                    vault_password_file=vault_password_file,
-                )
-            except Exception as exc:  # a job that cannot be built fails its step, not the run
-                return result("error", f"cannot prepare the job: {type(exc).__name__}: {exc}")
-            try:
-                link.start(transmitted)
-            except TransportError as exc:
-                return result("error", f"execution node unreachable: {exc}")
-            finally:
-                transmitted.unlink(missing_ok=True)  # it holds the target's key in the clear
+            refused = _submit(link, transmitted, ident, target, request, vault_password_file)
+            if refused is not None:
+                return result("error", refused)
             if on_submitted is not None:
                 on_submitted(ident)
         return _follow(
@@ -115,6 +88,99 @@ def run_playbook_on_node(
         link.drop()
 
 
+_ResultFn = Callable[..., PlaybookResult]
+
+
+def _result_maker(
+    node: HostSpec, target: HostSpec, work_dir: Path, known_secrets: list[str], started: float
+) -> _ResultFn:
+    """How every outcome becomes a PlaybookResult: artifacts scrubbed, secrets masked."""
+
+    def result(status: str, message: str, **fields: Any) -> PlaybookResult:
+        scrub_artifacts(work_dir, known_secrets)
+        # a module's message may echo a secret the play was given
+        fields["failures"] = tuple(redact(f, known_secrets) for f in fields.get("failures", ()))
+        fields["custom_stats"] = redact(fields.get("custom_stats", {}), known_secrets)
+        return PlaybookResult(
+            status,
+            fields.pop("rc", None),
+            target.name,
+            duration_s=time.monotonic() - started,
+            message=redact_text(f"on node {node.name}: {message}", known_secrets),
+            **fields,
+        )
+
+    return result
+
+
+def _submit(
+    link: NodeLink,
+    transmitted: Path,
+    ident: str,
+    target: HostSpec,
+    request: PlaybookRequest,
+    vault_password_file: Path | None,
+) -> str | None:
+    """Build the job and hand it to the node; why not, or None once the node holds it."""
+    try:
+        write_transmit(
+            transmitted,
+            ident=ident,
+            target=target,
+            playbook=request.playbook,
+            extravars=request.play_vars(),
+            check=request.check,
+            vault_password_file=vault_password_file,
+        )
+    except Exception as exc:  # a job that cannot be built fails its step, not the run
+        return f"cannot prepare the job: {type(exc).__name__}: {exc}"
+    try:
+        link.start(transmitted)
+    except TransportError as exc:
+        return f"execution node unreachable: {exc}"
+    finally:
+        transmitted.unlink(missing_ok=True)  # it holds the target's key in the clear
+    return None
+
+
+@dataclass
+class _JobEvents:
+    """What the job's events and status lines said; each event handled once (by uuid: a
+    re-attach may replay some)."""
+
+    target: str
+    progress: ProgressFn | None
+    seen: set[str] = field(default_factory=set)
+    failed_tasks: list[str] = field(default_factory=list)
+    failures: list[dict[str, Any]] = field(default_factory=list)
+    stats: dict[str, int] = field(default_factory=dict)
+    recorded: dict[str, Any] = field(default_factory=dict)
+    explanation: list[str] = field(default_factory=list)
+
+    def on_event(self, event: Mapping[str, Any]) -> bool:
+        event_id = str(event.get("uuid", ""))
+        if event_id in self.seen:
+            return False  # already handled and written
+        self.seen.add(event_id)
+        data = event.get("event_data") or {}
+        kind = str(event.get("event", ""))
+        failure = task_failure(event)
+        if failure is not None:
+            self.failures.append(failure)
+            prefix = "unreachable: " if failure["unreachable"] else ""
+            self.failed_tasks.append(prefix + str(failure["task"]))
+        if kind == "playbook_on_stats":
+            self.stats.update(host_stats(data, self.target))
+            self.recorded.update(custom_stats(event))
+        if self.progress is not None and kind in {"playbook_on_task_start", "runner_on_failed"}:
+            self.progress(str(data.get("task", kind)))
+        return True
+
+    def on_status(self, status: Mapping[str, Any], runner_config: Any = None) -> None:
+        if status.get("job_explanation"):
+            self.explanation.append(str(status["job_explanation"]))
+
+
 def _follow(
     link: NodeLink,
     *,
@@ -127,37 +193,9 @@ def _follow(
     progress: ProgressFn | None,
     reattach_deadline_s: float,
     idle_limit_s: float,
-    result: Any,
+    result: _ResultFn,
 ) -> PlaybookResult:
-    seen: set[str] = set()
-    failed_tasks: list[str] = []
-    failures: list[dict[str, Any]] = []
-    stats: dict[str, int] = {}
-    recorded: dict[str, Any] = {}
-    explanation: list[str] = []
-
-    def on_event(event: Mapping[str, Any]) -> bool:
-        event_id = str(event.get("uuid", ""))
-        if event_id in seen:
-            return False  # already handled and written
-        seen.add(event_id)
-        data = event.get("event_data") or {}
-        kind = str(event.get("event", ""))
-        failure = task_failure(event)
-        if failure is not None:
-            failures.append(failure)
-            prefix = "unreachable: " if failure["unreachable"] else ""
-            failed_tasks.append(prefix + str(failure["task"]))
-        if kind == "playbook_on_stats":
-            stats.update(host_stats(data, target))
-            recorded.update(custom_stats(event))
-        if progress is not None and kind in {"playbook_on_task_start", "runner_on_failed"}:
-            progress(str(data.get("task", kind)))
-        return True
-
-    def on_status(status: Mapping[str, Any], runner_config: Any = None) -> None:
-        if status.get("job_explanation"):
-            explanation.append(str(status["job_explanation"]))
+    events = _JobEvents(target, progress)
 
     def stop_reason() -> str | None:
         if cancel is not None and cancel.is_set():
@@ -171,22 +209,7 @@ def _follow(
             progress(f"link to node {link.node.name} lost; re-attaching at byte {offset}")
 
     stream = JobStream(link, stop_reason, reattach_deadline_s, on_reattach, idle_limit_s)
-    status = "error"
-    try:
-        processor = ansible_runner.run(
-            streamer="process",
-            _input=stream,
-            private_data_dir=str(work_dir),
-            ident=ident,
-            event_handler=on_event,
-            status_handler=on_status,
-            quiet=True,
-        )
-        status = str(processor.status)
-    except Exception as exc:  # e.g. the stream ended in the middle of the artifacts
-        explanation.append(f"{type(exc).__name__}: {exc}")
-    finally:
-        stream.close()
+    status = _process(stream, work_dir, ident, events)
     if stream.stopped in {"canceled", "timeout"}:
         link.cancel()  # stops the job and all it started, on the node
     if stream.stopped != "unknown":
@@ -194,19 +217,45 @@ def _follow(
     status = stream.stopped or status
     artifacts = work_dir / "artifacts" / ident
     rc = _read_int(artifacts / "rc")
-    message = f"{status}, rc={rc}" + (f": {failure_text(failures[0])}" if failures else "")
-    if explanation and status not in {"successful", "failed"}:
-        message += f" ({explanation[-1]})"
-    message += f"; job {ident}, {stream.offset} bytes read, re-attached {stream.reattached} time(s)"
-    return result(  # type: ignore[no-any-return]
+    return result(
         status,
-        message,
+        _message(status, rc, events, ident, stream),
         rc=rc,
-        stats=stats,
-        failed_tasks=tuple(failed_tasks),
-        failures=tuple(failures),
+        stats=events.stats,
+        failed_tasks=tuple(events.failed_tasks),
+        failures=tuple(events.failures),
         artifacts=str(artifacts),
-        custom_stats=recorded,
+        custom_stats=events.recorded,
+    )
+
+
+def _process(stream: JobStream, work_dir: Path, ident: str, events: _JobEvents) -> str:
+    """ansible-runner's `process` side reads the job's stream; its status, or "error"."""
+    try:
+        processor = ansible_runner.run(
+            streamer="process",
+            _input=stream,
+            private_data_dir=str(work_dir),
+            ident=ident,
+            event_handler=events.on_event,
+            status_handler=events.on_status,
+            quiet=True,
+        )
+        return str(processor.status)
+    except Exception as exc:  # e.g. the stream ended in the middle of the artifacts
+        events.explanation.append(f"{type(exc).__name__}: {exc}")
+        return "error"
+    finally:
+        stream.close()
+
+
+def _message(status: str, rc: int | None, events: _JobEvents, ident: str, stream: JobStream) -> str:
+    failures = events.failures
+    message = f"{status}, rc={rc}" + (f": {failure_text(failures[0])}" if failures else "")
+    if events.explanation and status not in {"successful", "failed"}:
+        message += f" ({events.explanation[-1]})"
+    return message + (
+        f"; job {ident}, {stream.offset} bytes read, re-attached {stream.reattached} time(s)"
     )
 
 
