@@ -21,6 +21,7 @@ import json
 import os
 import pwd
 import socket
+import time
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -93,7 +94,7 @@ class RunLock:
         # No O_TRUNC: a refused process must not wipe the holder's record.
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            _lock_exclusive(fd)
         except OSError as exc:
             os.close(fd)
             if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
@@ -150,6 +151,26 @@ class RunLock:
             self._fd = None
 
 
+# A liveness probe (`status`, an operator command) holds a shared lock for microseconds; a run
+# starting at that instant waits this long for it rather than calling the probe a live run.
+PROBE_GRACE_S = 2.0
+
+
+def _lock_exclusive(fd: int) -> None:
+    """The run's exclusive lock, retried while only probes can be in the way."""
+    deadline = time.monotonic() + PROBE_GRACE_S
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except OSError as exc:
+            if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
+                raise
+            if time.monotonic() >= deadline:
+                raise
+        time.sleep(0.02)
+
+
 def read_record(state_dir: Path) -> LockHolder | None:
     """The last holder's record, whether or not it still holds the lock."""
     try:
@@ -162,8 +183,10 @@ def read_record(state_dir: Path) -> LockHolder | None:
 def live_holder(state_dir: Path) -> LockHolder | None:
     """The process holding the state dir's run lock now, or None when no run is alive.
 
-    Probes with a non-blocking flock on a read-only descriptor, released at once; it never
-    creates the lock file (read commands create no state).
+    Probes with a non-blocking *shared* flock on a read-only descriptor, released at once; it
+    never creates the lock file (read commands create no state). Shared, so that two probes at
+    the same instant (two operators' commands, a `watch restore status`) never take each other
+    for a live run: only a run's exclusive lock makes the probe fail.
     """
     path = Path(state_dir) / LOCK_NAME
     try:
@@ -172,7 +195,7 @@ def live_holder(state_dir: Path) -> LockHolder | None:
         return None
     try:
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
         except OSError as exc:
             if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
                 raise

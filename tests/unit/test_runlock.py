@@ -199,3 +199,36 @@ def test_liveness_comes_from_the_lock() -> None:
     assert (dead.state, dead.live, dead.last_event_at) == ("interrupted", False, EVENTS[-1].ts)
     other = LockHolder(1, "h", "u", "t", "run", "R2")
     assert liveness(record, EVENTS, other).state == "interrupted"
+
+
+def _probe_held(state: Path) -> int:
+    """What `live_holder` holds for an instant: a shared lock on a read-only descriptor."""
+    import fcntl
+
+    fd = os.open(state / LOCK_NAME, os.O_RDONLY)
+    fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    return fd
+
+
+def test_two_probes_at_the_same_instant_never_see_a_live_run(tmp_path: Path) -> None:
+    # CI saw it: `approve` and `skip` run together after a run ended, one probe took the other
+    # for the live run ("a1 is not waiting at an approve gate in run ...")
+    RunLock(tmp_path, "run").acquire().release()
+    fd = _probe_held(tmp_path)
+    try:
+        assert live_holder(tmp_path) is None
+    finally:
+        os.close(fd)
+
+
+def test_a_run_starting_during_a_probe_waits_for_it_instead_of_refusing(tmp_path: Path) -> None:
+    import threading
+
+    RunLock(tmp_path, "run").acquire().release()
+    fd = _probe_held(tmp_path)
+    threading.Timer(0.3, os.close, args=(fd,)).start()  # the probe ends a moment later
+    lock = RunLock(tmp_path, "run").acquire()
+    try:
+        assert live_holder(tmp_path) is not None  # and now the run is seen as live
+    finally:
+        lock.release()
