@@ -102,7 +102,9 @@ def configure(verbosity: int) -> None:
     # paramiko reports a connection the host dropped ("Socket exception: Broken pipe") at
     # ERROR from its own thread; without a handler Python's last resort prints it bare on
     # stderr. The SSH transport says what happened in its own words instead.
-    logging.getLogger("paramiko").addHandler(logging.NullHandler())
+    paramiko_log = logging.getLogger("paramiko")
+    if not any(isinstance(h, logging.NullHandler) for h in paramiko_log.handlers):
+        paramiko_log.addHandler(logging.NullHandler())
 
 
 def attach_run_log(path: Path) -> logging.Handler:

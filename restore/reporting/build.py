@@ -10,7 +10,6 @@ check found, when each service came back — come from journal events.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
@@ -19,7 +18,6 @@ from restore.execution.journal import Journal
 from restore.execution.run_fold import RunView, fold_run
 from restore.execution.run_snapshot import snapshot_of
 from restore.reporting.model import RecoveryReport, ServiceInfo, report_from_view
-from restore.reporting.restore_points import restore_points
 
 REPORT_PHASES = 3
 """How many times `report_for_run` calls `progress`: once per phase done, so that a caller can
@@ -58,7 +56,6 @@ def report_for_run(
         chain_ok=verification.ok,
         notes=notes,
     )
-    report = replace(report, restore_points=restore_points([e.to_json() for e in events]))
     said(f"report of {len(report.hosts)} host(s) built")
     return report
 

@@ -24,6 +24,7 @@ from restore.execution.run_fold import (
     StepResult,
     fold_run,
 )
+from restore.reporting.restore_points import restore_points
 
 
 @dataclass(frozen=True)
@@ -153,6 +154,7 @@ def report_from_view(
             for v in view.verdicts
         ),
         evidence=tuple(view.evidence),
+        restore_points=restore_points(view),
         decisions=tuple(
             {
                 "ts": d.ts,

@@ -3,8 +3,9 @@
 The restore_data role (with ``restore_data_scan``) records its choice with
 ``ansible.builtin.set_stats``; the playbook step journals that under
 ``detail.ansible.custom_stats.restore_data_choice`` of its succeeded or failed event. Read
-here from the journal alone, like every other number of the report; kept apart from
-restore.reporting.model so that the report's fold does not have to know about backups.
+here from the one fold of the journal (each step attempt keeps its ending row's detail), like
+every other number of the report; kept apart from restore.reporting.model so that the report's
+model does not have to know about backups.
 """
 
 from __future__ import annotations
@@ -12,16 +13,21 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from restore.execution.run_fold import RUNNING, RunView
 from restore.reporting import markdown_text as md
 
 _SHOWN_REJECTED = 12  # per host in the Markdown/HTML table; the JSON keeps them all
 
 
-def restore_points(events: Sequence[Mapping[str, Any]]) -> tuple[dict[str, Any], ...]:
-    """One entry per journaled choice, in journal order."""
+def restore_points(view: RunView) -> tuple[dict[str, Any], ...]:
+    """One entry per journaled choice, in the order the steps ended."""
+    ended = sorted(
+        (step for host in view.hosts.values() for step in host.steps if step.status != RUNNING),
+        key=lambda step: step.ended_seq,
+    )
     found = []
-    for event in events:
-        detail = event.get("detail") or {}
+    for attempt in ended:
+        detail = attempt.detail
         ansible = detail.get("ansible") if isinstance(detail, Mapping) else None
         stats = ansible.get("custom_stats") if isinstance(ansible, Mapping) else None
         choice = stats.get("restore_data_choice") if isinstance(stats, Mapping) else None
@@ -32,9 +38,9 @@ def restore_points(events: Sequence[Mapping[str, Any]]) -> tuple[dict[str, Any],
         rejected: list[Any] = rejected_value if isinstance(rejected_value, list) else []
         found.append(
             {
-                "ts": str(event.get("ts", "")),
-                "host": str(event.get("host") or choice.get("host") or ""),
-                "step": str(event.get("step") or ""),
+                "ts": attempt.ended_at.isoformat() if attempt.ended_at else "",
+                "host": attempt.host or str(choice.get("host") or ""),
+                "step": attempt.step,
                 "chosen": (
                     {
                         "id": str(choice["id"]),
