@@ -17,6 +17,8 @@ from restore.directory.membership_dates import check_member_dates
 from restore.directory.model import (
     UAC_SERVER_TRUST_ACCOUNT,
     UAC_TRUSTED_FOR_DELEGATION,
+    Entry,
+    RunProof,
     Snapshot,
     parse_generalized_time,
 )
@@ -94,14 +96,37 @@ def check_privileged(snapshot: Snapshot, base: dict[str, Any] | None) -> Finding
     return ok(name, f"privileged groups as in the baseline ({len(all_members(now))} accounts)")
 
 
-def check_new_accounts(snapshot: Snapshot, since: datetime | None) -> list[Finding]:
+def _made_by_this_run(entry: Entry, created: datetime, run: RunProof | None) -> bool:
+    """The checked DC's own machine account, created when this run promoted it again: the
+    restore's doing. Any other DC account created since the incident stays a finding (a
+    rogue DC is how DCShadow hides its changes)."""
+    return (
+        run is not None
+        and run.promoted_at is not None
+        and run.own_account is not None
+        and entry.name.lower() == run.own_account.lower()
+        and bool(entry.uac & UAC_SERVER_TRUST_ACCOUNT)
+        and created >= run.promoted_at
+    )
+
+
+def _ours(names: list[str]) -> str:
+    return f" but this DC's own, by its promotion in this run: {', '.join(names)}" if names else ""
+
+
+def check_new_accounts(
+    snapshot: Snapshot, since: datetime | None, run: RunProof | None = None
+) -> list[Finding]:
     if since is None:
         return [warn("dir-accounts-created", "no incident time given (--since): not checked")]
-    created, changed = [], []
+    created, changed, ours = [], [], []
     for entry in snapshot.entries:
         if not entry.is_account or entry.rid == krbtgt.KRBTGT_RID:  # its own check below
             continue
-        if parse_generalized_time(entry.first("whenCreated", "19700101000000.0Z")) >= since:
+        made = parse_generalized_time(entry.first("whenCreated", "19700101000000.0Z"))
+        if made >= since and _made_by_this_run(entry, made, run):
+            ours.append(entry.name)
+        elif made >= since:
             created.append(entry.name)
         elif parse_generalized_time(entry.first("whenChanged", "19700101000000.0Z")) >= since:
             changed.append(entry.name)
@@ -112,7 +137,15 @@ def check_new_accounts(snapshot: Snapshot, since: datetime | None) -> list[Findi
             sorted(created),
         )
         if created
-        else ok("dir-accounts-created", "no account created after the incident")
+        else ok(
+            "dir-accounts-created",
+            "no account created after the incident"
+            + (
+                f" but this DC's own, by its promotion in this run: {', '.join(ours)}"
+                if ours
+                else ""
+            ),
+        )
     ]
     # Logons and password changes also touch whenChanged: listed, not a verdict on its own.
     if changed:
@@ -176,16 +209,25 @@ def check_delegation(snapshot: Snapshot, base: dict[str, Any] | None) -> Finding
 
 
 def check_krbtgt(
-    snapshot: Snapshot, since: datetime | None, base: dict[str, Any] | None
+    snapshot: Snapshot,
+    since: datetime | None,
+    base: dict[str, Any] | None,
+    run: RunProof | None = None,
 ) -> Finding:
+    """`run.krbtgt_rotated_from`: the key version a rotation of the running restore started
+    from (the journal's proof); with a baseline too, the later of the two is the one to move
+    from."""
     name = "dir-krbtgt"
+    rotated_from = run.krbtgt_rotated_from if run is not None else None
     state = krbtgt_state(snapshot)
     if state is None:
         return error(name, "no krbtgt account in the directory read")
     base_kvno = (base or {}).get("krbtgt_key_version")
-    rotated, why = krbtgt.rotation_verdict(
-        state, since, int(base_kvno) if base_kvno is not None else None
-    )
+    starts = [int(base_kvno)] if base_kvno is not None else []
+    starts += [rotated_from] if rotated_from is not None else []
+    rotated, why = krbtgt.rotation_verdict(state, since, max(starts) if starts else None)
+    if rotated and rotated_from is not None and rotated_from == max(starts):
+        why += ", by this run's directory: rotate_krbtgt"
     return ok(name, why) if rotated else fail(name, why)
 
 
@@ -195,6 +237,8 @@ def evaluate(
     base: dict[str, Any] | None,
     sysvol: Mapping[str, GpoFolder] | None = None,
     sysvol_problem: str | None = None,
+    *,
+    run: RunProof | None = None,
 ) -> list[Finding]:
     """Every directory check. A value the parsers cannot read is an error, never `clean`.
     `sysvol` (GPO GUID in upper case -> its folder) is None when SYSVOL was not read: with
@@ -213,7 +257,7 @@ def evaluate(
     checks: tuple[Callable[[], list[Finding]], ...] = (
         lambda: [check_privileged(snapshot, base)],
         lambda: [f for f in (check_member_dates(snapshot, since),) if f is not None],
-        lambda: check_new_accounts(snapshot, since),
+        lambda: check_new_accounts(snapshot, since, run),
         lambda: [check_spns(snapshot, base)],
         lambda: [check_admin_count(snapshot)],
         lambda: [check_delegation(snapshot, base)],
@@ -223,11 +267,11 @@ def evaluate(
             if sysvol is not None or sysvol_problem is not None
             else []
         ),
-        lambda: [check_krbtgt(snapshot, since, base)],
+        lambda: [check_krbtgt(snapshot, since, base, run)],
     )
-    for run in checks:
+    for check in checks:
         try:
-            findings.extend(run())
+            findings.extend(check())
         except (ValueError, KeyError, TypeError) as exc:
             findings.append(error("dir-read", f"unreadable directory value: {exc}"))
     return findings

@@ -25,7 +25,7 @@ from restore.directory.connection import (
     connect,
 )
 from restore.directory.fetch import fetch_snapshot, fetch_value_metadata
-from restore.directory.model import Snapshot
+from restore.directory.model import RunProof, Snapshot
 from restore.directory.privileged import privileged_groups
 from restore.directory.sysvol import GpoFolder, read_gpo_folders
 from restore.integrity.checks.catalog import error, ok
@@ -55,13 +55,14 @@ def directory_findings(
     *,
     insecure: bool = False,
     evidence_root: Path | None = None,
+    run: RunProof | None = None,
 ) -> list[Finding]:
     try:
         snapshot = read_directory(host, insecure)
     except DirectoryError as exc:
         return [error("dir-read", str(exc))]
     folders, problem = read_sysvol(host, snapshot)
-    findings = analysis.evaluate(snapshot, since, baseline, folders, problem)
+    findings = analysis.evaluate(snapshot, since, baseline, folders, problem, run=run)
     if evidence_root is not None:
         findings.append(keep_evidence(evidence_root, host.name, snapshot, folders))
     return findings

@@ -145,3 +145,16 @@ def parse_filetime(value: str) -> datetime | None:
     if ticks == 0:
         return None
     return _FILETIME_EPOCH + timedelta(microseconds=ticks // 10)
+
+
+@dataclass(frozen=True)
+class RunProof:
+    """What the running restore itself did to a DC's directory, from its journal, so that the
+    checks neither miss what it proves nor take its own work for the attacker's."""
+
+    # the key version a rotation of this run started from: "rotated twice" without baseline
+    krbtgt_rotated_from: int | None = None
+    # this DC was reimaged (promoted again) in this run at this moment: its own new machine
+    # account (`own_account`, e.g. DC02$) created since is the restore's doing
+    promoted_at: datetime | None = None
+    own_account: str | None = None

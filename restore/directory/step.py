@@ -45,7 +45,8 @@ def would(ctx: StepContext) -> StepOutcome:
     names = ", ".join(r.name for r in replicas) or "none"
     return dry(
         f"would reset krbtgt's password twice on {ctx.host.name} over LDAPS, waiting "
-        f"between the resets for the other domain controllers ({names})",
+        f"between the resets for the other domain controllers ({names}) that replicate "
+        "with it",
         replicas=[r.name for r in replicas],
     )
 
@@ -72,13 +73,16 @@ def run(ctx: StepContext) -> StepOutcome:
     except DirectoryError as exc:
         return failed(str(exc))
     before, after = rotation.before, rotation.after
+    skipped = "".join(f"; {name} not waited for: {why}" for name, why in rotation.not_replicas)
     return succeeded(
-        f"krbtgt rotated twice: key version {before.key_version} -> {after.key_version}",
+        f"krbtgt rotated twice: key version {before.key_version} -> {after.key_version}{skipped}",
+        action="rotate_krbtgt",
         key_version_before=before.key_version,
         key_version_after=after.key_version,
         password_set_before=before.password_set.isoformat() if before.password_set else None,
         password_set_after=after.password_set.isoformat() if after.password_set else None,
         replicas=list(rotation.replicas),
+        not_replicas=[{"host": name, "why": why} for name, why in rotation.not_replicas],
     )
 
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from ldap3 import MODIFY_ADD, MODIFY_REPLACE, Connection
 
-from restore.directory.connection import LdapTarget, connect
+from restore.directory.connection import DirectoryError, LdapTarget, connect
 from restore.errors import InputError, OperationalError
 
 if TYPE_CHECKING:
@@ -47,15 +47,24 @@ def _admin_connection(lab: Lab, host: LabHost) -> tuple[Connection, str]:
         raise OperationalError(f"lab DC {host.name} has not booted (restore lab up)")
     golden = samba_dc.golden_dir(Path(host.rootfs))
     creds = samba_dc.golden_secrets(golden)
+    server_name, ca = samba_dc.SERVER_NAME, samba_dc.ca_file(lab, golden)
+    if host.replica_of:  # a replica has a name and a CA of its own (samba_replica.py)
+        from restore.lab import samba_replica
+
+        server_name = f"{host.name}.{samba_dc.REALM.lower()}"
+        ca = samba_replica.ca_file(lab, host) or ca
     target = LdapTarget(
         host=host.name,
         address=host.management,
         port=samba_dc.LDAPS_PORT,
-        server_name=samba_dc.SERVER_NAME,
-        ca_file=str(samba_dc.ca_file(lab, golden)),
+        server_name=server_name,
+        ca_file=str(ca),
     )
     admin = f"CN=Administrator,CN=Users,{samba_dc.BASE_DN}"
-    return connect(target, admin, creds["admin_password"]), samba_dc.BASE_DN
+    try:
+        return connect(target, admin, creds["admin_password"]), samba_dc.BASE_DN
+    except DirectoryError as exc:
+        raise OperationalError(f"lab DC {host.name}: {exc}") from None
 
 
 def _must(conn: Connection, ok: bool, what: str) -> None:

@@ -267,6 +267,10 @@ class Lab:
             current.rootfs = host.rootfs
             current.faults = [f for f in current.faults if f == "unreachable"]
             lab_inventory.write_known_hosts(self)
+            if current.replica_of:  # it joined again, with a CA of its own: the inventory's
+                from restore.lab import samba_replica  # CA file must be that one now
+
+                samba_replica.ca_file(self, current)
         return self.host_public_key(name)
 
     def quarantine(self, name: str, on: bool = True) -> None:

@@ -29,11 +29,20 @@ class LabReimage:
     def reimage(self, host: HostSpec, timeout_s: float) -> ReimageResult:
         from restore.lab.lab import Lab
 
-        with _LAB_LOCK:
-            key = Lab(self.state_dir).reset(host.name)
+        # No process-wide lock here: a reset writes the lab's state under the lab's own file
+        # lock (Lab._updating), and a DC replica's reset (a domain join, ~10 s) must not hold
+        # up the other hosts' reimages of the run.
+        lab = Lab(self.state_dir)
+        key = lab.reset(host.name)
+        primary = lab.host(host.name).replica_of
+        said = (
+            f"lab DC promoted again: joined {primary}'s domain, SYSVOL copied from it"
+            if primary
+            else "lab host reset from its golden image"
+        )
         if host.platform is Platform.WINDOWS:
-            return ReimageResult(True, "lab host reset from its golden image")
-        return ReimageResult(True, "lab host reset from its golden image", host_key=key)
+            return ReimageResult(True, said)
+        return ReimageResult(True, said, host_key=key)
 
 
 class LabNetwork:

@@ -146,6 +146,10 @@ def kill(pid: int | None, wait_s: float = 5.0) -> None:
     """SIGKILL the holder (unshare --fork ignores SIGTERM) and wait for it to go."""
     if not pid or not alive(pid):
         return
+    # the host's daemons die with its PID namespace, a moment after the holder: until they
+    # are gone their sockets still answer on the host's address, and a host booted again
+    # there (a reimage) would pass for up on the old one's port, then refuse
+    daemons = descendants(pid)
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGKILL)
     deadline = time.monotonic() + wait_s
@@ -153,6 +157,16 @@ def kill(pid: int | None, wait_s: float = 5.0) -> None:
         with contextlib.suppress(ChildProcessError, OSError):
             os.waitpid(pid, os.WNOHANG)
         time.sleep(0.02)
+    while any(_running(d) for d in daemons) and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
+def _running(pid: int) -> bool:
+    """Not gone and not a zombie (a zombie holds no socket)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
 
 
 def descendants(pid: int) -> list[int]:

@@ -10,19 +10,22 @@ here (samba-lab.md), and its periodic pull defaults to 300 s; a DC of a real sit
 in seconds. The replica names its primary in /etc/hosts under the primary's directory name
 (dc01.lab.test) and under the DSA's GUID name (`<guid>._msdcs.lab.test`, how a DC finds its
 replication partner), since the primary's DNS records still carry the golden build's address.
-Samba does not replicate SYSVOL: the replica's is its own. The replica makes its own TLS CA at
-first start: the inventory gives each DC its own CA file.
+Samba does not replicate SYSVOL: the replica gets a copy of the primary's when it joins (what
+an administrator does with rsync or robocopy), its ACLs reset from the directory. The replica
+makes its own TLS CA when it joins: the inventory gives each DC its own CA file, refreshed
+when the replica is reimaged (joins again).
 """
 
 from __future__ import annotations
 
+import base64
 import shlex
 import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from restore.errors import OperationalError
-from restore.lab import samba_dc, twin_files
+from restore.lab import runtime, samba_dc, twin_files
 
 if TYPE_CHECKING:
     from restore.lab.lab import Lab, LabHost
@@ -37,8 +40,15 @@ samba-tool domain join {domain} DC --server={primary_fqdn} -U Administrator \\
   --option="interfaces={addr}/8" --option="bind interfaces only=yes"
 sed -i '/dns forwarder/d' /etc/samba/smb.conf
 sed -i 's/^\\[global\\]$/[global]\\n\\tdreplsrv:periodic_interval = {interval}/' /etc/samba/smb.conf
+# SYSVOL as the primary holds it (Samba does not replicate it), then its ACLs from the directory
+tar -C /var/lib/samba/sysvol --xattrs --xattrs-include='*' -xpf /root/sysvol.tar
+rm -f /root/sysvol.tar
+samba-tool ntacl sysvolreset
 exec /usr/sbin/samba -F --debug-stdout -M single
 """
+
+# the primary's SYSVOL as its own root reads it (the merged view: golden layer and changes)
+SYSVOL_TAR = "tar -C /var/lib/samba/sysvol --xattrs --xattrs-include='*' -cf - . | base64 -w0"
 
 
 def primary_dsa_guid(lab: Lab, primary: LabHost) -> str:
@@ -84,6 +94,7 @@ def seed_replica(lab: Lab, host: LabHost, primary: LabHost, upper: Path) -> None
         f"    kdc = {primary.management}\n  }}\n",
     )
     root = twin_files.make_dirs(upper / "root", 0o700)
+    twin_files.write_file(root / "sysvol.tar", _primary_sysvol(lab, primary), 0o600)
     twin_files.write_file(  # it holds the domain administrator's password
         root / "join.sh",
         JOIN_SCRIPT.format(
@@ -95,6 +106,17 @@ def seed_replica(lab: Lab, host: LabHost, primary: LabHost, upper: Path) -> None
         ),
         0o600,
     )
+
+
+def _primary_sysvol(lab: Lab, primary: LabHost) -> bytes:
+    """What an administrator copies to a new DC: the primary's SYSVOL, as a tar archive."""
+    if primary.holder_pid is None:
+        raise OperationalError(f"lab DC {primary.name} is not running: its replica cannot join")
+    merged = lab.host_dir(primary.name) / "merged"
+    done = runtime.run_inside(primary.holder_pid, merged, SYSVOL_TAR, timeout_s=60.0)
+    if done.returncode != 0:
+        raise OperationalError(f"reading lab DC {primary.name}'s SYSVOL: {done.stderr.strip()}")
+    return base64.b64decode(done.stdout)
 
 
 DAEMON = 'chroot "$R" /bin/bash /root/join.sh >"$R/var/log/samba-dc.log" 2>&1 &'

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from restore.ansible.prefork.service import PreforkAnsible
 from restore.execution.engine import Engine, Processor, RunOptions, RunResult
@@ -29,10 +30,13 @@ from restore.models import GraphSpec, Inventory
 from restore.planning.binding import bind
 from restore.planning.model import RestorePlan
 from restore.planning.plan import build_plan
-from restore.rehearsal.infection_mix import infections
+from restore.rehearsal.infection_mix import infections, scenario_parts
 from restore.rehearsal.twins import start_twins
 from restore.reporting.build import report_for_run
 from restore.reporting.render import to_html, to_junit, to_markdown
+
+if TYPE_CHECKING:
+    from restore.lab import Lab
 
 Say = Callable[[str], None]
 VAULT_ENV = "ANSIBLE_VAULT_PASSWORD_FILE"
@@ -185,8 +189,7 @@ def _rehearse(request: _Request) -> RehearsalResult:
         infected = infections(plan, request.scenario)
         if the_lab is not None:
             for host, name in infected.items():
-                request.say(f"lab: infecting {host} ({name})")
-                the_lab.infect(host, name)
+                _infect(the_lab, host, name, request.say)
         run_started = time.monotonic()
         result = _run(request, plan, inventory, target_inventory, prefork, infected, attack_at)
         timings["run_s"] = time.monotonic() - run_started
@@ -204,6 +207,17 @@ def _rehearse(request: _Request) -> RehearsalResult:
             timings["lab_down_s"] = time.monotonic() - down_started
     timings["total_s"] = time.monotonic() - started
     return RehearsalResult(result, report_md, report_html, request.junit, infected, timings)
+
+
+def _infect(lab: Lab, host: str, infection: str, say: Say) -> None:
+    """Play every scenario of the host's infection; a directory mix stays hidden until the
+    run is over (the journal's `rehearsal` row names it)."""
+    parts = scenario_parts(infection)
+    hidden = len(parts) - 1
+    told = f"{parts[0]} and {hidden} hidden directory attack(s)" if hidden else parts[0]
+    say(f"lab: infecting {host} ({told})")
+    for part in parts:
+        lab.infect(host, part)
 
 
 def _seed_world(request: _Request, target_inventory: InventorySource) -> None:

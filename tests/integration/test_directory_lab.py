@@ -387,3 +387,79 @@ def test_disable_accounts_named_by_the_checks(dcs: DcLab, tmp_path: Path) -> Non
     done = [e for e in events if e["event"] == "succeeded" and e["host"] == "dcinf"]
     assert done[-1]["detail"]["disabled"] == ["helpdesk.temp", "svc-sync"]
     assert not can_bind(dcs, "svc-sync") and not can_bind(dcs, "helpdesk.temp")
+
+
+def journal_of(state: Path) -> list[dict[str, Any]]:
+    exported = restore("journal", "export", "--state-dir", str(state), "--format", "json")
+    events: list[dict[str, Any]] = json.loads(exported.stdout)["events"]
+    return events
+
+
+def step_details(events: list[dict[str, Any]], host: str, kind: str) -> list[dict[str, Any]]:
+    started = {e["step"] for e in events if e["event"] == "started" and e["host"] == host
+               and e["detail"].get("type") == kind}  # fmt: skip
+    return [e["detail"] for e in events if e["event"] == "succeeded" and e["step"] in started
+            and e["host"] == host]  # fmt: skip
+
+
+def test_forest_recovery_restore_rotate_then_promote_again(dcs: DcLab, tmp_path: Path) -> None:
+    """Last in this module (it rebuilds dcfresh and dcrep). As the example hospital does: the
+    first DC restored (its golden image: a backup from before the attack, which knows no
+    replica), krbtgt rotated on it without waiting for the old replica, which no longer
+    replicates with it; then the replica promoted again from it (a fresh join, SYSVOL copied)
+    and clean without a baseline: the run's own rotation proves krbtgt, and the replica's new
+    machine account is the run's doing. A second rotation then waits for the new replica."""
+    steps_first = ["evidence", "reimage", {"directory": "rotate_krbtgt"}, "check"]
+    graph = tmp_path / "graph.yaml"
+    graph.write_text(
+        yaml.safe_dump(
+            {
+                "version": 1,
+                "name": "forest recovery",
+                "incident": {"declared_at": dcs.incident},
+                "services": [
+                    {"id": "ad", "priority": 0, "hosts": ["dcfresh"], "steps": steps_first},
+                    {"id": "ad-replicas", "priority": 0, "hosts": ["dcrep"],
+                     "depends_on": ["ad"], "steps": ["evidence", "reimage", "check"]},
+                ],
+            }
+        )
+    )  # fmt: skip
+    state = tmp_path / "state"
+    real = restore("run", str(graph), "-i", str(dcs.inventory), "--yes", "--state-dir", str(state))
+    assert real.returncode == 0, real.stderr + real.stdout
+    events = journal_of(state)
+    (rotation,) = step_details(events, "dcfresh", "directory")
+    assert rotation["replicas"] == []
+    assert [r["host"] for r in rotation["not_replicas"]] == ["dcrep"]
+    assert "not a domain controller of this directory" in rotation["not_replicas"][0]["why"]
+    (promoted,) = step_details(events, "dcrep", "reimage")
+    assert "joined dcfresh's domain" in promoted["message"]
+    for host in ("dcfresh", "dcrep"):
+        (check,) = step_details(events, host, "check")
+        failing = {f["check"]: f["detail"] for f in check["findings"] if f["status"] != "warn"}
+        assert check["verdict"] == "clean", (host, failing)
+    # the replica has its primary's SYSVOL (Samba does not replicate it) and replicates again
+    from restore.directory.checks import read_sysvol
+
+    replica = load_inventory(dcs.inventory, with_secrets=True).host("dcrep")
+    folders, problem = read_sysvol(replica, read_directory(replica))
+    assert problem is None and folders, problem
+    again = tmp_path / "again.yaml"
+    again.write_text(
+        yaml.safe_dump(
+            {
+                "version": 1,
+                "name": "rotate again",
+                "services": [
+                    {"id": "ad", "priority": 0, "hosts": ["dcfresh"],
+                     "steps": [{"directory": "rotate_krbtgt"}]},
+                ],
+            }
+        )
+    )  # fmt: skip
+    second = restore("run", str(again), "-i", str(dcs.inventory), "--yes",
+                     "--state-dir", str(tmp_path / "again"))  # fmt: skip
+    assert second.returncode == 0, second.stderr + second.stdout
+    (rotation,) = step_details(journal_of(tmp_path / "again"), "dcfresh", "directory")
+    assert rotation["replicas"] == ["dcrep"] and rotation["not_replicas"] == []

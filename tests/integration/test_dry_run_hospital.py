@@ -23,15 +23,17 @@ from restore.inputs.graph import load_graph
 from restore.inputs.inventory import load_inventory
 from restore.lab import Lab
 from restore.planning.binding import bind
+from restore.rehearsal.twins import start_twins
 
 ROOT = Path(__file__).resolve().parents[2]
 GRAPH = ROOT / "dependency_graphs" / "hospital.yaml"
 INVENTORY = ROOT / "inventory" / "hospital.yml"
 pytestmark = [pytest.mark.lab]
 # what a twin's own tmpfs mounts hold, listed from inside it (content hashes for files)
+# (but /run/samba: a Samba DC's own messaging and lock files, see SAMBA_CHURN)
 INSIDE = (
-    "find /tmp /run -xdev -printf '%p %y %m %s %T@\\n' | sort; "
-    "find /tmp /run -xdev -type f -exec sha256sum {} + | sort"
+    "find /tmp /run -xdev -path /run/samba -prune -o -printf '%p %y %m %s %T@\\n' | sort; "
+    "find /tmp /run -xdev -path /run/samba -prune -o -type f -exec sha256sum {} + | sort"
 )
 
 
@@ -40,21 +42,25 @@ def twins(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Lab, Path]
     state = tmp_path_factory.mktemp("hospital-twins")
     graph, real = load_graph(GRAPH), load_inventory(INVENTORY)
     bound = [h for hosts in bind(graph, real).values() for h in hosts]
-    used = {h.name for h in bound}
-    groups = {g: [m for m in members if m in used] for g, members in real.groups}
-    lab = Lab(state)
     try:
-        inventory = lab.up([(h.name, h.spec.platform) for h in bound], groups=groups)
-        for host in bound:
-            lab.quarantine(host.name, True)
-        yield lab, inventory
+        # the rehearsal's own twins: dc01 and dc02 real Samba AD DCs of one domain
+        yield start_twins(state, bound, real, lambda _said: None)
     finally:
         Lab(state).down()
+
+
+# A Samba DC rewrites its own databases, logs and caches all the time (and a replica pulls
+# from its primary every 2 s): those are judged by the directory's content below (krbtgt's key
+# version), not by their bytes.
+SAMBA_CHURN = ("var/lib/samba/private", "var/log/samba", "var/cache/samba", "run/samba",
+               "var/lib/samba/wins.ldb", "var/lib/samba/gencache.tdb")  # fmt: skip
 
 
 def _tree(root: Path) -> str:
     digest = hashlib.sha256()
     for path in sorted(root.rglob("*")):
+        if str(path.relative_to(root)).startswith(SAMBA_CHURN):
+            continue
         info = path.lstat()
         digest.update(
             f"{path.relative_to(root)}\0{info.st_mode}\0{info.st_size}\0{info.st_mtime_ns}\n".encode()
@@ -76,12 +82,27 @@ def _fingerprints(lab: Lab) -> dict[str, tuple[str, str]]:
     return {name: _fingerprint(lab, name) for name in sorted(lab.hosts)}
 
 
+def _key_versions(inventory: Path) -> dict[str, int]:
+    """krbtgt's key version as each lab DC says it (a dry run must rotate nothing)."""
+    from restore.directory.checks import read_directory
+    from restore.directory.krbtgt import krbtgt_entry, state_of
+
+    specs = load_inventory(inventory, with_secrets=True)
+    found = {}
+    for name in ("dc01", "dc02"):
+        entry = krbtgt_entry(read_directory(specs.host(name)))
+        assert entry is not None
+        found[name] = state_of(entry).key_version
+    return found
+
+
 def test_dry_run_of_the_example_hospital_reaches_its_end_and_touches_no_host(
     tmp_path: Path, twins: tuple[Lab, Path]
 ) -> None:
     lab, inventory = twins
     before = _fingerprints(lab)
     network = Lab(lab.state_dir).status()
+    key_versions = _key_versions(inventory)
     state = tmp_path / "state"
     options = ["--dry-run", "--max-parallel", "8", "--format", "json", "--state-dir", str(state)]
     done = subprocess.run(
@@ -115,8 +136,9 @@ def test_dry_run_of_the_example_hospital_reaches_its_end_and_touches_no_host(
     evidence = next(e for e in ends if e.host == "lis01" and e.step == "1:evidence")
     assert "would examine lis01 over SSH" in evidence.detail["message"]
 
-    # nothing on any twin changed: files, modes, times, and the network cut
+    # nothing on any twin changed: files, modes, times, the directory, and the network cut
     assert _fingerprints(lab) == before
+    assert _key_versions(inventory) == key_versions
     assert Lab(lab.state_dir).status() == network
     # and the fingerprints would have seen a change: in a twin's root, or in its /tmp
     lab = Lab(lab.state_dir)

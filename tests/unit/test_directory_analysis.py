@@ -12,6 +12,7 @@ from restore.directory import analysis
 from restore.directory.krbtgt import KrbtgtState, random_password, rotation_verdict
 from restore.directory.model import (
     Entry,
+    RunProof,
     Snapshot,
     parse_filetime,
     parse_generalized_time,
@@ -19,7 +20,7 @@ from restore.directory.model import (
 )
 from restore.directory.privileged import privileged_members
 from restore.integrity.checks.verdict import aggregate
-from restore.models import FindingStatus, Severity, Verdict
+from restore.models import Finding, FindingStatus, Severity, Verdict
 
 DOMAIN = "S-1-5-21-1-2-3"
 BASE = "DC=lab,DC=test"
@@ -267,3 +268,55 @@ def test_accounts_to_disable() -> None:
     # never krbtgt or the built-in Administrator, even if they look new
     snap = snapshot(user("Administrator", 500, whenCreated=AFTER), krbtgt())
     assert accounts_to_disable(snap, INCIDENT, base) == []
+
+
+# -- what the running restore proves (restore.execution.steps.run_proof) ----------------------
+
+
+def run_checks(snap: Snapshot, run: RunProof | None) -> dict[str, Finding]:
+    return {f.check: f for f in analysis.evaluate(snap, INCIDENT, None, run=run)}
+
+
+def test_this_runs_rotation_proves_two_resets_without_a_baseline() -> None:
+    rotated = snapshot(krbtgt(kvno=3, set_at=INCIDENT + timedelta(hours=2)))
+    # without a baseline and without the run's record, "twice" cannot be proven
+    assert run_checks(rotated, None)["dir-krbtgt"].status is FindingStatus.FAIL
+    proven = run_checks(rotated, RunProof(krbtgt_rotated_from=1))["dir-krbtgt"]
+    assert proven.status is FindingStatus.PASS
+    assert "1 -> 3" in proven.detail and "by this run" in proven.detail
+    # the run rotated once only (or someone reset it back in between): not proven, and the
+    # message does not credit the run
+    once = run_checks(rotated, RunProof(krbtgt_rotated_from=2))["dir-krbtgt"]
+    assert once.status is FindingStatus.FAIL and "by this run" not in once.detail
+
+
+def test_a_baseline_older_than_the_rotation_does_not_weaken_the_runs_proof() -> None:
+    base = analysis.baseline_facts(snapshot())  # key version 1 before the incident
+    # the attacker reset krbtgt once (2), the run rotated once from there (3): the baseline
+    # alone would say "moved by 2", the run's record says it moved by one since it started
+    snap = snapshot(krbtgt(kvno=3, set_at=INCIDENT + timedelta(hours=2)))
+    results = {f.check: f for f in analysis.evaluate(snap, INCIDENT, base, run=RunProof(2))}
+    assert results["dir-krbtgt"].status is FindingStatus.FAIL
+
+
+def dc_account(name: str, rid: int, created: str) -> Entry:
+    return user(name, rid, userAccountControl=0x2000 | 0x80000, whenCreated=created)
+
+
+def test_a_dc_promoted_again_by_this_run_may_have_a_new_account_of_its_own_only() -> None:
+    promoted = datetime(2026, 11, 21, tzinfo=UTC)
+    run = RunProof(promoted_at=promoted, own_account="DC02$")
+    own = dc_account("DC02$", 1100, "20261121000005.0Z")
+    created = run_checks(snapshot(own), run)["dir-accounts-created"]
+    assert created.status is FindingStatus.PASS and "DC02$" in created.detail
+    # the same account outside a run that promoted it: created after the incident
+    assert run_checks(snapshot(own), None)["dir-accounts-created"].status is FindingStatus.FAIL
+    # another DC's account (a rogue DC), an account created before the promotion, a user
+    # named like the DC: all still findings
+    rogue = dc_account("DC09$", 1101, "20261121000005.0Z")
+    early = dc_account("DC02$", 1100, "20261120120000.0Z")
+    lookalike = user("DC02$", 1102, whenCreated="20261121000005.0Z")
+    for entry in (rogue, early, lookalike):
+        finding = run_checks(snapshot(entry), run)["dir-accounts-created"]
+        assert finding.status is FindingStatus.FAIL, entry.name
+        assert finding.evidence == (entry.name,)

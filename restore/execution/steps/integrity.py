@@ -8,6 +8,7 @@ on the host). Baselines are read from `<state dir>/baselines` when present.
 from __future__ import annotations
 
 from restore.execution.steps.base import StepContext
+from restore.execution.steps.run_proof import directory_run_proof
 from restore.integrity.checks.catalog import Context
 from restore.integrity.checks.indicators import load_indicators
 from restore.integrity.checks.runner import CheckOptions, check_host
@@ -42,5 +43,6 @@ def examine(ctx: StepContext, *, collect_evidence: bool) -> HostCheckResult:
         command_timeout_s=min(120.0, ctx.timeout_s),
         host_timeout_s=ctx.timeout_s,
         directory_since=ctx.graph.incident_declared_at,
+        directory_run=directory_run_proof(ctx),
     )
     return check_host(ctx.host, options)

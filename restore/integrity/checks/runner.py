@@ -43,6 +43,7 @@ from restore.models import Finding, FindingStatus, HostCheckResult, HostSpec, Pl
 from restore.transports import Transport, TransportError, make_transport
 
 if TYPE_CHECKING:
+    from restore.directory.model import RunProof
     from restore.integrity.baseline import BaselineSet
     from restore.integrity.evidence import EvidenceStore
 
@@ -58,6 +59,9 @@ class CheckOptions:
     # the incident for the directory checks when `context.since` is cleared (a reimaged DC's
     # files are all new, but its directory still holds whatever the attacker changed)
     directory_since: datetime | None = None
+    # what the running restore did to a DC's directory (restore.execution.steps.run_proof):
+    # its krbtgt rotation, its promotion; None outside a run
+    directory_run: RunProof | None = None
     connect_timeout_s: float = 15.0
     command_timeout_s: float = 120.0
     host_timeout_s: float = 600.0
@@ -286,6 +290,7 @@ def _directory_findings(
         (baseline or {}).get("directory"),
         insecure=options.ldap_insecure,
         evidence_root=options.evidence.root if options.evidence is not None else None,
+        run=options.directory_run,
     )
 
 
