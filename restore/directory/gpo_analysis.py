@@ -83,8 +83,9 @@ def check_sysvol(
     if folders is None:
         return warn(name, "SYSVOL not read")
     labels = {g.first("name").upper(): gpo_label(g) for g in snapshot.gpos}
-    unaccounted, count = _unaccounted(folders, labels)
     record = (base or {}).get("sysvol")
+    known_missing = sysvol_baseline.recorded_missing(record)
+    unaccounted, count = _unaccounted(folders, labels, known_missing)
     if record is not None:
         return _against_baseline(snapshot, folders, labels, record, unaccounted, count)
     written = [
@@ -111,15 +112,18 @@ def check_sysvol(
 
 
 def _unaccounted(
-    folders: Mapping[str, GpoFolder], labels: Mapping[str, str]
+    folders: Mapping[str, GpoFolder], labels: Mapping[str, str], known_missing: frozenset[str]
 ) -> tuple[list[str], int]:
     """What the read could not account for (links, special files, files over the cap, files
-    no parser reads, cut folders), and how many files were read."""
+    no parser reads, cut folders, a GPO without a folder unless the baseline saw it so), and
+    how many files were read."""
     unaccounted: list[str] = []
     count = 0
     for guid, folder in sorted(folders.items()):
         where = labels.get(guid, raw(guid, 60))
         unaccounted += [f"{where}: {p}" for p in folder.problems]
+        if folder.missing and guid not in known_missing:
+            unaccounted.append(f"{where}: no folder for this GPO in SYSVOL")
         for f in folder.files:
             count += 1
             path = f"{where}: {raw(f.path, 200)}"

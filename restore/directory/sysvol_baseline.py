@@ -38,10 +38,20 @@ def record(folders: Mapping[str, GpoFolder]) -> dict[str, Any]:
             guid.upper(): {
                 "files": {f.path: _file_record(f) for f in folder.files},
                 "problems": list(folder.problems),
+                "missing": folder.missing,
             }
             for guid, folder in sorted(folders.items())
         },
     }
+
+
+def recorded_missing(record: Any) -> frozenset[str]:
+    """The GPOs that had no folder at capture (a Samba replica DC has none: SYSVOL is not
+    replicated); empty for a record this code cannot read (`compare` says why)."""
+    folders = record.get("folders") if isinstance(record, dict) else None
+    if not isinstance(folders, dict):
+        return frozenset()
+    return frozenset(g for g, f in folders.items() if isinstance(f, dict) and f.get("missing"))
 
 
 def cut_by_bounds(folders: Mapping[str, GpoFolder]) -> list[tuple[str, str]]:

@@ -172,3 +172,17 @@ def test_a_link_as_in_the_baseline_is_still_not_followed_nor_clean() -> None:
     link = SysvolFile("Machine/shadow", "link", 11, LONG_AGO, target="/etc/shadow")
     found = sysvol(folders(*SEED, link), baseline(folders(*SEED, link)))
     assert "link to /etc/shadow (not followed)" in failed(found, strong=False)
+
+
+def test_a_gpo_without_a_folder_is_never_clean_unless_the_baseline_saw_it_so() -> None:
+    """A Samba replica DC has no GPO folder (SYSVOL is not replicated): recorded as missing
+    at capture, it is as in the baseline; without a baseline, or gone since, it is not."""
+    missing = {GUID.upper(): GpoFolder(GUID, missing=True)}
+    alone = failed(sysvol(missing, None), strong=False)
+    assert f"Workstation hardening {GUID}: no folder for this GPO in SYSVOL" in alone
+    assert sysvol(missing, baseline(missing)).status is FindingStatus.PASS
+    assert baseline(missing)["sysvol"]["folders"][GUID]["missing"] is True
+    gone = failed(sysvol(missing, baseline(folders(*SEED))), strong=True)
+    assert "Machine/Registry.pol removed [registry policy]" in gone
+    back = failed(sysvol(folders(*SEED), baseline(missing)), strong=True)
+    assert "Machine/Registry.pol added [registry policy]" in back
