@@ -70,7 +70,7 @@ DC_REPLICAS_OPTION = typer.Option(
     help=(
         "Number of replica DCs of dc01's domain, numbered after the --dc ones (--dc 1 "
         "--dc-replicas 2 gives dc01, then dc02 and dc03 that join dc01's domain with "
-        "`samba-tool domain join`, about 30 s each, and pull its changes every 2 s). What "
+        "`samba-tool domain join`, a few seconds each, and pull its changes every 2 s). What "
         "`directory: rotate_krbtgt` on dc01 waits for between its two resets; every DC's "
         "directory is checked over its own LDAPS (each replica has its own CA file in the "
         "lab inventory). Samba does not replicate SYSVOL. Needs --dc 1 or more."
@@ -329,7 +329,9 @@ def infect(
         "--scenario",
         help="Linux: ransom-notes, cron-persistence, backdoor-account, modified-binary, "
         "ld-preload; Windows: scheduled-task, local-admin, defender-disabled, ransom-notes, "
-        "log-cleared, shadow-copies-deleted; both: ransomware (all of them).",
+        "log-cleared, shadow-copies-deleted; both: ransomware (all of them); domain "
+        "controllers: privileged-account, new-user, spn-user, gpo-changed, gpo-backdated, "
+        "krbtgt-not-rotated (docs/directory.md).",
     ),
     state_dir: Path = STATE_DIR_OPTION,
 ) -> None:

@@ -2,9 +2,10 @@
 SYSVOL in a DC's baseline, against real Samba AD DCs.
 
 `dc01` boots from the cached golden layer; `dc02` joins dc01's domain and replicates with it.
-A baseline of dc01 is captured (directory and SYSVOL by hash), then the incident starts. The
+A baseline of both is captured (directory and SYSVOL by hash; Samba does not replicate
+SYSVOL, so dc02 has no GPO folder, which its baseline records), then the incident starts. The
 tests run in file order on that one lab: dc01 has its krbtgt rotated twice (the step waits
-for dc02) and is then clean; an attacker then drops an immediate task into a GPO's SYSVOL
+for dc02) and both are then clean; an attacker then drops an immediate task into a GPO's SYSVOL
 folder with its times set a year back (`gpo-backdated`): every write-time check misses it,
 the baseline's hashes catch it; last, a user created on dc01 shows up on dc02's LDAPS.
 """
@@ -50,9 +51,9 @@ class Domain:
     baseline: Path
     incident: str
 
-    def check(self, *extra: str) -> tuple[int, dict[str, Any]]:
+    def check(self, *extra: str, host: str = "dc01") -> tuple[int, dict[str, Any]]:
         done = restore(
-            "check", "-i", str(self.inventory), "dc01", "--since", self.incident,
+            "check", "-i", str(self.inventory), host, "--since", self.incident,
             "--state-dir", str(self.state), "--format", "json", *extra,
         )  # fmt: skip
         assert done.stdout, done.stderr
@@ -84,7 +85,7 @@ def domain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Domain]:
         inventory = Path(up.stdout.strip().splitlines()[-1])
         baseline = state / "baseline"
         captured = restore(
-            "baseline", "capture", "-i", str(inventory), "dc01", "-o", str(baseline),
+            "baseline", "capture", "-i", str(inventory), "-o", str(baseline),
             "--state-dir", str(state),
         )  # fmt: skip
         assert captured.returncode == 0, captured.stderr
@@ -143,11 +144,12 @@ def test_a_fresh_dc_with_a_baseline_is_clean_once_krbtgt_is_rotated(
     events = json.loads(exported.stdout)["events"]
     rotated = [e for e in events if e["event"] == "succeeded" and e["host"] == "dc01"]
     assert rotated[-1]["detail"]["replicas"] == ["dc02"]
-    rc, host = domain.check("--baseline", str(domain.baseline))
-    failed = {c: f["detail"] for c, f in by_check(host).items() if f["status"] != "pass"}
-    assert (rc, host["verdict"]) == (0, "clean"), failed
-    sysvol = by_check(host)["dir-sysvol"]["detail"]
-    assert sysvol.startswith("SYSVOL as in the baseline:"), sysvol
+    for dc in ("dc01", "dc02"):  # the replica got the new keys by replication
+        rc, host = domain.check("--baseline", str(domain.baseline), host=dc)
+        failed = {c: f["detail"] for c, f in by_check(host).items() if f["status"] != "pass"}
+        assert (rc, host["verdict"]) == (0, "clean"), (dc, failed)
+        sysvol = by_check(host)["dir-sysvol"]["detail"]
+        assert sysvol.startswith("SYSVOL as in the baseline:"), sysvol
 
 
 def test_a_backdated_gpo_task_is_missed_by_write_times_and_caught_by_the_baseline(
