@@ -121,6 +121,7 @@ def keep_evidence(
                 {
                     "guid": folder.guid,
                     "problems": list(folder.problems),
+                    "missing": folder.missing,
                     "files": [
                         {
                             "path": f.path,

@@ -59,6 +59,11 @@ class Domain:
         assert done.stdout, done.stderr
         return done.returncode, json.loads(done.stdout)["hosts"][0]
 
+    def gpos(self, host: str) -> list[tuple[str, str]]:
+        """(GUID, display name) of every GPO, as LDAP lists them."""
+        spec = load_inventory(self.inventory, with_secrets=True).host(host)
+        return [(g.first("name"), g.first("displayName")) for g in read_directory(spec).gpos]
+
     def accounts(self, host: str) -> set[str]:
         spec = load_inventory(self.inventory, with_secrets=True).host(host)
         return {e.name for e in read_directory(spec).entries if e.is_account}
@@ -174,6 +179,29 @@ def test_a_backdated_gpo_task_is_missed_by_write_times_and_caught_by_the_baselin
     assert sysvol["status"] == "fail" and sysvol["severity"] == "strong"
     assert f"{TASKS} added [scheduled task]" in sysvol["detail"]
     assert "Workstation hardening {" in sysvol["detail"]
+
+
+def test_a_capture_that_the_bounds_cut_is_refused(domain: Domain, tmp_path: Path) -> None:
+    """A baseline must never bless what was not read: a file over the read cap in a GPO
+    folder (written over SMB by the attacker) makes the DC's capture fail, naming it."""
+    from restore.directory.sysvol import MAX_FILE_BYTES
+    from restore.lab import Lab
+    from restore.lab.dc_scenarios import write_sysvol
+
+    lab = Lab(domain.state)
+    gpo = next(g for g in domain.gpos("dc01") if g[1] == "Workstation hardening")[0]
+    write_sysvol(
+        lab, lab.host("dc01"), f"Policies/{gpo}/Machine/app.msi", b"\0" * (MAX_FILE_BYTES + 1)
+    )
+    done = restore(
+        "baseline", "capture", "-i", str(domain.inventory), "dc01", "-o", str(tmp_path / "b"),
+        "--state-dir", str(domain.state), "--format", "json",
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    (host,) = json.loads(done.stdout)["hosts"]
+    assert not host["captured"]
+    assert "SYSVOL read cut by its bounds, not captured" in host["detail"]
+    assert f"Machine/app.msi: {MAX_FILE_BYTES + 1} bytes, read up to the cap only" in host["detail"]
 
 
 def test_a_user_created_on_dc01_shows_on_the_replicas_ldaps(domain: Domain) -> None:
