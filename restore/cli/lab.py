@@ -58,7 +58,23 @@ DC_OPTION = typer.Option(
     0,
     "--dc",
     min=0,
-    help="Number of Samba AD domain controllers (dc01...), each a domain of its own.",
+    help=(
+        "Number of Samba AD domain controllers (dc01...), each a domain of its own "
+        "(--dc-replicas adds DCs of dc01's domain)."
+    ),
+)
+DC_REPLICAS_OPTION = typer.Option(
+    0,
+    "--dc-replicas",
+    min=0,
+    help=(
+        "Number of replica DCs of dc01's domain, numbered after the --dc ones (--dc 1 "
+        "--dc-replicas 2 gives dc01, then dc02 and dc03 that join dc01's domain with "
+        "`samba-tool domain join`, a few seconds each, and pull its changes every 2 s). What "
+        "`directory: rotate_krbtgt` on dc01 waits for between its two resets; every DC's "
+        "directory is checked over its own LDAPS (each replica has its own CA file in the "
+        "lab inventory). Samba does not replicate SYSVOL. Needs --dc 1 or more."
+    ),
 )
 FROM_INVENTORY_OPTION = typer.Option(
     None, "--from-inventory", help="Create a lab twin of every host of this inventory."
@@ -101,6 +117,7 @@ class _LabRequest:
     nodes: dict[str, str] = field(default_factory=dict)
     roles: dict[str, str] = field(default_factory=dict)
     ports: dict[str, list[int]] = field(default_factory=dict)
+    replicas: dict[str, str] = field(default_factory=dict)  # replica DC -> its primary
 
 
 @lab_app.command("up")
@@ -108,6 +125,7 @@ def up(
     linux: int = LINUX_OPTION,
     windows: int = WINDOWS_OPTION,
     dc: int = DC_OPTION,
+    dc_replicas: int = DC_REPLICAS_OPTION,
     from_inventory: Path | None = FROM_INVENTORY_OPTION,
     graph: Path | None = GRAPH_OPTION,
     sites: int = SITES_OPTION,
@@ -117,6 +135,7 @@ def up(
 ) -> None:
     """Create lab hosts; print the lab inventory's path as the last line."""
     request = _counted_hosts(linux, windows, dc, sites)
+    _add_replicas(request, dc, dc_replicas)
     if from_inventory is not None:
         inventory = _add_inventory_twins(request, from_inventory)
     if graph is not None:
@@ -140,6 +159,7 @@ def up(
             ports=request.ports,
             roles=request.roles,
             progress=advance,
+            replicas=request.replicas,
         )
     for node in sorted(set(request.nodes.values())):
         console.info(f"installing execution node {node}")
@@ -161,18 +181,35 @@ def _counted_hosts(linux: int, windows: int, dc: int, sites: int) -> _LabRequest
     return request
 
 
+def _add_replicas(request: _LabRequest, dc: int, replicas: int) -> None:
+    """--dc-replicas: DCs numbered after the --dc ones, each joining dc01's domain."""
+    if replicas and not dc:
+        raise InputError(
+            "--dc-replicas needs a domain controller to join",
+            key="--dc-replicas",
+            hint="add --dc 1 (the replicas join dc01's domain)",
+        )
+    names = [f"dc{i:02d}" for i in range(dc + 1, dc + replicas + 1)]
+    request.wanted += [(name, Platform.LINUX) for name in names]
+    request.roles.update(dict.fromkeys(names, "domain_controller"))
+    request.replicas.update(dict.fromkeys(names, "dc01"))
+
+
 def _add_inventory_twins(request: _LabRequest, from_inventory: Path) -> Inventory:
-    """--from-inventory: a twin of every host, with the inventory's groups, nodes and roles."""
+    """--from-inventory: a twin of every host, with the inventory's groups, nodes and roles
+    (and DC replicas)."""
     from restore.inputs.inventory import load_inventory
     from restore.planning.placement import execution_nodes
+    from restore.rehearsal.twins import replica_twins
 
     inventory = load_inventory(from_inventory)
     request.wanted += [(h.name, h.platform) for h in inventory.hosts]
     request.groups.update({name: list(members) for name, members in inventory.groups})
     request.nodes.update(execution_nodes(inventory))
-    request.roles.update(
-        {h.name: "domain_controller" for h in inventory.hosts if _is_dc(h.var("restore_role"))}
-    )
+    controllers = [h for h in inventory.hosts if _is_dc(h.var("restore_role"))]
+    request.roles.update(dict.fromkeys((h.name for h in controllers), "domain_controller"))
+    # the DCs of one restore_ad_domain: one lab domain, as `rehearse --lab` makes them
+    request.replicas.update(replica_twins(controllers))
     return inventory
 
 
@@ -217,6 +254,7 @@ def status(state_dir: Path = STATE_DIR_OPTION, output: OutputFormat = FORMAT_OPT
         console.emit_json({"hosts": rows})
         return
     table = Table(title=f"Lab under {state_dir}")
+    replicas = any(row.get("replica_of") for row in rows)  # the column only when there are
     for column in (
         "host",
         "platform",
@@ -225,6 +263,7 @@ def status(state_dir: Path = STATE_DIR_OPTION, output: OutputFormat = FORMAT_OPT
         "running",
         "quarantined",
         "faults",
+        *(("replica of",) if replicas else ()),
     ):
         table.add_column(column)
     for row in rows:
@@ -236,6 +275,7 @@ def status(state_dir: Path = STATE_DIR_OPTION, output: OutputFormat = FORMAT_OPT
             "yes" if row["running"] else console.styled("no", "red"),
             "yes" if row["quarantined"] else "",
             ", ".join(row["faults"]),
+            *((row.get("replica_of") or "",) if replicas else ()),
         )
     console.out.print(table)
 
@@ -292,7 +332,9 @@ def infect(
         "--scenario",
         help="Linux: ransom-notes, cron-persistence, backdoor-account, modified-binary, "
         "ld-preload; Windows: scheduled-task, local-admin, defender-disabled, ransom-notes, "
-        "log-cleared, shadow-copies-deleted; both: ransomware (all of them).",
+        "log-cleared, shadow-copies-deleted; both: ransomware (all of them); domain "
+        "controllers: privileged-account, new-user, spn-user, gpo-changed, gpo-backdated, "
+        "krbtgt-not-rotated (docs/directory.md).",
     ),
     state_dir: Path = STATE_DIR_OPTION,
 ) -> None:

@@ -263,7 +263,7 @@ def evaluate(
         lambda: [check_delegation(snapshot, base)],
         lambda: [check_gpos(snapshot, since, sysvol)],
         lambda: (
-            [check_sysvol(snapshot, since, sysvol, sysvol_problem)]
+            [check_sysvol(snapshot, since, sysvol, sysvol_problem, base)]
             if sysvol is not None or sysvol_problem is not None
             else []
         ),

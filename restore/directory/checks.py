@@ -17,7 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from restore.directory import analysis
+from restore.directory import analysis, sysvol_baseline
 from restore.directory.connection import (
     DirectoryError,
     LdapTarget,
@@ -25,6 +25,8 @@ from restore.directory.connection import (
     connect,
 )
 from restore.directory.fetch import fetch_snapshot, fetch_value_metadata
+from restore.directory.gpo_analysis import gpo_label
+from restore.directory.gpo_files import raw
 from restore.directory.model import RunProof, Snapshot
 from restore.directory.privileged import privileged_groups
 from restore.directory.sysvol import GpoFolder, read_gpo_folders
@@ -81,8 +83,19 @@ def read_sysvol(
 
 
 def capture_facts(host: HostSpec, insecure: bool = False) -> dict[str, Any]:
-    """The directory part of a DC's baseline manifest (raises DirectoryError)."""
-    return analysis.baseline_facts(read_directory(host, insecure))
+    """The directory part of a DC's baseline manifest, with every GPO folder's files in
+    SYSVOL (raises DirectoryError). A read that the bounds cut is refused, as a host's facts
+    over the cap are: a baseline must never bless what was not read."""
+    snapshot = read_directory(host, insecure)
+    folders, problem = read_sysvol(host, snapshot)
+    if folders is None:
+        raise DirectoryError(f"SYSVOL not read: {problem}")
+    cut = sysvol_baseline.cut_by_bounds(folders)
+    if cut:
+        labels = {g.first("name").upper(): gpo_label(g) for g in snapshot.gpos}
+        shown = [f"{labels.get(guid, raw(guid, 60))}: {why}" for guid, why in cut]
+        raise DirectoryError(f"SYSVOL read cut by its bounds, not captured: {'; '.join(shown[:3])}")
+    return analysis.baseline_facts(snapshot) | {"sysvol": sysvol_baseline.record(folders)}
 
 
 def keep_evidence(
@@ -109,6 +122,7 @@ def keep_evidence(
                 {
                     "guid": folder.guid,
                     "problems": list(folder.problems),
+                    "missing": folder.missing,
                     "files": [
                         {
                             "path": f.path,

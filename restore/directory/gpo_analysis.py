@@ -5,14 +5,18 @@ reached every computer of a domain: only an attacker (or an admin during the inc
 then signs a waiver) does that, so it is strong (`compromised`). A GPO changed without such
 content, or a SYSVOL file written after the incident, is drift (`suspect`). What SYSVOL held
 that could not be accounted for (a link, a special file, a file over the read cap, a file no
-parser reads, a folder the read account cannot list) is never `clean`.
+parser reads, a folder the read account cannot list) is never `clean`. With a directory
+baseline that records SYSVOL, files are compared by hash (`sysvol_baseline`), not by write
+time: the writer of a file over SMB sets its times too.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
+from restore.directory import sysvol_baseline
 from restore.directory.gpo_files import raw
 from restore.directory.model import Entry, Snapshot, parse_generalized_time
 from restore.directory.sysvol import GpoFolder
@@ -68,20 +72,58 @@ def check_sysvol(
     since: datetime | None,
     folders: Mapping[str, GpoFolder] | None,
     problem: str | None,
+    base: Mapping[str, Any] | None = None,
 ) -> Finding:
-    """Every GPO folder read: files written after the incident, and what was not read."""
+    """Every GPO folder read, against the baseline's SYSVOL record when the directory
+    baseline has one (files added, changed, removed: whatever their times say), else by
+    write time (files written after the incident); and always, what was not read."""
     name = "dir-sysvol"
     if problem is not None:
         return error(name, f"SYSVOL not read: {problem}")
     if folders is None:
         return warn(name, "SYSVOL not read")
     labels = {g.first("name").upper(): gpo_label(g) for g in snapshot.gpos}
-    written: list[str] = []
+    record = (base or {}).get("sysvol")
+    known_missing = sysvol_baseline.recorded_missing(record)
+    unaccounted, count = _unaccounted(folders, labels, known_missing)
+    if record is not None:
+        return _against_baseline(snapshot, folders, labels, record, unaccounted, count)
+    written = [
+        f"{labels.get(guid, raw(guid, 60))}: {raw(f.path, 200)} "
+        f"({f.size} bytes, sha256:{f.sha256[:16]})"
+        for guid, folder in sorted(folders.items())
+        for f in folder.files
+        if since is not None and f.modified is not None and f.modified >= since
+    ]
+    if unaccounted:
+        return fail(
+            name,
+            f"SYSVOL holds what could not be accounted for: {sample(unaccounted, 2)}",
+            unaccounted + written,
+        )
+    if written:
+        return fail(name, f"SYSVOL files written after the incident: {sample(written)}", written)
+    # without a baseline, a file whose times the writer set back is not seen here
+    suffix = "" if base is None else " (the directory baseline has no SYSVOL record)"
+    return ok(
+        name,
+        f"SYSVOL: {count} files in {len(folders)} GPO folders, none after the incident{suffix}",
+    )
+
+
+def _unaccounted(
+    folders: Mapping[str, GpoFolder], labels: Mapping[str, str], known_missing: frozenset[str]
+) -> tuple[list[str], int]:
+    """What the read could not account for (links, special files, files over the cap, files
+    no parser reads, cut folders, a GPO without a folder unless the baseline saw it so), and
+    how many files were read."""
     unaccounted: list[str] = []
     count = 0
     for guid, folder in sorted(folders.items()):
         where = labels.get(guid, raw(guid, 60))
         unaccounted += [f"{where}: {p}" for p in folder.problems]
+        if folder.missing and guid not in known_missing:
+            unaccounted.append(f"{where}: no folder for this GPO in SYSVOL")
         for f in folder.files:
             count += 1
             path = f"{where}: {raw(f.path, 200)}"
@@ -92,14 +134,35 @@ def check_sysvol(
             elif f.truncated:
                 unaccounted.append(f"{path}: {f.size} bytes, read up to the cap only")
             unaccounted += [f"{path}: {p}" for p in f.deployed.problems]
-            if since is not None and f.modified is not None and f.modified >= since:
-                written.append(f"{path} ({f.size} bytes, sha256:{f.sha256[:16]})")
-    if unaccounted:
+    return unaccounted, count
+
+
+def _against_baseline(
+    snapshot: Snapshot,
+    folders: Mapping[str, GpoFolder],
+    labels: Mapping[str, str],
+    record: Any,
+    unaccounted: list[str],
+    count: int,
+) -> Finding:
+    name = "dir-sysvol"
+    listed = frozenset(g.first("name").upper() for g in snapshot.gpos)
+    try:
+        found = sysvol_baseline.compare(folders, record, labels, listed)
+    except (ValueError, TypeError, AttributeError) as exc:
+        return error(name, f"the baseline's SYSVOL record cannot be read: {raw(str(exc))}")
+    if found.changes:
         return fail(
             name,
-            f"SYSVOL holds what could not be accounted for: {sample(unaccounted, 2)}",
-            unaccounted + written,
+            f"SYSVOL differs from the baseline: {sample(list(found.changes), 2)}",
+            [*found.changes, *found.cut, *unaccounted],
+            strong=found.strong,
         )
-    if written:
-        return fail(name, f"SYSVOL files written after the incident: {sample(written)}", written)
-    return ok(name, f"SYSVOL: {count} files in {len(folders)} GPO folders, none after the incident")
+    if unaccounted or found.cut:
+        shown = [*found.cut, *unaccounted]
+        return fail(
+            name,
+            f"SYSVOL holds what could not be accounted for: {sample(shown, 2)}",
+            shown,
+        )
+    return ok(name, f"SYSVOL as in the baseline: {count} files in {len(folders)} GPO folders")

@@ -19,6 +19,7 @@ user@realm or DOMAIN\\user), its password is `restore_ldap_bind_password`; `rest
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import re
 from concurrent.futures import ThreadPoolExecutor
@@ -58,6 +59,9 @@ class GpoFolder:
     guid: str
     files: tuple[SysvolFile, ...] = ()
     problems: tuple[str, ...] = ()
+    # the DC has no folder for this GPO: Samba does not replicate SYSVOL, so a replica DC
+    # lacks every GPO folder; on Windows (DFSR) it is a GPO broken or tampered with
+    missing: bool = False
 
     @property
     def deployed(self) -> list[str]:
@@ -166,6 +170,8 @@ def _read_folder(path: str, guid: str, cache: dict[str, Any], budget: list[int])
         try:
             entries = list(smbclient.scandir(folder, connection_cache=cache))
         except (SMBException, OSError, ValueError) as exc:
+            if not rel and getattr(exc, "errno", None) == errno.ENOENT:
+                return GpoFolder(guid=guid, missing=True)
             problems.append(f"{raw(rel or guid)}: cannot list: {raw(str(exc), 200)}")
             continue
         for entry in sorted(entries, key=lambda e: e.name):

@@ -7,12 +7,16 @@ with the lab-only domain administrator (`restore_lab_domain_admin`).
     gpo-changed          a GPO edited after the incident, carrying an immediate scheduled
                          task in SYSVOL (the way LockBit spreads): the task written over SMB
                          into the GPO's folder, the GPO's version bumped over LDAP
+    gpo-backdated        the same immediate task written over SMB into the GPO's folder with
+                         its times set a year back, and the GPO left as it was in LDAP: what
+                         a write-time check misses and a baseline's hashes catch
     krbtgt-not-rotated   nothing to plant: krbtgt keeps the key the attacker may hold
 """
 
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,7 +28,15 @@ from restore.errors import InputError, OperationalError
 if TYPE_CHECKING:
     from restore.lab.lab import Lab, LabHost
 
-DC_SCENARIOS = ("privileged-account", "new-user", "spn-user", "gpo-changed", "krbtgt-not-rotated")
+DC_SCENARIOS = (
+    "privileged-account",
+    "new-user",
+    "spn-user",
+    "gpo-changed",
+    "gpo-backdated",
+    "krbtgt-not-rotated",
+)
+BACKDATED_BY = timedelta(days=365)
 
 SCHEDULED_TASK = """<?xml version="1.0" encoding="utf-8"?>
 <ScheduledTasks clsid="{CC63F200-7309-4ba0-B154-A71CD118DBCC}">
@@ -140,11 +152,21 @@ def infect_dc(lab: Lab, host: LabHost, scenario: str) -> None:
             )
         elif scenario == "gpo-changed":
             _gpo_changed(lab, host, conn, base)
+        elif scenario == "gpo-backdated":
+            guid = _seeded_gpo(conn, base)[1]
+            write_sysvol(
+                lab,
+                host,
+                f"Policies/{guid}/Machine/Preferences/ScheduledTasks/ScheduledTasks.xml",
+                SCHEDULED_TASK.encode(),
+                modified=datetime.now(UTC) - BACKDATED_BY,
+            )
     finally:
         conn.unbind()
 
 
-def _gpo_changed(lab: Lab, host: LabHost, conn: Connection, base: str) -> None:
+def _seeded_gpo(conn: Connection, base: str) -> tuple[str, str, list[str] | str]:
+    """The seeded GPO's DN, GUID ({...}) and versionNumber as LDAP gave it."""
     from restore.lab import samba_dc
 
     conn.search(
@@ -154,10 +176,14 @@ def _gpo_changed(lab: Lab, host: LabHost, conn: Connection, base: str) -> None:
     )
     found = [r for r in conn.response or [] if r.get("type") == "searchResEntry"]
     if not found:
-        raise OperationalError(f"no GPO '{samba_dc.SEED_GPO}' on {host.name}")
-    dn, guid = found[0]["dn"], found[0]["attributes"]["name"]
+        raise OperationalError(f"no GPO '{samba_dc.SEED_GPO}' in {base}")
+    guid = found[0]["attributes"]["name"]
     guid = guid[0] if isinstance(guid, list) else guid
-    current = found[0]["attributes"].get("versionNumber") or ["0"]
+    return found[0]["dn"], guid, found[0]["attributes"].get("versionNumber") or ["0"]
+
+
+def _gpo_changed(lab: Lab, host: LabHost, conn: Connection, base: str) -> None:
+    dn, guid, current = _seeded_gpo(conn, base)
     version = int(current[0] if isinstance(current, list) else current) + 1
     _must(
         conn,
@@ -172,9 +198,12 @@ def _gpo_changed(lab: Lab, host: LabHost, conn: Connection, base: str) -> None:
     )
 
 
-def write_sysvol(lab: Lab, host: LabHost, path: str, data: bytes) -> None:
+def write_sysvol(
+    lab: Lab, host: LabHost, path: str, data: bytes, modified: datetime | None = None
+) -> None:
     """Write a file into the DC's SYSVOL over SMB as the lab domain admin (folders made as
-    needed), as an attacker holding the domain does from any machine of it."""
+    needed), as an attacker holding the domain does from any machine of it; with `modified`,
+    its access and write times set to it afterwards, as SMB lets the writer do."""
     import smbclient
     from smbprotocol.exceptions import SMBException
 
@@ -198,10 +227,12 @@ def write_sysvol(lab: Lab, host: LabHost, path: str, data: bytes) -> None:
         for part in parts[:-1]:
             folder = rf"{folder}\{part}"
             smbclient.makedirs(folder, exist_ok=True, connection_cache=cache)
-        with smbclient.open_file(
-            rf"{folder}\{parts[-1]}", mode="wb", connection_cache=cache
-        ) as out:
+        target = rf"{folder}\{parts[-1]}"
+        with smbclient.open_file(target, mode="wb", connection_cache=cache) as out:
             out.write(data)
+        if modified is not None:
+            stamp = modified.timestamp()
+            smbclient.utime(target, times=(stamp, stamp), connection_cache=cache)
     except (SMBException, OSError) as exc:
         raise OperationalError(f"writing {path} into SYSVOL of {host.name}: {exc}") from None
     finally:

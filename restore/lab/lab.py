@@ -362,6 +362,7 @@ class Lab:
                 "pid": h.holder_pid,
                 "quarantined": h.quarantined,
                 "faults": list(h.faults),
+                "replica_of": h.replica_of,  # the DC whose domain this DC joined, or None
             }
             for h in self.hosts.values()
         ]
