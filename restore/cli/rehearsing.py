@@ -118,11 +118,22 @@ def _tell(result: RehearsalResult) -> None:
     timings = ", ".join(f"{k[:-2]} {v:.1f}s" for k, v in result.timings_s.items())
     verdict = "met the plan" if result.met_plan else f"did NOT meet the plan ({result.run.state})"
     console.info(f"rehearsal {result.run.run_id} {verdict}; {timings}")
+    _reveal(result.infected)
     console.info(f"journal head hash {result.run.head_hash}")
     if result.junit:
         console.info(f"JUnit: {result.junit}")
     console.info(f"report (markdown): {result.report_md}")
     typer.echo(str(result.report_html))
+
+
+def _reveal(infected: dict[str, str]) -> None:
+    """The hidden directory attacks, told once the run is over (the journal has them too)."""
+    from restore.rehearsal.infection_mix import scenario_parts
+
+    for host, infection in infected.items():
+        hidden = scenario_parts(infection)[1:]
+        if hidden:
+            console.info(f"the hidden directory attacks on {host} were: {', '.join(hidden)}")
 
 
 def register(app: typer.Typer) -> None:

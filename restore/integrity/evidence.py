@@ -85,19 +85,21 @@ class EvidenceStore:
         self, transport: Transport, host: HostSpec, findings: list[Finding]
     ) -> list[Finding]:
         """Copy the files failed findings name; return the findings with custody noted."""
-        wanted: list[tuple[str, str]] = []
+        # one copy per path, credited to the first finding that names it: a ransom note is
+        # also a file changed since the incident, and copying it twice costs time and budget
+        wanted: dict[str, str] = {}  # path -> check
         for finding in findings:
             if finding.status is not FindingStatus.FAIL:
                 continue
             for item in finding.evidence:
-                if _is_path(item, host.platform) and (finding.check, item) not in wanted:
-                    wanted.append((finding.check, item))
+                if _is_path(item, host.platform):
+                    wanted.setdefault(item, finding.check)
         if not wanted:
             return findings
         records: dict[str, EvidenceRecord | str] = {}
         budget = self.max_bytes
         deadline = time.monotonic() + self.host_deadline_s
-        for check, path in wanted[: self.max_files]:
+        for path, check in list(wanted.items())[: self.max_files]:
             left = deadline - time.monotonic()
             if budget <= 0:
                 records[path] = "not copied: evidence budget for this host exhausted"

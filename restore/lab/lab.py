@@ -345,6 +345,17 @@ class Lab:
             )
         self._inside(host, "set -e\n" + LINUX_SCENARIOS[scenario])
 
+    def replicate(self, primary: str) -> list[str]:
+        """The DCs that replicate from `primary` pull from it now; returns their names."""
+        self._load()
+        replicas = [h for h in self.hosts.values() if h.replica_of == primary]
+        if replicas:
+            from restore.lab import samba_replica
+
+            for host in replicas:
+                samba_replica.pull_now(self, host)
+        return [h.name for h in replicas]
+
     def run_on(self, name: str, script: str) -> str:
         """Run a script inside a lab host through the lab (for tests and seeding)."""
         self._load()

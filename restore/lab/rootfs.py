@@ -92,7 +92,12 @@ def ensure_rootfs(
 
 def is_built(packages: tuple[str, ...] = PACKAGES) -> bool:
     """Whether the golden image exists already (callers show progress while it is built)."""
-    return _current(cache_root(), rootfs_key(packages)) is not None
+    return built(packages) is not None
+
+
+def built(packages: tuple[str, ...] = PACKAGES) -> Path | None:
+    """The golden image of these packages, when it is built already."""
+    return _current(cache_root(), rootfs_key(packages))
 
 
 def _current(root: Path, key: str) -> Path | None:

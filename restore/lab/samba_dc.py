@@ -156,6 +156,14 @@ def _seed_commands(userpass: str) -> str:
     return "\n".join(lines)
 
 
+def images_ready() -> bool:
+    """Whether the DC rootfs and its golden layer are built (else about 2 min, once)."""
+    from restore.lab.rootfs import built
+
+    rootfs = built(DC_PACKAGES)
+    return rootfs is not None and (golden_dir(rootfs) / ".complete").exists()
+
+
 def golden_dir(rootfs: Path) -> Path:
     return cache_root() / f"dc-golden-{GOLDEN_FORMAT}-{rootfs.name}"
 

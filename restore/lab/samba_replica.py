@@ -131,3 +131,24 @@ def ca_file(lab: Lab, host: LabHost) -> Path | None:
     if not target.exists() or target.read_bytes() != source.read_bytes():
         target.write_bytes(source.read_bytes())
     return target
+
+
+def pull_now(lab: Lab, host: LabHost) -> None:
+    """Make the replica pull its primary's domain partition now (`samba-tool drs replicate`),
+    as the days between an attack and its discovery would have: the rehearsal's attacks are
+    on every DC of the domain before the run starts, not 2 s later."""
+    if host.holder_pid is None:
+        raise OperationalError(f"lab DC {host.name} is not running")
+    creds = samba_dc.golden_secrets(samba_dc.golden_dir(Path(samba_dc.dc_rootfs())))
+    script = (
+        f"samba-tool drs replicate {shlex.quote(host.name)} {samba_dc.DC_NAME} "
+        f"{shlex.quote(samba_dc.BASE_DN)} -U Administrator "
+        f"--password={shlex.quote(creds['admin_password'])}"
+    )
+    merged = lab.host_dir(host.name) / "merged"
+    done = runtime.run_inside(host.holder_pid, merged, script, timeout_s=60.0)
+    if done.returncode != 0:
+        raise OperationalError(
+            f"lab DC {host.name} could not pull from its primary: {done.stderr.strip()[-300:]}"
+        )
+

@@ -218,6 +218,8 @@ def _infect(lab: Lab, host: str, infection: str, say: Say) -> None:
     say(f"lab: infecting {host} ({told})")
     for part in parts:
         lab.infect(host, part)
+    if hidden:  # the attacker's changes are on every DC of the domain when the run starts
+        lab.replicate(host)
 
 
 def _seed_world(request: _Request, target_inventory: InventorySource) -> None:

@@ -32,10 +32,15 @@ def start_twins(
     lab = Lab(state_dir)
     twins = _twins(bound, real)
     nodes = {h.name: h.execution_node for h in bound if h.execution_node}
+    controllers = [h.spec for h in bound if is_domain_controller(h.spec)]
+    if controllers:
+        from restore.lab.samba_dc import images_ready
+
+        if not images_ready():  # built inside the first DC's boot, below
+            say("lab: building the domain controllers' image (Samba AD; once per machine, ~2 min)")
     say(f"lab: starting {len(twins)} twin host(s)")
     used = {name for name, _ in twins}
     groups = {g: [m for m in members if m in used] for g, members in real.groups}
-    controllers = [h.spec for h in bound if is_domain_controller(h.spec)]
     roles = {h.name: ROLE for h in controllers}
     # each twin listens where its graph's health probes look (restore.lab.twin_ports)
     inventory = lab.up(

@@ -44,3 +44,17 @@ def test_failed_findings_files_are_copied_hashed_and_left_in_place(tmp_path: Pat
         "cut at the per-file cap of 1000 bytes (file of 5000 bytes)",
     )
     assert bounded["truncation"] == "cut at the per-file cap of 1000 bytes (file of 5000 bytes)"
+
+
+def test_a_file_several_findings_name_is_copied_once(tmp_path: Path) -> None:
+    note = tmp_path / "host" / "README_RESTORE_FILES.txt"
+    note.parent.mkdir()
+    note.write_text("pay us\n")
+    findings = [
+        fail("ransom_notes", "1 note", [str(note)], strong=True),
+        fail("changed_since_incident", "1 file", [str(note)]),
+    ]
+    result = EvidenceStore(tmp_path / "state").collect(LocalTransport(), HOST, findings)
+    (record,) = read_custody(tmp_path / "state", "ctl")
+    assert record["remote_path"] == str(note) and record["check"] == "ransom_notes"
+    assert result[-1].detail.startswith("1 file(s) copied")
