@@ -151,4 +151,3 @@ def pull_now(lab: Lab, host: LabHost) -> None:
         raise OperationalError(
             f"lab DC {host.name} could not pull from its primary: {done.stderr.strip()[-300:]}"
         )
-
