@@ -67,15 +67,26 @@ def boot_all(
         ensure_ca(lab.dir)
         lab_password(lab)
     errors: list[BaseException] = []
+    # a DC replica joins a running primary: it boots as soon as its primary is up, while the
+    # other hosts go on booting (a join takes several seconds)
+    booting = {h.name for h in todo}
+    waiting = [h for h in todo if h.replica_of in booting]
     with cf.ThreadPoolExecutor(max_workers=BOOT_WORKERS, thread_name_prefix="lab-boot") as pool:
-        futures = {pool.submit(boot, lab, host, True): host for host in todo}
-        for future in cf.as_completed(futures):
-            error = future.exception()
-            if error is not None:
-                errors.append(error)
-            record()
-            if progress is not None:
-                progress(futures[future].name)
+        pending = {pool.submit(boot, lab, h, True): h for h in todo if h not in waiting}
+        while pending:
+            done, _ = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
+            for future in done:
+                host = pending.pop(future)
+                error = future.exception()
+                if error is not None:
+                    errors.append(error)
+                record()
+                if progress is not None:
+                    progress(host.name)
+                for replica in [r for r in waiting if r.replica_of == host.name]:
+                    waiting.remove(replica)
+                    if error is None:
+                        pending[pool.submit(boot, lab, replica, True)] = replica
     if errors:
         raise errors[0]
 

@@ -144,10 +144,8 @@ class Lab:
         self._ensure_key()
         self._add_hosts(wanted, roles or {}, ports or {}, replicas or {})
         try:
-            # a replica joins a running primary: booted in a second round
             hosts = [self.hosts[n] for n in names]
-            booting.boot_all(self, [h for h in hosts if not h.replica_of], self._save, progress)
-            booting.boot_all(self, [h for h in hosts if h.replica_of], self._save, progress)
+            booting.boot_all(self, hosts, self._save, progress)
         finally:
             self._apply_network()
             lab_inventory.write_known_hosts(self)
