@@ -17,44 +17,7 @@ from ldap3.utils.asn1 import decode_message_fast
 
 from restore.directory import ber, fetch
 from restore.directory.connection import DirectoryError
-
-Attributes = list[tuple[bytes, list[bytes]]]
-
-
-def length(n: int) -> bytes:
-    if n < 0x80:
-        return bytes([n])
-    raw = n.to_bytes((n.bit_length() + 7) // 8, "big")
-    return bytes([0x80 | len(raw)]) + raw
-
-
-def tlv(tag: int, *parts: bytes) -> bytes:
-    content = b"".join(parts)
-    return bytes([tag]) + length(len(content)) + content
-
-
-def message(message_id: int, op: bytes, controls: bytes = b"") -> bytes:
-    number = message_id.to_bytes((message_id.bit_length() + 8) // 8, "big", signed=True)
-    return tlv(0x30, tlv(0x02, number), op, controls)
-
-
-def entry_message(message_id: int, dn: bytes, attributes: Attributes) -> bytes:
-    pairs = [
-        tlv(0x30, tlv(0x04, name), tlv(0x31, *(tlv(0x04, v) for v in values)))
-        for name, values in attributes
-    ]
-    return message(message_id, tlv(0x64, tlv(0x04, dn), tlv(0x30, *pairs)))
-
-
-def done_message(code: int, text: bytes, cookie: bytes | None) -> bytes:
-    result = tlv(0x65, tlv(0x0A, bytes([code])), tlv(0x04, b""), tlv(0x04, text))
-    controls = b""
-    if cookie is not None:
-        other = tlv(0x30, tlv(0x04, b"1.2.3.4"), tlv(0x01, b"\xff"), tlv(0x04, b"x"))
-        value = tlv(0x30, tlv(0x02, b"\x00"), tlv(0x04, cookie))
-        paged = tlv(0x30, tlv(0x04, ber.PAGED_RESULTS), tlv(0x04, value))
-        controls = tlv(0xA0, other, paged)
-    return message(7, result, controls)
+from tests.ldap_messages import SAMPLE, Attributes, done_message, entry_message, message, tlv
 
 
 def decode(raw: bytes) -> tuple[int, ber.RawEntry]:
@@ -68,15 +31,6 @@ def ldap3_decode(raw: bytes) -> tuple[bytes, dict[str, list[bytes]]]:
     tree = decode_message_fast(raw)
     found = search_result_entry_response_to_dict_fast(tree["payload"], None, None, False)
     return found["raw_dn"], {k: list(v or []) for k, v in found["raw_attributes"].items()}
-
-
-SAMPLE: Attributes = [
-    (b"objectClass", [b"top", b"person", b"user"]),
-    (b"sAMAccountName", [b"alice"]),
-    (b"member", [b"CN=x" * 40, b"CN=y" * 100]),  # 160 and 400 bytes: long-form lengths
-    (b"adminCount", []),
-    (b"servicePrincipalName", [b"HTTP/" + b"a" * 70_000]),  # three length bytes
-]
 
 
 def test_an_entry_decodes_as_ldap3_decodes_it() -> None:
@@ -110,29 +64,6 @@ def test_any_entry_round_trips_and_agrees_with_ldap3(
     assert {k.lower(): v for k, v in reference.items()} == {
         k.decode("utf-8").lower(): v for k, v in attributes
     }
-
-
-@given(cut=st.integers(min_value=0), flip=st.integers(min_value=0), byte=st.integers(0, 255))
-@settings(max_examples=400, deadline=None)
-def test_a_damaged_message_is_a_wire_error_never_another_exception(
-    cut: int, flip: int, byte: int
-) -> None:
-    good = entry_message(5, b"CN=alice,DC=lab,DC=test", SAMPLE[:3])
-    damaged = bytearray(good[: cut % (len(good) + 1)])
-    if damaged:
-        damaged[flip % len(damaged)] = byte
-    raw = bytes(damaged)
-    try:
-        size = ber.message_size(raw, 0, len(raw))
-        if size is None or size != len(raw):
-            return  # framing waits for more bytes, or takes only the message's own
-        _, op, start, stop = ber.envelope(raw)
-        if op == ber.ENTRY:
-            ber.entry(raw, start, stop)
-        elif op == ber.DONE:
-            ber.done(raw, start, stop)
-    except ber.WireError:
-        pass
 
 
 def in_entry(*attributes: bytes) -> bytes:
