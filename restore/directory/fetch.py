@@ -2,7 +2,10 @@
 
 Bounded (hostile-data rule): at most MAX_ENTRIES objects and MAX_VALUE_CHARS per value are
 kept; a directory that sends more is reported as truncated, which the checks turn into a
-finding instead of a silent `clean`.
+finding instead of a silent `clean`. The whole read has one deadline (READ_DEADLINE_S), each
+receive the connection's timeout, each message and the whole read a byte cap (paging.py).
+The searches run on the wire (paging.py, ber.py), not through ldap3's search: ldap3 decoded
+12,000 entries in 2.6 s of CPU, the DC found them in 2.6 s, and neither overlapped.
 """
 
 from __future__ import annotations
