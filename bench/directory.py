@@ -15,8 +15,9 @@ on one connection and asks for each page as soon as the last one has arrived, de
 hand (restore/directory/ber.py) while the DC prepares the next (paging.py): the DC's work,
 which is all of ldapsearch's time, hides restore's decoding. Measured 2026-11-30 on 2 shared
 cores: ldapsearch 2.70 s, restore 3.08 s, ratio 1.14 (load 1.4 to 3); 2.64 s, 3.20 s, 1.21
-(load 4 to 1). Before: 2.60 s, 4.85 s, 1.86 (load 0.7 to 2.6): ldap3's search and decoder,
-2.6 s of CPU a read, after the DC's work instead of during it. docs/directory.md says more.
+(load 4 to 1); 2.60 s, 3.20 s, 1.23 (load 2.6). Before: 2.60 s, 4.85 s, 1.86 (load 0.7 to
+2.6): ldap3's search and decoder, 2.6 s of CPU a read, after the DC's work instead of during
+it. docs/directory.md says more.
 
 Run as root: .venv/bin/python bench/directory.py   (needs `ldapsearch`: apt-get install ldap-utils)
 ldapsearch cannot verify the DC's certificate by IP address (it names DC01.lab.test), so the
@@ -26,6 +27,7 @@ yardstick runs with LDAPTLS_REQCERT=never; the handshake costs the same.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -160,6 +162,7 @@ def main() -> None:
         )
     finally:
         Lab(state).down()
+        shutil.rmtree(state, ignore_errors=True)
 
 
 if __name__ == "__main__":
