@@ -145,10 +145,12 @@ def _complete(conn: Connection, entry: Entry, ranged: dict[str, int], deadline: 
                 raise DirectoryError(f"{entry.dn}: no range {high + 1}- of {name} in the answer")
             key, values = answer[0]
             attrs[name] += _texts(name, values)
+            if len(attrs[name]) > MAX_ENTRIES:
+                raise DirectoryError(f"{entry.dn}: more than {MAX_ENTRIES} values of {name}")
             _, next_high = _range(key)
             if next_high is None:
                 break
-            if next_high <= high:
+            if next_high <= high or not values:
                 raise DirectoryError(f"{entry.dn}: the ranges of {name} do not move on")
             high = next_high
     return Entry(dn=entry.dn, attrs=attrs)

@@ -4,7 +4,7 @@ ber.py) is bounded on the control node whatever the DC sends.
 The DC here is a script on the other end of a real socket pair, answering each search
 request as a compromised DC could: a message announcing 100 MiB, more bytes than the read's
 cap, pages without end, an answer to a request never made, a disconnection notice, silence,
-or damaged BER. Each must end as a DirectoryError (the DC is then `suspect`) or a truncation
+damaged BER, or value ranges that never end or do not follow on. Each must end as a DirectoryError (the DC is then `suspect`) or a truncation
 flag (a finding), within the read's caps and deadline; never another exception, never a hang.
 """
 
@@ -20,7 +20,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from restore.directory import ber, paging
+from restore.directory import ber, fetch, paging
 from restore.directory.connection import DirectoryError
 from tests.ldap_messages import SAMPLE, done_message, entry_message, message, tlv
 
@@ -184,3 +184,57 @@ def test_a_damaged_message_is_a_wire_error_never_another_exception(
             ber.done(raw, start, stop)
     except ber.WireError:
         pass
+
+
+def ranged(message_id: int, name: bytes, values: list[bytes]) -> bytes:
+    """One group whose `member` comes as the range `name`, and the search's end."""
+    group = entry_message(message_id, b"CN=big", [(b"objectClass", [b"group"]), (name, values)])
+    return group + done_message(0, b"", None, message_id)
+
+
+def members(conn: FakeConnection) -> tuple[str, ...]:
+    [entry], _ = fetch.paged(conn, "CN=big", "(objectClass=*)", ("member",))
+    return entry.values("member")
+
+
+def test_ranged_values_are_asked_for_until_the_last_range(
+    dc: Callable[[Answer], FakeConnection],
+) -> None:
+    script = {
+        1: (b"member;range=0-1", [b"CN=a", b"CN=b"]),
+        2: (b"member;range=2-3", [b"CN=c", b"CN=d"]),
+        3: (b"member;range=4-*", [b"CN=e"]),
+    }
+    conn = dc(lambda mid, n: ranged(mid, *script[n]))
+    assert members(conn) == ("CN=a", "CN=b", "CN=c", "CN=d", "CN=e")
+
+
+@pytest.mark.parametrize(
+    ("second", "why"),
+    [
+        ((b"member;range=2-1", [b"CN=c"]), "do not move on"),
+        ((b"member;range=2-9", []), "do not move on"),
+        ((b"member;range=7-*", [b"CN=c"]), "no range 2- of member"),
+        ((b"member;range=2-x", [b"CN=c"]), "unreadable ranged attribute"),
+    ],
+)
+def test_ranges_that_do_not_follow_on_are_a_directory_error(
+    dc: Callable[[Answer], FakeConnection], second: tuple[bytes, list[bytes]], why: str
+) -> None:
+    first = (b"member;range=0-1", [b"CN=a", b"CN=b"])
+    conn = dc(lambda mid, n: ranged(mid, *(first if n == 1 else second)))
+    with pytest.raises(DirectoryError, match=why):
+        members(conn)
+
+
+def test_ranges_without_end_stop_at_the_value_cap(
+    dc: Callable[[Answer], FakeConnection], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(fetch, "MAX_ENTRIES", 50)
+
+    def endless(mid: int, n: int) -> bytes:
+        low = (n - 1) * 10
+        return ranged(mid, f"member;range={low}-{low + 9}".encode(), [b"CN=m"] * 10)
+
+    with pytest.raises(DirectoryError, match="more than 50 values of member"):
+        members(dc(endless))
