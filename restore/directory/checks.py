@@ -39,11 +39,7 @@ def read_directory(host: HostSpec, insecure: bool = False, timeout_s: float = 60
     user, password = bind_credentials(host)
     conn = connect(target, user, password, timeout_s)
     try:
-        second = connect(target, user, password, timeout_s)
-        try:
-            snapshot = fetch_snapshot(conn, second)
-        finally:
-            second.unbind()
+        snapshot = fetch_snapshot(conn)
         groups = {g.dn for found in privileged_groups(snapshot).values() for g in found}
         return replace(snapshot, value_meta=fetch_value_metadata(conn, sorted(groups)))
     finally:
