@@ -337,7 +337,10 @@ def check_hosts(
             done.wait(timeout=0.2)
         still = []
         for host, thread, transport, deadline in pending:
-            if not thread.is_alive() or host.name in results:
+            # done once its worker has ended, not once its result is in: the worker still
+            # reports it (on_done) and closes its transport, and a worker left running as
+            # the program exits can hang it on the output's lock
+            if not thread.is_alive():
                 slots.release()
                 continue
             if time.monotonic() > deadline:
