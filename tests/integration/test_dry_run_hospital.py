@@ -135,6 +135,10 @@ def test_dry_run_of_the_example_hospital_reaches_its_end_and_touches_no_host(
     assert ends and all(e.event == "succeeded" and e.detail.get("dry_run") for e in ends)
     evidence = next(e for e in ends if e.host == "lis01" and e.step == "1:evidence")
     assert "would examine lis01 over SSH" in evidence.detail["message"]
+    dc_check = next(e for e in ends if e.host == "dc01" and e.step == "2:check")
+    assert "and its directory (dir-* checks)" in dc_check.detail["message"]
+    rotation = next(e for e in ends if e.host == "dc01" and "rotate_krbtgt" in (e.step or ""))
+    assert "would reset krbtgt's password twice on dc01" in rotation.detail["message"]
 
     # nothing on any twin changed: files, modes, times, the directory, and the network cut
     assert _fingerprints(lab) == before

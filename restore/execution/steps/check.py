@@ -26,9 +26,12 @@ def finding_json(finding: Finding) -> dict[str, Any]:
 
 
 def would(ctx: StepContext) -> StepOutcome:
+    from restore.directory.role import is_domain_controller
+
+    directory = " and its directory (dir-* checks)" if is_domain_controller(ctx.host) else ""
     return dry(
-        f"would check {ctx.host.name} against the integrity catalog: a verdict other than "
-        "clean sends it to a following reimage step, or keeps it quarantined"
+        f"would check {ctx.host.name} against the integrity catalog{directory}: a verdict "
+        "other than clean sends it to a following reimage step, or keeps it quarantined"
     )
 
 

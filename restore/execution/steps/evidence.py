@@ -18,15 +18,23 @@ from restore.models import FindingStatus, Verdict
 
 def would(ctx: StepContext) -> StepOutcome:
     """What a real evidence step would do on this host, said without touching it."""
+    from restore.directory.role import is_domain_controller
     from restore.integrity.checks.runner import catalog_for
 
     checks = [c.name for c in catalog_for(ctx.host.platform).checks]
     via = "WinRM" if ctx.host.platform.value == "windows" else "SSH"
+    directory = (
+        ", and read its directory over LDAPS and its SYSVOL over SMB (the dir-* checks; the "
+        "entries and files they name are kept too)"
+        if is_domain_controller(ctx.host)
+        else ""
+    )
     return dry(
         f"would examine {ctx.host.name} over {via} with the {len(checks)} checks of the "
-        f"{ctx.host.platform.value} catalog ({', '.join(checks)}), then copy and hash every "
-        f"file a failed finding names into {ctx.state_dir / 'evidence' / ctx.host.name} "
-        "with a custody record; nothing on the host is changed or deleted"
+        f"{ctx.host.platform.value} catalog ({', '.join(checks)}){directory}, then copy and "
+        f"hash every file a failed finding names into "
+        f"{ctx.state_dir / 'evidence' / ctx.host.name} with a custody record; nothing on the "
+        "host is changed or deleted"
     )
 
 
