@@ -46,8 +46,9 @@ def record(folders: Mapping[str, GpoFolder]) -> dict[str, Any]:
 
 
 def recorded_missing(record: Any) -> frozenset[str]:
-    """The GPOs that had no folder at capture (a Samba replica DC has none: SYSVOL is not
-    replicated); empty for a record this code cannot read (`compare` says why)."""
+    """The GPOs that had no folder at capture (Samba does not replicate SYSVOL: a replica
+    nobody copied it to has none); empty for a record this code cannot read (`compare` says
+    why)."""
     folders = record.get("folders") if isinstance(record, dict) else None
     if not isinstance(folders, dict):
         return frozenset()
