@@ -99,6 +99,7 @@ class _Daemons(NamedTuple):
     image: Path  # the golden image it runs on (kept while it runs)
     lower: Path  # the overlay's lower dir(s)
     timeout_s: float
+    also_port: int | None = None  # a second daemon's port, open by then too (WS-Man of a DC)
 
 
 def boot(lab: Lab, host: LabHost, fresh: bool) -> None:
@@ -126,44 +127,57 @@ def boot(lab: Lab, host: LabHost, fresh: bool) -> None:
         daemons.timeout_s,
     )
     host.faults = [f for f in host.faults if f == "unreachable"]
-    wait_ports(host)
+    wait_ports(host, also=daemons.also_port)
 
 
 def _daemons(lab: Lab, host: LabHost, upper: Path, fresh: bool) -> _Daemons:
     assert lab.rootfs is not None
-    if host.platform == Platform.WINDOWS.value:
-        from restore.lab.windows import boot_commands
-
-        lines, wait_port = boot_commands(lab, host, upper, fresh)
-        if host.ports:  # the responder for the graph's probes, next to WS-Man
-            lines = runtime.LINUX_DAEMONS.splitlines()[0] + "\n" + lines
-        return _Daemons(lines, wait_port, lab.rootfs, lab.rootfs, 15.0)
-    if host.role == "domain_controller" and host.replica_of:
-        from restore.lab import samba_dc, samba_replica
-
-        base = samba_dc.dc_rootfs()
-        if fresh:
-            samba_replica.seed_replica(lab, host, lab.host(host.replica_of), upper)
-        lines = runtime.LINUX_DAEMONS + "\n" + samba_replica.DAEMON
-        # the join itself takes 15-30 s
-        return _Daemons(lines, samba_dc.LDAPS_PORT, base, base, 180.0)
     if host.role == "domain_controller":
-        from restore.lab import samba_dc
-
-        base = samba_dc.dc_rootfs()
-        golden = samba_dc.ensure_golden(lab, base)
-        if fresh:
-            samba_dc.seed_dc(golden, host, upper)
-        lines = runtime.LINUX_DAEMONS + "\n" + samba_dc.SAMBA_DAEMON
-        return _Daemons(lines, samba_dc.LDAPS_PORT, base, samba_dc.boot_lower(golden, base), 60.0)
+        return _dc_daemons(lab, host, upper, fresh)
+    if host.platform == Platform.WINDOWS.value:
+        lines, wait_port = _windows_lines(lab, host, upper, fresh)
+        return _Daemons(lines, wait_port, lab.rootfs, lab.rootfs, 15.0)
     return _Daemons(runtime.LINUX_DAEMONS, SSH_PORT, lab.rootfs, lab.rootfs, 15.0)
 
 
-def wait_ports(host: LabHost, timeout_s: float = 15.0) -> None:
+def _windows_lines(lab: Lab, host: LabHost, upper: Path, fresh: bool) -> tuple[str, int]:
+    from restore.lab.windows import boot_commands
+
+    lines, wait_port = boot_commands(lab, host, upper, fresh)
+    if host.ports:  # the responder for the graph's probes, next to WS-Man
+        lines = runtime.LINUX_DAEMONS.splitlines()[0] + "\n" + lines
+    return lines, wait_port
+
+
+def _dc_daemons(lab: Lab, host: LabHost, upper: Path, fresh: bool) -> _Daemons:
+    """A domain controller: Samba AD on the DC image, next to sshd (a Linux DC) or next to
+    the WS-Man endpoint (a Windows DC: its host answers WinRM, its directory is Samba's). A
+    replica joins its primary's domain (the join takes 6-30 s); any other DC boots from the
+    golden DC."""
+    from restore.lab import samba_dc, samba_replica
+
+    base = samba_dc.dc_rootfs()
+    if host.replica_of:
+        if fresh:
+            samba_replica.seed_replica(lab, host, lab.host(host.replica_of), upper)
+        samba, lower, timeout_s = samba_replica.DAEMON, base, 180.0
+    else:
+        golden = samba_dc.ensure_golden(lab, base)
+        if fresh:
+            samba_dc.seed_dc(golden, host, upper)
+        samba, lower, timeout_s = samba_dc.SAMBA_DAEMON, samba_dc.boot_lower(golden, base), 60.0
+    if host.platform == Platform.WINDOWS.value:
+        lines, wsman = _windows_lines(lab, host, upper, fresh)
+        return _Daemons(lines + "\n" + samba, samba_dc.LDAPS_PORT, base, lower, timeout_s, wsman)
+    lines = runtime.LINUX_DAEMONS + "\n" + samba
+    return _Daemons(lines, samba_dc.LDAPS_PORT, base, lower, timeout_s, SSH_PORT)
+
+
+def wait_ports(host: LabHost, timeout_s: float = 15.0, also: int | None = None) -> None:
     """A twin is up once its graph's probes would find their ports open (the responder
-    starts next to sshd, which the boot waited for)."""
+    starts next to sshd, which the boot waited for), and `also` (a DC's sshd or WS-Man)."""
     deadline = time.monotonic() + timeout_s
-    for port in host.ports:
+    for port in [*host.ports, *([also] if also else [])]:
         while not runtime.port_open(host.management, port, timeout=0.2):
             if time.monotonic() > deadline:
                 raise OperationalError(

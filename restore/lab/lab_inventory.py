@@ -29,6 +29,10 @@ def write_inventory(lab: Lab) -> Path:
             from restore.lab.windows import inventory_vars
 
             windows[host.name] = {**common, **inventory_vars(lab, host)}
+            if host.role == "domain_controller":  # its directory is a Samba AD DC's
+                from restore.lab import samba_dc
+
+                windows[host.name].update(samba_dc.inventory_vars(lab, host))
         else:
             linux[host.name] = {
                 **common,

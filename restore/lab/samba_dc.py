@@ -61,6 +61,8 @@ DC_PACKAGES = (
     "sudo",
     "kmod",
     "ca-certificates",
+    # a Windows DC twin's WS-Man endpoint seals NTLM with it (restore/lab/wsman/server.py)
+    "python3-cryptography",
     # Samba AD DC: minbase skips Recommends, so the provisioning modules are named
     "samba",
     "samba-ad-dc",
