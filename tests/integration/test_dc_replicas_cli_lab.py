@@ -3,7 +3,7 @@ SYSVOL in a DC's baseline, against real Samba AD DCs.
 
 `dc01` boots from the cached golden layer; `dc02` joins dc01's domain and replicates with it.
 A baseline of both is captured (directory and SYSVOL by hash; Samba does not replicate
-SYSVOL, so dc02 has no GPO folder, which its baseline records), then the incident starts. The
+SYSVOL: the lab copies dc01's to dc02 when it joins), then the incident starts. The
 tests run in file order on that one lab: dc01 has its krbtgt rotated twice (the step waits
 for dc02) and both are then clean; an attacker then drops an immediate task into a GPO's SYSVOL
 folder with its times set a year back (`gpo-backdated`): every write-time check misses it,
@@ -71,6 +71,42 @@ class Domain:
 
 def by_check(host: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {f["check"]: f for f in host["findings"]}
+
+
+def test_the_dcs_of_one_domain_in_an_inventory_become_one_lab_domain(tmp_path: Path) -> None:
+    """`lab up --from-inventory`: a Windows DC and a Linux DC of one restore_ad_domain; the
+    second joins the first's domain (as `rehearse --lab` makes them), whatever the platform."""
+    real = tmp_path / "real.yml"
+    dcs = {"restore_role": "domain_controller", "restore_ad_domain": "chu.test"}
+    real.write_text(
+        yaml.safe_dump(
+            {"all": {"children": {
+                "windows": {"vars": {"ansible_connection": "winrm", **dcs},
+                            "hosts": {"dcw": {"ansible_host": "dcw.chu.test"}}},
+                "linux": {"vars": dcs, "hosts": {"dcl": {"ansible_host": "dcl.chu.test"}}},
+            }}}
+        )
+    )  # fmt: skip
+    state = tmp_path / "state"
+    try:
+        up = restore("lab", "up", "--from-inventory", str(real), "--state-dir", str(state))
+        assert up.returncode == 0, up.stderr
+        status = restore("lab", "status", "--format", "json", "--state-dir", str(state))
+        hosts = {h["host"]: h for h in json.loads(status.stdout)["hosts"]}
+        # one boots from the golden DC (the first in inventory order), the other joins it
+        joined = {name: h.get("replica_of") for name, h in hosts.items()}
+        assert joined in ({"dcw": None, "dcl": "dcw"}, {"dcw": "dcl", "dcl": None}), joined
+        inventory = Path(up.stdout.strip().splitlines()[-1])
+        specs = load_inventory(inventory, with_secrets=True)
+        # the Windows DC answers WinRM and both directories are real and hold the seed
+        assert specs.host("dcw").platform.value == "windows"
+        for name in ("dcw", "dcl"):
+            assert "alice.martin" in {e.name for e in read_directory(specs.host(name)).entries}
+        assert specs.host("dcw").var("restore_ad_domain") == specs.host("dcl").var(
+            "restore_ad_domain"
+        )
+    finally:
+        restore("lab", "down", "--state-dir", str(state))
 
 
 def test_replicas_without_a_dc_are_refused_before_anything_starts(tmp_path: Path) -> None:
