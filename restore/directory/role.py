@@ -3,6 +3,8 @@ graph loader ask this.)"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from restore.models import HostSpec
 
 ROLE = "domain_controller"
@@ -13,3 +15,14 @@ ACTIONS = ("rotate_krbtgt", "disable_accounts")
 
 def is_domain_controller(host: HostSpec) -> bool:
     return bool(host.var("restore_role") == ROLE)
+
+
+def same_domain(host: HostSpec, hosts: Iterable[HostSpec]) -> list[HostSpec]:
+    """The other domain controllers of `hosts` in `host`'s domain (`restore_ad_domain`, when
+    an inventory holds several): they share its krbtgt and replicate with it."""
+    domain = host.var("restore_ad_domain")
+    return [
+        h
+        for h in hosts
+        if is_domain_controller(h) and h.name != host.name and h.var("restore_ad_domain") == domain
+    ]

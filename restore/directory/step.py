@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from restore.directory.role import ACTIONS, is_domain_controller
+from restore.directory.role import ACTIONS, is_domain_controller, same_domain
 from restore.execution.steps.base import StepContext, StepOutcome, dry, failed, refused, succeeded
 from restore.models import HostSpec
 
@@ -89,15 +89,7 @@ def run(ctx: StepContext) -> StepOutcome:
 def _replicas(ctx: StepContext) -> list[HostSpec]:
     from restore.inputs.inventory import load_inventory
 
-    inventory = load_inventory(ctx.inventory_paths, with_secrets=True)
-    domain = ctx.host.var("restore_ad_domain")
-    return [
-        h
-        for h in inventory.hosts
-        if is_domain_controller(h)
-        and h.name != ctx.host.name
-        and h.var("restore_ad_domain") == domain
-    ]
+    return same_domain(ctx.host, load_inventory(ctx.inventory_paths, with_secrets=True).hosts)
 
 
 def _disable_accounts(ctx: StepContext) -> StepOutcome:

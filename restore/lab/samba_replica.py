@@ -24,6 +24,7 @@ import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from restore.directory.connection import DirectoryError
 from restore.errors import OperationalError
 from restore.lab import runtime, samba_dc, twin_files
 
@@ -53,24 +54,17 @@ SYSVOL_TAR = "tar -C /var/lib/samba/sysvol --xattrs --xattrs-include='*' -cf - .
 
 def primary_dsa_guid(lab: Lab, primary: LabHost) -> str:
     """The objectGUID of the primary's NTDS Settings: its replication name's first label."""
+    from restore.directory.partners import dsa_identity
     from restore.lab.dc_scenarios import _admin_connection
 
-    conn, base = _admin_connection(lab, primary)
+    conn, _base = _admin_connection(lab, primary)
     try:
-        site = "CN=Default-First-Site-Name,CN=Sites,CN=Configuration," + base
-        conn.search(
-            f"CN=NTDS Settings,CN={samba_dc.DC_NAME.upper()},CN=Servers,{site}",
-            "(objectClass=*)",
-            search_scope="BASE",
-            attributes=["objectGUID"],
-        )
-        for item in conn.response or []:
-            raw = item.get("raw_attributes", {}).get("objectGUID")
-            if raw:
-                return str(uuid.UUID(bytes_le=bytes(raw[0])))
+        _dn, guid = dsa_identity(conn)
+    except DirectoryError as exc:
+        raise OperationalError(f"lab DC {primary.name}: {exc}") from None
     finally:
         conn.unbind()
-    raise OperationalError(f"no NTDS Settings found on lab DC {primary.name}")
+    return str(uuid.UUID(bytes_le=guid))
 
 
 def seed_replica(lab: Lab, host: LabHost, primary: LabHost, upper: Path) -> None:

@@ -29,6 +29,8 @@ import yaml
 from restore.directory.checks import read_directory
 from restore.inputs.inventory import load_inventory
 
+from .directory_graphs import one_step
+
 pytestmark = pytest.mark.lab
 
 TASKS = "Machine/Preferences/ScheduledTasks/ScheduledTasks.xml"
@@ -159,23 +161,7 @@ def test_a_fresh_dc_with_a_baseline_is_clean_once_krbtgt_is_rotated(
 ) -> None:
     # any DC fails dir-krbtgt until krbtgt is rotated twice after the incident: rotate it
     # with the real step, which waits for the replica between its two resets
-    graph = tmp_path / "graph.yaml"
-    graph.write_text(
-        yaml.safe_dump(
-            {
-                "version": 1,
-                "name": "directory",
-                "services": [
-                    {
-                        "id": "ad",
-                        "priority": 0,
-                        "hosts": ["dc01"],
-                        "steps": [{"directory": "rotate_krbtgt"}],
-                    }
-                ],
-            }
-        )
-    )
+    graph = one_step(tmp_path / "graph.yaml", "dc01", "rotate_krbtgt")
     run_state = str(tmp_path / "state")
     done = restore(
         "run", str(graph), "-i", str(domain.inventory), "--yes", "--state-dir", run_state

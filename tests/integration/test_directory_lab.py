@@ -29,6 +29,8 @@ from restore.inputs.inventory import load_inventory
 from restore.lab import Lab
 from restore.models import Platform
 
+from .directory_graphs import one_step, service, write_graph
+
 pytestmark = pytest.mark.lab
 
 
@@ -213,23 +215,7 @@ def seeded_gpo_guid(dcs: DcLab) -> str:
 
 
 def test_rotation_dry_run_then_real_then_clean(dcs: DcLab, tmp_path: Path) -> None:
-    graph = tmp_path / "graph.yaml"
-    graph.write_text(
-        yaml.safe_dump(
-            {
-                "version": 1,
-                "name": "directory",
-                "services": [
-                    {
-                        "id": "ad",
-                        "priority": 0,
-                        "hosts": ["dcfresh"],
-                        "steps": [{"directory": "rotate_krbtgt"}],
-                    }
-                ],
-            }
-        )
-    )
+    graph = one_step(tmp_path / "graph.yaml", "dcfresh", "rotate_krbtgt")
     before = dcs.key_version("dcfresh")
     # a real Kerberos client (MIT kinit/kvno in the DC host) holds a TGT from before
     kinit(dcs, "dcfresh", "/tmp/before.cc")
@@ -352,24 +338,7 @@ def test_disable_accounts_named_by_the_checks(dcs: DcLab, tmp_path: Path) -> Non
     """After the scenarios above: the attacker's accounts bind, then are disabled (approved
     with --yes in this run) and no longer bind; the seeded users are untouched."""
     assert can_bind(dcs, "svc-sync") and can_bind(dcs, "helpdesk.temp")
-    graph = tmp_path / "graph.yaml"
-    graph.write_text(
-        yaml.safe_dump(
-            {
-                "version": 1,
-                "name": "directory",
-                "incident": {"declared_at": dcs.incident},
-                "services": [
-                    {
-                        "id": "ad",
-                        "priority": 0,
-                        "hosts": ["dcinf"],
-                        "steps": [{"directory": "disable_accounts"}],
-                    }
-                ],
-            }
-        )
-    )
+    graph = one_step(tmp_path / "graph.yaml", "dcinf", "disable_accounts", dcs.incident)
     state = tmp_path / "state"
     state.mkdir()
     import shutil
@@ -410,21 +379,15 @@ def test_forest_recovery_restore_rotate_then_promote_again(dcs: DcLab, tmp_path:
     and clean without a baseline: the run's own rotation proves krbtgt, and the replica's new
     machine account is the run's doing. A second rotation then waits for the new replica."""
     steps_first = ["evidence", "reimage", {"directory": "rotate_krbtgt"}, "check"]
-    graph = tmp_path / "graph.yaml"
-    graph.write_text(
-        yaml.safe_dump(
-            {
-                "version": 1,
-                "name": "forest recovery",
-                "incident": {"declared_at": dcs.incident},
-                "services": [
-                    {"id": "ad", "priority": 0, "hosts": ["dcfresh"], "steps": steps_first},
-                    {"id": "ad-replicas", "priority": 0, "hosts": ["dcrep"],
-                     "depends_on": ["ad"], "steps": ["evidence", "reimage", "check"]},
-                ],
-            }
-        )
-    )  # fmt: skip
+    replicas = ["evidence", "reimage", "check"]
+    graph = write_graph(
+        tmp_path / "graph.yaml",
+        [
+            service("ad", ["dcfresh"], steps_first),
+            service("ad-replicas", ["dcrep"], replicas, depends_on=["ad"]),
+        ],
+        dcs.incident,
+    )
     state = tmp_path / "state"
     real = restore("run", str(graph), "-i", str(dcs.inventory), "--yes", "--state-dir", str(state))
     assert real.returncode == 0, real.stderr + real.stdout
@@ -445,19 +408,7 @@ def test_forest_recovery_restore_rotate_then_promote_again(dcs: DcLab, tmp_path:
     replica = load_inventory(dcs.inventory, with_secrets=True).host("dcrep")
     folders, problem = read_sysvol(replica, read_directory(replica))
     assert problem is None and folders, problem
-    again = tmp_path / "again.yaml"
-    again.write_text(
-        yaml.safe_dump(
-            {
-                "version": 1,
-                "name": "rotate again",
-                "services": [
-                    {"id": "ad", "priority": 0, "hosts": ["dcfresh"],
-                     "steps": [{"directory": "rotate_krbtgt"}]},
-                ],
-            }
-        )
-    )  # fmt: skip
+    again = one_step(tmp_path / "again.yaml", "dcfresh", "rotate_krbtgt")
     second = restore("run", str(again), "-i", str(dcs.inventory), "--yes",
                      "--state-dir", str(tmp_path / "again"))  # fmt: skip
     assert second.returncode == 0, second.stderr + second.stdout

@@ -14,57 +14,39 @@ from __future__ import annotations
 from datetime import datetime
 
 from restore.directory.model import RunProof
-from restore.execution.journal import Event
+from restore.execution.run_fold import RunView, StepResult, fold_run
 from restore.execution.steps.base import StepContext
-from restore.models import EventKind, StepType
+from restore.models import StepType
 
 
-def _same_domain(ctx: StepContext) -> set[str]:
-    """This DC and the inventory's other DCs of its domain (restore_ad_domain)."""
-    from restore.directory.role import is_domain_controller
-    from restore.inputs.inventory import load_inventory
-
-    domain = ctx.host.var("restore_ad_domain")
-    inventory = load_inventory(ctx.inventory_paths)
-    same = {
-        h.name
-        for h in inventory.hosts
-        if is_domain_controller(h) and h.var("restore_ad_domain") == domain
-    }
-    return same | {ctx.host.name}
+def _done(view: RunView, host: str, kind: StepType) -> list[StepResult]:
+    """The host's attempts at steps of `kind` that succeeded in this run, not dry runs."""
+    record = view.hosts.get(host)
+    return [
+        a
+        for a in (record.steps if record is not None else [])
+        if a.type == kind.value and a.status == "succeeded" and not a.dry_run
+    ]
 
 
-def _rotated_from(events: list[Event], hosts: set[str]) -> int | None:
-    found: int | None = None
-    for event in events:
-        detail = event.detail
-        if (
-            event.event == EventKind.SUCCEEDED.value
-            and event.host in hosts
-            and detail.get("action") == "rotate_krbtgt"
-            and not detail.get("dry_run")
-            and isinstance(detail.get("key_version_before"), int)
-        ):
-            found = int(detail["key_version_before"])  # in journal order: the latest wins
-    return found
+def _rotated_from(view: RunView, hosts: list[str]) -> int | None:
+    """The key version the latest rotation (in journal order) on one of `hosts` started from."""
+    rotations = [
+        a
+        for host in hosts
+        for a in _done(view, host, StepType.DIRECTORY)
+        if a.detail.get("action") == "rotate_krbtgt"
+        and isinstance(a.detail.get("key_version_before"), int)
+    ]
+    latest = max(rotations, key=lambda a: a.ended_seq, default=None)
+    return int(latest.detail["key_version_before"]) if latest is not None else None
 
 
-def _promoted_at(events: list[Event], host: str) -> datetime | None:
+def _promoted_at(view: RunView, host: str) -> datetime | None:
     """When this host's latest reimage of this run started (its promotion came after)."""
-    started: dict[str, datetime] = {}
-    found: datetime | None = None
-    for event in events:
-        if event.host != host or not event.step:
-            continue
-        if (
-            event.event == EventKind.STARTED.value
-            and event.detail.get("type") == StepType.REIMAGE.value
-        ):
-            # AD stamps whenCreated to the second: compare at that resolution
-            started[event.step] = datetime.fromisoformat(event.ts).replace(microsecond=0)
-        elif event.event == EventKind.SUCCEEDED.value and event.step in started:
-            found = started[event.step]
-    return found
+    starts = [a.started_at for a in _done(view, host, StepType.REIMAGE) if a.started_at]
+    # AD stamps whenCreated to the second: compare at that resolution
+    return max(starts).replace(microsecond=0) if starts else None
 
 
 def own_account(ctx: StepContext) -> str:
@@ -75,13 +57,15 @@ def own_account(ctx: StepContext) -> str:
 
 def directory_run_proof(ctx: StepContext) -> RunProof | None:
     """None for a host that is not a domain controller."""
-    from restore.directory.role import is_domain_controller
+    from restore.directory.role import is_domain_controller, same_domain
+    from restore.inputs.inventory import load_inventory
 
     if not is_domain_controller(ctx.host):
         return None
-    events = ctx.journal.events(ctx.run_id)
+    view = fold_run(ctx.journal.events(ctx.run_id))
+    others = same_domain(ctx.host, load_inventory(ctx.inventory_paths).hosts)
     return RunProof(
-        krbtgt_rotated_from=_rotated_from(events, _same_domain(ctx)),
-        promoted_at=_promoted_at(events, ctx.host.name),
+        krbtgt_rotated_from=_rotated_from(view, [ctx.host.name, *(h.name for h in others)]),
+        promoted_at=_promoted_at(view, ctx.host.name),
         own_account=own_account(ctx),
     )
